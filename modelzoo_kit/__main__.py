@@ -1,0 +1,3 @@
+from modelzoo_kit.cli import main
+
+raise SystemExit(main())

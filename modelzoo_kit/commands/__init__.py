@@ -1,0 +1,1 @@
+"""One module per ``modelzoo`` subcommand; each defines ``register`` and ``run``."""

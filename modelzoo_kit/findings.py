@@ -1,0 +1,144 @@
+"""What a check found, and the two ways to report it.
+
+Validation, README rules and provenance all speak :class:`Finding`, so every report, exit code
+and JSON shape is written once, here.
+
+JSON report shape (stable; ``"schema": 1`` changes only when a field is removed or renamed)::
+
+    {
+      "schema": 1,
+      "summary": {"files": 3, "errors": 2, "warnings": 1, "infos": 0,
+                  "by_rule": {"MZ101": 1, ...}},
+      "findings": [
+        {"rule": "MZ101", "severity": "error", "path": "models/x/README.md",
+         "line": 12, "column": null, "message": "...", "hint": "..."}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a check. ``rule`` is a stable id (``MZ1xx`` metadata/README, ``PV...``
+    provenance) that users can select or ignore; ``hint`` tells them what to do about it."""
+
+    rule: str
+    severity: Severity
+    path: str
+    line: int | None
+    message: str
+    hint: str = ""
+    column: int | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.line or 0, self.column or 0, self.severity.rank, self.rule)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return {k: data[k] for k in ("rule", "severity", "path", "line", "column", "message", "hint")}
+
+
+def filter_findings(
+    findings: Iterable[Finding], select: Iterable[str] = (), ignore: Iterable[str] = ()
+) -> list[Finding]:
+    """Keep the findings whose rule id starts with a selected prefix and with no ignored one.
+
+    Prefixes let a user select a whole family (``--select PV`` for every provenance rule)."""
+    select, ignore = tuple(select), tuple(ignore)
+    kept = []
+    for finding in findings:
+        if select and not finding.rule.startswith(select):
+            continue
+        if ignore and finding.rule.startswith(ignore):
+            continue
+        kept.append(finding)
+    return kept
+
+
+def exit_code(findings: Iterable[Finding]) -> int:
+    """0 when nothing is an error, 1 otherwise (2 is kept for usage and input errors)."""
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+
+
+def summarize(findings: list[Finding], files_checked: int) -> dict:
+    counts = Counter(f.severity.value for f in findings)
+    by_rule = Counter(f.rule for f in findings)
+    return {
+        "files": files_checked,
+        "errors": counts.get("error", 0),
+        "warnings": counts.get("warning", 0),
+        "infos": counts.get("info", 0),
+        "by_rule": dict(sorted(by_rule.items())),
+    }
+
+
+def report_json(findings: list[Finding], files_checked: int) -> str:
+    ordered = sorted(findings, key=Finding.sort_key)
+    payload = {
+        "schema": 1,
+        "summary": summarize(ordered, files_checked),
+        "findings": [f.to_json() for f in ordered],
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+_COLOURS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+
+
+def report_text(
+    findings: list[Finding], files_checked: int, colour: bool = False, table: bool = False
+) -> str:
+    """A readable report grouped by file; ``table`` adds per-rule counts (for a whole zoo)."""
+
+    def paint(text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if colour else text
+
+    lines: list[str] = []
+    current = None
+    for f in sorted(findings, key=Finding.sort_key):
+        if f.path != current:
+            if current is not None:
+                lines.append("")
+            lines.append(paint(f.path, _BOLD))
+            current = f.path
+        where = f"{f.line}" if f.line is not None else "-"
+        if f.line is not None and f.column is not None:
+            where += f":{f.column}"
+        sev = paint(f"{f.severity.value:<7}", _COLOURS[f.severity])
+        lines.append(f"  {where:>6}  {sev} {f.rule}  {f.message}")
+        if f.hint:
+            lines.append(f"{'':>17}hint: {f.hint}")
+    summary = summarize(findings, files_checked)
+    if lines:
+        lines.append("")
+    if table and summary["by_rule"]:
+        lines.append(f"{'rule':<10} {'count':>6}")
+        for rule, count in summary["by_rule"].items():
+            lines.append(f"{rule:<10} {count:>6}")
+        lines.append("")
+    lines.append(
+        f"{summary['files']} file(s) checked: {summary['errors']} error(s), "
+        f"{summary['warnings']} warning(s), {summary['infos']} info"
+    )
+    return "\n".join(lines) + "\n"
