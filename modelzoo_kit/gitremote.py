@@ -1,0 +1,481 @@
+"""Fetch just enough of a remote repository, safely, into a cache we own.
+
+The url comes from a metadata file somebody else wrote, so it is untrusted:
+
+* transports that run commands (``ext::``, ``fd::``, any ``<helper>::`` remote helper) and
+  option-like urls (``-…``, ``--upload-pack=…``, an ssh host starting with ``-``) are refused
+  before git sees them; git is also run with ``protocol.ext.allow=never`` and
+  ``protocol.fd.allow=never``, which also covers a url rewritten by ``insteadOf``;
+* the url only ever reaches git through ``remote.origin.url`` of our cache repository, never as a
+  command-line argument;
+* hooks never run (``core.hooksPath=/dev/null``, and the cache is created without templates);
+* every command has a wall-clock limit, and fetches a size limit (the incoming objects are
+  watched, and the fetch is killed when they pass it);
+* no prompt ever blocks (``GIT_TERMINAL_PROMPT=0``); everything else is the user's own git
+  configuration, so ``url.<base>.insteadOf`` mirrors and credential helpers work as with git.
+
+What is fetched (the repository is never cloned whole):
+
+* the branch's *commits* only (``--filter=tree:0``): enough to prove a commit is on a branch;
+* the trees of the one cited commit (``--filter=blob:none``): enough to compare object ids;
+* single blobs, on demand, when a diff has to be shown.
+
+A second check of the same commit reuses the cache and only asks the remote for its branch head
+(``ls-remote``); ``offline`` mode never touches the network at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelzoo_kit.errors import ModelzooError
+
+#: Transport names git runs as plain network/file protocols; ``x::`` with any other x runs a
+#: remote-helper program, ``ext::`` even an arbitrary shell command.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_ALLOWED_SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
+_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?([^/:]+):(.+)$")
+#: Protocol names no git knows: "only these may be used" with this list means "none at all".
+_NO_NETWORK = "modelzoo-offline"
+
+
+class UnsafeSourceError(ModelzooError, ValueError):
+    """The url (or path) would make git run a program, or is not a repository address."""
+
+
+class GitCommandError(ModelzooError, RuntimeError):
+    """A git command failed; ``kind`` says why in words a report can use."""
+
+    def __init__(self, message: str, kind: str, stderr: str = ""):
+        super().__init__(message)
+        self.kind = kind  # network | not-a-repository | auth | timeout | too-large | failed
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Bounds on what one check may cost."""
+
+    timeout_s: float = 300.0
+    max_bytes: int = 2 * 1024**3
+    max_diff_blobs: int = 40
+    max_diff_blob_bytes: int = 1024**2
+
+
+def check_url(url: str, base: Path | None = None) -> str:
+    """Return the url git should use, or raise :class:`UnsafeSourceError`.
+
+    A local path (absolute, or relative to ``base``) becomes an absolute path."""
+    if not isinstance(url, str) or not url.strip():
+        raise UnsafeSourceError("the url is empty")
+    if url != url.strip() or any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UnsafeSourceError(f"url {url!r} contains spaces at its ends or control characters")
+    if url.startswith("-"):
+        raise UnsafeSourceError(f"url {url!r} looks like a command-line option")
+    scheme = _SCHEME.match(url)
+    if scheme:
+        name = scheme.group(1).lower()
+        if name not in _ALLOWED_SCHEMES:
+            raise UnsafeSourceError(f"url {url!r} uses transport {name!r}, which git may run "
+                                    "as a program; use https://, ssh:// or file://")
+        host = url[scheme.end():]
+        if host.startswith("-") or "@-" in host.split("/", 1)[0]:
+            raise UnsafeSourceError(f"url {url!r} has a host that looks like an option")
+        return url
+    if "::" in url:
+        helper = url.split("::", 1)[0]
+        raise UnsafeSourceError(
+            f"url {url!r} uses the remote helper {helper!r}::, which runs a program; refused"
+        )
+    scp = _SCP_LIKE.match(url)
+    if scp and "/" not in url.split(":", 1)[0]:
+        if scp.group(1).startswith("-"):
+            raise UnsafeSourceError(f"url {url!r} has a host that looks like an option")
+        return url
+    path = Path(url)
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    return str(path.resolve())
+
+
+def is_local(url: str) -> bool:
+    return url.startswith("file://") or url.startswith("/")
+
+
+def _git_env(offline: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_PROTOCOL_FROM_USER="0",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+        GCM_INTERACTIVE="never",
+        LC_ALL="C",
+        LANG="C",
+    )
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    env.pop("GIT_INDEX_FILE", None)
+    if offline:
+        env["GIT_ALLOW_PROTOCOL"] = _NO_NETWORK
+    return env
+
+
+#: Added to every git command: restrictions only, never a relaxation of the user's config.
+SAFE_CONFIG = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "protocol.ext.allow=never",
+    "-c", "protocol.fd.allow=never",
+    "-c", "core.fsmonitor=false",
+    "-c", "maintenance.auto=false",
+    "-c", "gc.auto=0",
+    "-c", "fetch.recurseSubmodules=false",
+    "-c", "submodule.recurse=false",
+)
+
+
+def _classify(stderr: str) -> str:
+    text = stderr.lower()
+    if any(s in text for s in ("could not resolve", "failed to connect", "connection refused",
+                               "network is unreachable", "timed out", "name resolution",
+                               "no route to host", "transport '" + _NO_NETWORK)):
+        return "network"
+    if "not allowed" in text and "transport" in text:
+        return "network" if _NO_NETWORK in text else "refused"
+    if any(s in text for s in ("authentication failed", "terminal prompts disabled",
+                               "could not read username", "permission denied")):
+        return "auth"
+    if any(s in text for s in ("does not appear to be a git repository", "not found",
+                               "not a git repository", "repository not found", "no such file")):
+        return "not-a-repository"
+    return "failed"
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def run_git(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    timeout_s: float = 60.0,
+    offline: bool = False,
+    stdin: bytes | None = None,
+    watch: Path | None = None,
+    max_bytes: int | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git`` with the safe configuration, a time limit and (for fetches) a size limit.
+
+    ``watch`` is a folder whose growth is bounded by ``max_bytes`` while the command runs."""
+    command = ["git", *SAFE_CONFIG, *args]
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=_git_env(offline),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # so a timeout can stop git's children (ssh, upload-pack) too
+    )
+    stopped: list[str] = []
+
+    def stop(reason: str) -> None:
+        if process.poll() is None:
+            stopped.append(reason)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    watcher = None
+    if watch is not None and max_bytes is not None:
+        start_size = _folder_size(watch)
+        done = threading.Event()
+
+        def guard() -> None:
+            while not done.wait(0.2):
+                if _folder_size(watch) - start_size > max_bytes:
+                    stop("too-large")
+                    return
+
+        watcher = threading.Thread(target=guard, daemon=True)
+        watcher.start()
+    try:
+        out, err = process.communicate(stdin, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stop("timeout")
+        out, err = process.communicate()
+    finally:
+        if watcher is not None:
+            done.set()
+            watcher.join()
+    stderr = err.decode("utf-8", errors="replace")
+    what = next((a for a in args if not a.startswith("-") and "=" not in a), "")
+    if stopped:
+        if stopped[0] == "timeout":
+            raise GitCommandError(f"git {what} took longer than {timeout_s:.0f} s", "timeout")
+        raise GitCommandError(
+            f"git {what} received more than {max_bytes} bytes; stopped", "too-large"
+        )
+    if check and process.returncode != 0:
+        kind = _classify(stderr)
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        raise GitCommandError(f"git {what} failed: {last}", kind, stderr)
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def git_output(args: list[str], *, cwd: Path | None = None, timeout_s: float = 60.0) -> str | None:
+    """Output of a read-only git command in a local repository, or None when it fails."""
+    try:
+        result = run_git(args, cwd=cwd, timeout_s=timeout_s, offline=True, check=False)
+    except GitCommandError:
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.decode("utf-8", errors="surrogateescape")
+
+
+@dataclass(frozen=True)
+class TreeItem:
+    path: str
+    mode: str
+    kind: str  # blob | tree | commit
+    oid: str
+
+
+class RemoteCache:
+    """A bare, partial repository in the cache that mirrors what we fetched of one url."""
+
+    def __init__(self, cache_dir: Path, url: str, limits: FetchLimits, offline: bool = False):
+        self.url = url
+        self.limits = limits
+        self.offline = offline
+        key = hashlib.sha256(url.encode()).hexdigest()[:20]
+        self.path = Path(cache_dir) / f"{key}.git"
+        self.bytes_fetched = 0
+        self.fetches = 0
+
+    # -- setup -------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return (self.path / "HEAD").is_file()
+
+    def create(self) -> None:
+        if self.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
+        run_git(["init", "--bare", "--quiet", "--template=", str(tmp)], timeout_s=30)
+        run_git(["config", "remote.origin.url", self.url], cwd=tmp)
+        run_git(["config", "remote.origin.tagOpt", "--no-tags"], cwd=tmp)
+        effective = self.effective_url(tmp)
+        if is_local(effective):
+            # A local source serves partial fetches and fetch-by-id only when its upload-pack
+            # allows them; we start that upload-pack ourselves (a remote server decides itself).
+            run_git(["config", "remote.origin.uploadpack",
+                     "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true "
+                     "upload-pack"], cwd=tmp)
+        try:
+            os.replace(tmp, self.path)
+        except OSError:  # another process created it first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def effective_url(self, repo: Path | None = None) -> str:
+        """The url after the user's ``url.<base>.insteadOf`` rewriting."""
+        out = git_output(["ls-remote", "--get-url", "origin"], cwd=repo or self.path)
+        return (out or self.url).strip()
+
+    def _git(self, args: list[str], *, network: bool = False, **kw) -> bytes:
+        result = run_git(args, cwd=self.path, timeout_s=self.limits.timeout_s,
+                         offline=self.offline or not network, **kw)
+        return result.stdout
+
+    def _fetch(self, args: list[str], stdin: bytes | None = None, negotiate: bool = True) -> None:
+        """Run one bounded fetch. ``negotiate=False`` tells the remote we have nothing, so it
+        sends an object we asked for even if it is reachable from commits we hold (a partial
+        clone holds commits without their trees)."""
+        if self.offline:
+            raise GitCommandError("offline: nothing may be fetched", "network")
+        before = _folder_size(self.path / "objects")
+        prefix = [] if negotiate else ["-c", "fetch.negotiationAlgorithm=noop"]
+        run_git(
+            [*prefix, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+             "--recurse-submodules=no", *args],
+            cwd=self.path, timeout_s=self.limits.timeout_s, stdin=stdin,
+            watch=self.path / "objects", max_bytes=self.limits.max_bytes,
+        )
+        self.fetches += 1
+        self.bytes_fetched += max(0, _folder_size(self.path / "objects") - before)
+
+    # -- refs and commits ---------------------------------------------------------------
+
+    def remote_heads(self) -> dict[str, str]:
+        """Branch name -> head commit, asked of the remote (raises GitCommandError)."""
+        out = self._git(["ls-remote", "--heads", "origin"], network=True).decode()
+        heads = {}
+        for line in out.splitlines():
+            oid, _, ref = line.partition("\t")
+            if ref.startswith("refs/heads/"):
+                heads[ref[len("refs/heads/"):]] = oid
+        return heads
+
+    def cached_heads(self) -> dict[str, str]:
+        out = git_output(["for-each-ref", "--format=%(objectname) %(refname)",
+                          "refs/remotes/origin/"], cwd=self.path) or ""
+        heads = {}
+        for line in out.splitlines():
+            oid, _, ref = line.partition(" ")
+            heads[ref[len("refs/remotes/origin/"):]] = oid
+        return heads
+
+    def fetch_branch(self, branch: str, head: str | None = None) -> None:
+        """Fetch the branch's commits (no trees, no blobs) unless the cache already has head."""
+        if head is not None and self.cached_heads().get(branch) == head:
+            return
+        self._fetch(["--filter=tree:0", "origin",
+                     f"+refs/heads/{branch}:refs/remotes/origin/{branch}"])
+
+    def fetch_all_branches(self) -> None:
+        self._fetch(["--filter=tree:0", "origin", "+refs/heads/*:refs/remotes/origin/*"])
+
+    def fetch_commit(self, commit: str) -> bool:
+        """Fetch one commit by id (and its history, without trees); False when the remote
+        does not have it or will not serve it."""
+        try:
+            self._fetch(["--filter=tree:0", "origin", commit])
+        except GitCommandError as exc:
+            if exc.kind in ("network", "timeout", "too-large", "auth"):
+                raise
+            return False
+        return self.has_object(commit)
+
+    def has_object(self, oid: str) -> bool:
+        """Whether the cache holds the object itself (never fetches it)."""
+        result = run_git(["cat-file", "-e", oid], cwd=self.path, offline=True, check=False)
+        return result.returncode == 0
+
+    def object_type(self, spec: str) -> str | None:
+        out = git_output(["cat-file", "-t", spec], cwd=self.path)
+        return out.strip() if out else None
+
+    def is_ancestor(self, commit: str, branch: str) -> bool:
+        result = run_git(["merge-base", "--is-ancestor", commit, f"refs/remotes/origin/{branch}"],
+                         cwd=self.path, offline=True, check=False,
+                         timeout_s=self.limits.timeout_s)
+        return result.returncode == 0
+
+    def branches_containing(self, commit: str) -> list[str]:
+        out = git_output(["for-each-ref", "--format=%(refname)", "--contains", commit,
+                          "refs/remotes/origin/"], cwd=self.path) or ""
+        return [line[len("refs/remotes/origin/"):] for line in out.split()]
+
+    def commit_date(self, commit: str) -> str:
+        return (git_output(["show", "-s", "--format=%cI", commit], cwd=self.path) or "").strip()
+
+    # -- trees and blobs ----------------------------------------------------------------
+
+    def ensure_trees(self, commit: str) -> str:
+        """Make every tree of ``commit`` local (no blobs) and return its root tree id."""
+        body = self._git(["cat-file", "commit", commit]).decode("utf-8", errors="replace")
+        root = body.split("\n", 1)[0].split()[1]
+        if not self.has_object(root):
+            self._fetch(["--filter=blob:none", "origin", root], negotiate=False)
+        return root
+
+    def resolve(self, commit: str, path: str) -> TreeItem | None:
+        """The object at ``commit:path`` (``.`` = the root), or None when there is none."""
+        if path in ("", "."):
+            return TreeItem(".", "40000", "tree", self.ensure_trees(commit))
+        self.ensure_trees(commit)
+        out = self._git(["ls-tree", "-z", commit, "--", path]).decode("utf-8", "surrogateescape")
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, _, item_path = record.partition("\t")
+            mode, kind, oid = meta.split()
+            if item_path == path:
+                return TreeItem(path, mode, kind, oid)
+        return None
+
+    def list_tree(self, tree: str) -> dict[str, TreeItem]:
+        """Every blob, link and gitlink below ``tree`` (recursive), by path relative to it."""
+        out = self._git(["ls-tree", "-r", "-z", "--full-tree", tree]).decode(
+            "utf-8", "surrogateescape")
+        items = {}
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition("\t")
+            mode, kind, oid = meta.split()
+            items[path] = TreeItem(path, mode, kind, oid)
+        return items
+
+    def list_subtrees(self, tree: str) -> dict[str, str]:
+        """Every folder below ``tree`` -> its tree id (to find a moved code_path)."""
+        out = self._git(["ls-tree", "-r", "-t", "-z", "--full-tree", tree]).decode(
+            "utf-8", "surrogateescape")
+        found = {}
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition("\t")
+            mode, kind, oid = meta.split()
+            if kind == "tree":
+                found[path] = oid
+        return found
+
+    def fetch_blobs(self, oids: list[str]) -> None:
+        """Fetch the given blobs (one request), skipping those already cached."""
+        missing = [oid for oid in oids if not self.has_object(oid)]
+        if missing:
+            self._fetch(["--filter=blob:none", "--stdin", "origin"],
+                        stdin=("\n".join(missing) + "\n").encode(), negotiate=False)
+
+    def read_blob(self, oid: str) -> bytes | None:
+        result = run_git(["cat-file", "blob", oid], cwd=self.path, offline=True, check=False)
+        return result.stdout if result.returncode == 0 else None
+
+
+def gitignored_paths(folder: Path) -> set[str] | None:
+    """Paths under ``folder`` (relative, POSIX) that git would not add: ignored by .gitignore,
+    global excludes, or ``info/exclude`` of the repository it lives in; None when git cannot
+    tell. Uses the enclosing repository when there is one, else a throwaway empty git dir, so
+    the user's folder is never written to. Tracked files are never reported as ignored."""
+    import tempfile
+
+    folder = Path(folder).resolve()
+    args = ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "."]
+    top = git_output(["rev-parse", "--show-toplevel"], cwd=folder)
+    if top is not None:
+        out = git_output(args, cwd=folder)
+    else:
+        with tempfile.TemporaryDirectory(prefix="modelzoo-ignore-") as tmp:
+            run_git(["init", "--quiet", "--bare", "--template=", tmp], timeout_s=30, offline=True)
+            out = git_output([f"--git-dir={tmp}", f"--work-tree={folder}", *args], cwd=folder)
+    if out is None:
+        return None
+    return {p.rstrip("/") for p in out.split("\0") if p}
+
+
+def user_autocrlf(folder: Path) -> str | None:
+    """The user's ``core.autocrlf`` as git would read it for ``folder``."""
+    out = git_output(["config", "--get", "core.autocrlf"], cwd=folder)
+    return out.strip().lower() if out else None
