@@ -1,0 +1,801 @@
+"""README text -> section tree, basic-information fields and reference blocks. No rules.
+
+Hand-written deliverable READMEs vary a lot: labels in bold or not, full- or half-width colons
+and parentheses, escaped underscores, a Chinese label, an English one or both, values on the next
+line, template sections written as ``<h2 id="概述.md">`` HTML, ``url=`` blocks with or without
+spaces and fences, CRLF line endings and BOMs. This module reads all of them into plain data that
+:mod:`modelzoo_kit.rules` judges and :mod:`modelzoo_kit.extract` turns into metadata.
+
+markdown-it-py finds the block structure (headings, fences, HTML blocks, paragraphs). Its inline
+pass is switched off: it would double the parse time, and the few lines that need inline cleaning
+(headings, field labels) are cleaned by :func:`plain_text`, which follows the conventions a
+careful human reader uses (emphasis and escapes removed, underscores inside values kept).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from modelzoo_kit.errors import InputFileError, InputProblem
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Section:
+    """A heading and the lines it owns (``line``..``end_line``, 1-based, inclusive).
+
+    ``kind`` says how the heading was written: ``markdown`` (``## x``), ``html``
+    (``<h2 id="x.md">x</h2>``), ``unspaced`` (``##x``, which markdown renders as text) or
+    ``bold`` (a paragraph that is only a bold template section name)."""
+
+    level: int
+    title: str
+    line: int
+    end_line: int
+    kind: str = "markdown"
+    anchor: str | None = None
+    children: list[Section] = field(default_factory=list)
+
+    def walk(self) -> Iterator[Section]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One basic-information field as the README writes it.
+
+    ``value`` follows the reading conventions (emphasis and backslash escapes removed, whitespace
+    trimmed); ``raw`` is the source line. ``quirks`` lists how the writing departs from the
+    template's form (stray markup, a label written as a heading, a value on the next line...)."""
+
+    name: str
+    label: str
+    value: str
+    raw: str
+    line: int
+    quirks: tuple[str, ...] = ()
+    readable: bool = True
+
+
+@dataclass(frozen=True)
+class LocatedValue:
+    """A value and its 1-based source line; ``note`` says what reading it had to change."""
+
+    value: str
+    line: int
+    note: str = ""
+
+
+@dataclass
+class ReferenceBlock:
+    """A 参考实现 (``role="reference"``) or 适配昇腾 AI 处理器的实现 (``role="adapted"``) entry.
+
+    ``keys`` holds ``url``/``branch``/``commit_id``/``code_path`` written as ``key=value``;
+    ``urls`` every other address in the entry (bare, or a markdown link target)."""
+
+    role: str
+    label: str
+    line: int
+    end_line: int
+    keys: dict[str, LocatedValue] = field(default_factory=dict)
+    urls: list[LocatedValue] = field(default_factory=list)
+
+    @property
+    def url(self) -> LocatedValue | None:
+        if "url" in self.keys:
+            return self.keys["url"]
+        code_hosts = [u for u in self.urls if _CODE_HOST.search(u.value)]
+        candidates = code_hosts or self.urls
+        return candidates[0] if candidates else None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.keys and not self.urls
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    target: str
+    line: int
+    is_image: bool
+
+
+@dataclass
+class ReadmeDocument:
+    """Everything the rules and the importer need to know about one README."""
+
+    path: str
+    text: str
+    lines: list[str]
+    sections: list[Section]
+    """Every heading, in document order (a flat view of :attr:`tree`)."""
+    tree: list[Section]
+    fields: dict[str, FieldValue]
+    references: list[ReferenceBlock]
+    links: list[Link]
+    anchors: set[str]
+    scripts: list[LocatedValue]
+    prose_lines: list[int]
+    """0-based indexes of lines outside code blocks and HTML blocks."""
+    readable_lines: list[int]
+    """``prose_lines`` plus indented code blocks, which in these READMEs are nearly always
+    mis-indented list items a reader still reads as text."""
+    encoding_problems: list[int] = field(default_factory=list)
+    """1-based lines with bytes that are not UTF-8 or with U+FFFD replacement characters."""
+    title: LocatedValue | None = None
+    basic_section: Section | None = None
+
+    def reference(self, role: str) -> ReferenceBlock | None:
+        return next((r for r in self.references if r.role == role), None)
+
+
+# --------------------------------------------------------------------------- labels
+
+#: Field name (as in deliverable.yaml's ``basic``) -> (Chinese label, English labels).
+FIELD_LABELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "publisher": ("发布者", ("publisher",)),
+    "application_domain": ("应用领域", ("application domain",)),
+    "version": ("版本", ("version",)),
+    "modified": ("修改时间", ("modified",)),
+    "size": ("大小", ("size",)),
+    "framework": ("框架", ("framework",)),
+    "model_format": ("模型格式", ("model format",)),
+    "precision": ("精度", ("precision",)),
+    "processor": ("处理器", ("processor",)),
+    "category": ("应用级别", ("categories", "category")),
+    "description": ("描述", ("description",)),
+}
+
+#: How the template writes each label, for messages and hints.
+TEMPLATE_LABELS: dict[str, str] = {
+    name: f"{zh}（{'Categories' if name == 'category' else en[0].title()}）"
+    for name, (zh, en) in FIELD_LABELS.items()
+}
+
+_ZH_TO_FIELD = {zh: name for name, (zh, _) in FIELD_LABELS.items()}
+_EN_TO_FIELD = {en: name for name, (_, ens) in FIELD_LABELS.items() for en in ens}
+
+#: Labels that introduce the reference implementation, and the adaptation to Ascend.
+REFERENCE_LABELS: dict[str, str] = {
+    "参考实现": "reference",
+    "模型来源": "reference",
+    "开源代码路径": "reference",
+    "参考论文及源代码地址": "reference",
+    "module source": "reference",
+    "reference implementation": "reference",
+    "适配昇腾ai处理器的实现": "adapted",
+    "ascend adaptation": "adapted",
+    "implementation adapted to the ascend ai processor": "adapted",
+    "推理实现": "inference",
+    "inference implementation": "inference",
+}
+
+_CODE_HOST = re.compile(r"://(?:www\.)?(?:github\.com|gitee\.com|gitlab\.|bitbucket\.org)")
+
+# --------------------------------------------------------------------------- inline cleaning
+
+_ESCAPABLE = "\\`*_{}[]()#+-.!<>|~\"'"
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~\"'])")
+_PROTECT_BASE = 0xE000  # private-use code points stand in for escaped characters
+_HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*)>?[^()]*\)")
+_DOUBLE_MARK = re.compile(r"\*{2,}|_{2,}")
+_SPACES = "\u00a0\u3000\ufeff \t"
+
+
+def _protect(match: re.Match[str]) -> str:
+    return chr(_PROTECT_BASE + _ESCAPABLE.index(match.group(1)))
+
+
+def _unprotect(text: str) -> str:
+    if not any(_PROTECT_BASE <= ord(c) < _PROTECT_BASE + len(_ESCAPABLE) for c in text):
+        return text
+    return "".join(
+        _ESCAPABLE[ord(c) - _PROTECT_BASE]
+        if _PROTECT_BASE <= ord(c) < _PROTECT_BASE + len(_ESCAPABLE)
+        else c
+        for c in text
+    )
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum()
+
+
+def _drop_single_marks(text: str, mark: str) -> str:
+    """Drop ``_``/``*`` used as emphasis; keep one that sits inside a word (``TensorFlow_1.15``)."""
+    if mark not in text:
+        return text
+    out = []
+    for i, char in enumerate(text):
+        if char == mark:
+            before = text[i - 1] if i else ""
+            after = text[i + 1] if i + 1 < len(text) else ""
+            if before and after and _is_word(before) and _is_word(after):
+                out.append(char)
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def plain_text(text: str, keep_links: bool = False) -> str:
+    """Inline markdown -> the text a reader sees: emphasis, HTML tags and backslash escapes
+    removed, links reduced to their text, underscores inside words kept, whitespace trimmed."""
+    value = _ESCAPE.sub(_protect, text)
+    value = _HTML_TAG.sub("", value)
+    if not keep_links and "](" in value:
+        value = _LINK.sub(lambda m: m.group(2), value)
+    value = _DOUBLE_MARK.sub("", value)
+    value = _drop_single_marks(value, "_")
+    value = _drop_single_marks(value, "*")
+    return _unprotect(value).strip(_SPACES)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_readme(data: bytes, path: str = "<input>") -> tuple[str, list[int]]:
+    """Bytes -> text with ``\\n`` line ends, and the 1-based lines that are not valid UTF-8.
+
+    A UTF-8 or UTF-16 BOM is honoured and dropped. Binary files (NUL bytes, or mostly control
+    characters) raise :class:`InputFileError`: they are not READMEs and no finding would help."""
+    encoding = "utf-8"
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    if encoding == "utf-8" and _looks_binary(data):
+        raise InputFileError(
+            [InputProblem(Path(path), None, None, "", "is a binary file, not a markdown README")]
+        )
+    try:
+        text = data.decode(encoding)
+        bad_lines: list[int] = []
+    except UnicodeDecodeError:
+        text = data.decode(encoding, errors="replace")
+        bad_lines = []
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\ufffd" in text:
+        bad_lines = [i + 1 for i, line in enumerate(text.split("\n")) if "\ufffd" in line]
+    return text, bad_lines
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    if not sample:
+        return False
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    return control / len(sample) > 0.1
+
+
+def read_readme(path: str | Path) -> ReadmeDocument:
+    """Read and parse a README file; unreadable files raise :class:`InputFileError`."""
+    source = Path(path)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputFileError(
+            [InputProblem(source, None, None, "", f"cannot read: {reason}")]
+        ) from None
+    text, bad_lines = decode_readme(data, str(source))
+    document = parse_readme(text, str(source))
+    document.encoding_problems = bad_lines
+    return document
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _block_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": 50})
+    md.enable("table")
+    md.disable("inline")
+    return md
+
+
+_MD = _block_parser()
+
+_HTML_HEADING = re.compile(
+    r"<h(?P<level>[1-6])\b(?P<attrs>[^>]*)>(?P<title>.*?)</h(?P=level)\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_ID_ATTR = re.compile(r"""\b(?:id|name)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_ANCHOR_TAG = re.compile(r"""<a\s[^>]*?\b(?:name|id)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_UNSPACED_HEADING = re.compile(r"^ {0,3}(#{1,6})([^#\s!].{0,80})$")
+_BOLD_LINE = re.compile(r"^\s*(\*\*|__)(?P<title>[^*_]{1,30}?)\1\s*$")
+_TRAILING_HASHES = re.compile(r"\s+#+\s*$")
+_ATTR_ANCHOR = re.compile(r"\s*\{#([^}]+)\}\s*$")
+_LIST_MARKER = re.compile(r"^\s*(?:>\s*)*(?:[-*+]|\d{1,3}[.)、])\s+")
+_HEADING_MARKER = re.compile(r"^\s{0,3}#{1,6}\s*")
+_LABEL_SPLIT = re.compile(r"^(?P<label>[^:：]{1,60}?)\s*[:：]\s*(?P<value>.*)$")
+_LABEL_PARTS = re.compile(r"^(?P<a>[^（(）)]+?)\s*(?:[（(]\s*(?P<b>[^（(）)]*?)\s*[)）])?$")
+_KEY_VALUE = re.compile(
+    r"^[\s>*_`-]*(?P<key>url|branch|commit[ _]?id|code[ _]?path)\s*[=:：]\s*(?P<value>\S*)",
+    re.IGNORECASE,
+)
+_URL_IN_TEXT = re.compile(r"https?://[^\s)\]>\"'`，。；、）]+")
+_LINK_TARGET = re.compile(r"\]\(\s*<?(https?://[^)\s>]+)")
+_IMG_TAG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_SCRIPT = re.compile(
+    r"(?:^|[\s;&|(`])(?:bash|sh|source|python3?|\.)\s+(?:-\S+\s+)*(?:\./)?"
+    r"(?P<path>[\w][\w.\-/]*\.(?:sh|py))\b"
+)
+
+#: Template top-level section names, Chinese and English, for recognising bold pseudo-headings.
+TOP_SECTION_NAMES = (
+    "交付件基本信息", "基本信息", "概述", "训练环境准备", "快速上手", "迁移学习指导", "高级参考",
+    "Basic Information", "Overview", "Training Environment", "Quick Start",
+    "Transfer Learning", "Advanced Reference",
+)  # fmt: skip
+
+
+def clean_heading_title(text: str) -> tuple[str, str | None]:
+    """Heading source -> (plain title, explicit anchor or None)."""
+    anchor_match = _ANCHOR_TAG.search(text)
+    anchor = anchor_match.group(1) if anchor_match else None
+    attr = _ATTR_ANCHOR.search(text)
+    if attr:
+        anchor = anchor or attr.group(1)
+        text = text[: attr.start()]
+    text = _TRAILING_HASHES.sub("", text)
+    return plain_text(text), anchor
+
+
+def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
+    """Parse README text (already decoded) into a :class:`ReadmeDocument`."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    tokens = _MD.parse(text)
+
+    code_lines = bytearray(len(lines) + 1)  # 1 = fence, 2 = HTML, 3 = indented code
+    sections: list[Section] = []
+    paragraph_starts: list[tuple[int, int]] = []
+    heading_lines: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.type == "fence":
+            code_lines[start:end] = b"\x01" * (end - start)
+        elif token.type == "code_block":
+            code_lines[start:end] = b"\x03" * (end - start)
+        elif token.type == "html_block":
+            for index in range(start, min(end, len(lines))):
+                if lines[index].lstrip().startswith("<"):
+                    code_lines[index] = 2
+            sections.extend(_html_headings(token.content, start))
+        elif token.type == "heading_open":
+            title, anchor = clean_heading_title(tokens[i + 1].content)
+            sections.append(Section(int(token.tag[1]), title, start + 1, 0, "markdown", anchor))
+            heading_lines.add(start)
+        elif token.type == "paragraph_open":
+            paragraph_starts.append((start, end))
+
+    has_headings = bool(sections)
+    for start, end in paragraph_starts:
+        for index in range(start, min(end, len(lines))):
+            line = lines[index]
+            match = _UNSPACED_HEADING.match(line)
+            if match and len(plain_text(match.group(2))) <= 24:
+                title, anchor = clean_heading_title(match.group(2))
+                sections.append(
+                    Section(len(match.group(1)), title, index + 1, 0, "unspaced", anchor)
+                )
+                heading_lines.add(index)
+        if not has_headings and start < len(lines):
+            # Only a README without any heading marks its sections with bold paragraphs.
+            bold = _BOLD_LINE.match(lines[start])
+            if bold and plain_text(bold.group("title")).rstrip("：:") in TOP_SECTION_NAMES:
+                sections.append(Section(2, plain_text(bold.group("title")), start + 1, 0, "bold"))
+
+    sections.sort(key=lambda s: s.line)
+    tree = _build_tree(sections, len(lines))
+    prose = [i for i in range(len(lines)) if not code_lines[i]]
+    readable = [i for i in range(len(lines)) if code_lines[i] in (0, 3)]
+    anchors = {s.anchor for s in sections if s.anchor}
+    for match in _ANCHOR_TAG.finditer(text):
+        anchors.add(match.group(1))
+
+    basic = next((s for s in sections if _is_basic_title(s.title)), None)
+    fields = _read_fields(lines, readable, heading_lines, basic, sections)
+    references = _read_references(lines, readable, sections)
+    links = _read_links(lines, prose)
+    scripts = _read_scripts(lines)
+    document_title = _document_title(lines, sections)
+    return ReadmeDocument(
+        path=path,
+        text=text,
+        lines=lines,
+        sections=sections,
+        tree=tree,
+        fields=fields,
+        references=references,
+        links=links,
+        anchors=anchors,
+        scripts=scripts,
+        prose_lines=prose,
+        readable_lines=readable,
+        title=document_title,
+        basic_section=basic,
+    )
+
+
+def _html_headings(content: str, start: int) -> Iterator[Section]:
+    for match in _HTML_HEADING.finditer(content):
+        ids = _ID_ATTR.search(match.group("attrs"))
+        title, inner_anchor = clean_heading_title(match.group("title"))
+        line = start + content.count("\n", 0, match.start()) + 1
+        anchor = ids.group(1) if ids else inner_anchor
+        yield Section(int(match.group("level")), title, line, 0, "html", anchor)
+
+
+def _build_tree(sections: list[Section], line_count: int) -> list[Section]:
+    roots: list[Section] = []
+    stack: list[Section] = []
+    for section in sections:
+        while stack and stack[-1].level >= section.level:
+            stack.pop().end_line = section.line - 1
+        (stack[-1].children if stack else roots).append(section)
+        stack.append(section)
+    for open_section in stack:
+        open_section.end_line = line_count
+    return roots
+
+
+def normalise_section_title(title: str) -> str:
+    """``1 交付件基本信息：`` -> ``交付件基本信息``: numbering, trailing colons, spaces dropped."""
+    value = re.sub(r"^\s*(?:\d+(?:\.\d+)*[.、)]?|[一二三四五六七八九十]+[、.])\s*", "", title)
+    return value.strip(_SPACES + "：:")
+
+
+def _is_basic_title(title: str) -> bool:
+    name = normalise_section_title(title).lower()
+    return name in ("基本信息", "交付件基本信息", "basic information", "basic info")
+
+
+def _document_title(lines: list[str], sections: list[Section]) -> LocatedValue | None:
+    first_h1 = next((s for s in sections if s.level == 1 and s.kind == "markdown"), None)
+    if first_h1 is not None and first_h1.line <= 3:
+        return LocatedValue(first_h1.title, first_h1.line)
+    for index, line in enumerate(lines[:5]):
+        if line.strip() and not _LIST_MARKER.match(line) and not line.lstrip().startswith("<"):
+            return LocatedValue(plain_text(_HEADING_MARKER.sub("", line)), index + 1)
+    return None
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def match_label(label: str) -> tuple[str, bool] | None:
+    """A label as written (``发布者（Publisher）``, ``Publisher``, ``发布者 (Publisher)``) ->
+    (field name, whether both languages are given); None when it is not a field label."""
+    compact = " ".join(label.replace("\u00a0", " ").split()).strip()
+    parts = _LABEL_PARTS.match(compact)
+    if not parts:
+        return None
+    first = parts.group("a").strip().lower()
+    second = (parts.group("b") or "").strip().lower()
+    names = [
+        _ZH_TO_FIELD.get(first.replace(" ", "")) or _EN_TO_FIELD.get(first),
+        (_ZH_TO_FIELD.get(second.replace(" ", "")) or _EN_TO_FIELD.get(second)) if second else None,
+    ]
+    if names[0] is None:
+        return None
+    if second and names[1] is not None and names[1] != names[0]:
+        return None
+    return names[0], names[1] is not None
+
+
+def _strip_line_markers(line: str) -> tuple[str, bool]:
+    """Drop list, quote and heading markers; say whether the line was a heading."""
+    stripped = _LIST_MARKER.sub("", line)
+    heading = _HEADING_MARKER.match(stripped)
+    if heading and "#" in heading.group(0):
+        return stripped[heading.end() :], True
+    return stripped, False
+
+
+def _quirks_of(raw: str, heading: bool) -> list[str]:
+    quirks = []
+    if heading:
+        quirks.append("written as a heading")
+    body = _ESCAPE.sub("", raw)
+    if "**" in body and not _bold_is_well_formed(body):
+        quirks.append("unbalanced ** markup")
+    singles = sum(
+        1
+        for i, c in enumerate(body)
+        if c == "_"
+        and (i == 0 or body[i - 1] != "_")
+        and (i + 1 >= len(body) or body[i + 1] != "_")
+        and not (0 < i < len(body) - 1 and _is_word(body[i - 1]) and _is_word(body[i + 1]))
+    )
+    if singles % 2:
+        quirks.append("unbalanced _ markup")
+    return quirks
+
+
+def _bold_is_well_formed(body: str) -> bool:
+    """``**`` pairs must wrap the whole line, the label, or the value (with or without the
+    colon); ``**修改时间：2021.11.2**2`` closes inside the value and is not."""
+    marks = [m.start() for m in re.finditer(r"\*\*", body)]
+    if len(marks) % 2:
+        return False
+    whole = plain_text(body)
+    split = _LABEL_SPLIT.match(whole)
+    label, value = (split.group("label").strip(), split.group("value")) if split else (whole, "")
+    allowed = {whole, label, value, ""}
+    for colon in ("：", ":"):
+        allowed |= {label + colon, colon + value, colon, label + " " + colon}
+    allowed = {a.replace(" ", "") for a in allowed}
+    for start, end in zip(marks[::2], marks[1::2], strict=True):
+        inner = plain_text(body[start + 2 : end]).replace(" ", "")
+        if inner not in allowed:
+            return False
+    return True
+
+
+def parse_field_line(line: str) -> tuple[str, str, str, bool, list[str]] | None:
+    """One source line -> (field, label, value, bilingual, quirks), or None when it is no label.
+
+    Lines from a mis-decoded (mojibake) file keep their English label and ASCII value; a value
+    with replacement characters in it is returned with the quirk ``unreadable``."""
+    body, heading = _strip_line_markers(line)
+    if not body:
+        return None
+    cleaned = plain_text(body)
+    split = _LABEL_SPLIT.match(cleaned)
+    if split:
+        found = match_label(split.group("label"))
+        if found:
+            name, bilingual = found
+            return (
+                name,
+                split.group("label").strip(),
+                split.group("value"),
+                bilingual,
+                _quirks_of(body, heading),
+            )
+    if "\ufffd" in cleaned:
+        return _mojibake_field(cleaned)
+    return None
+
+
+_MOJIBAKE_LABEL = re.compile(
+    r"^[^A-Za-z0-9]{0,20}(?P<label>Publisher|Application Domain|Version|Modified|Size|Framework|"
+    r"Model Format|Precision|Processor|Categories|Category|Description)"
+    r"(?P<gap>[^A-Za-z0-9]*)(?P<value>.*)$",
+    re.IGNORECASE,
+)
+
+
+def _mojibake_field(cleaned: str) -> tuple[str, str, str, bool, list[str]] | None:
+    match = _MOJIBAKE_LABEL.match(cleaned)
+    if not match or "\ufffd" not in match.group("gap") + cleaned[: match.start("label")]:
+        return None
+    name = _EN_TO_FIELD[match.group("label").lower()]
+    value = match.group("value").strip(_SPACES)
+    quirks = ["label mis-decoded"] if value and "\ufffd" not in value else ["unreadable"]
+    return name, match.group("label"), value, False, quirks
+
+
+def _read_fields(
+    lines: list[str],
+    prose: list[int],
+    heading_lines: set[int],
+    basic: Section | None,
+    sections: list[Section],
+) -> dict[str, FieldValue]:
+    """First occurrence of each field label. A label in only one language counts inside the
+    basic-information section (or, without one, before the first other section), where the
+    template puts it; elsewhere ``精度：`` is more likely an accuracy figure than the field."""
+    if basic is not None:
+        region = (basic.line - 1, basic.end_line - 1)
+    else:
+        later = [s.line for s in sections if not _is_basic_title(s.title) and s.line > 3]
+        region = (0, (later[0] - 2) if later else len(lines))
+    found: dict[str, FieldValue] = {}
+    loose: dict[str, FieldValue] = {}
+    for position, index in enumerate(prose):
+        line = lines[index]
+        if not line.strip() or len(line) > 2000:
+            continue
+        parsed = parse_field_line(line)
+        if parsed is None:
+            continue
+        name, label, value, bilingual, quirks = parsed
+        in_region = region[0] <= index <= region[1]
+        if name in found or (not bilingual and not in_region):
+            continue
+        readable = "unreadable" not in quirks
+        if readable and not value:
+            value, quirk = _value_on_next_line(lines, prose, position, heading_lines)
+            if quirk:
+                quirks.append(quirk)
+        if "\ufffd" in value:
+            readable = False
+        entry = FieldValue(name, label, value, line, index + 1, tuple(quirks), readable)
+        if in_region or bilingual:
+            found[name] = entry
+        else:
+            loose.setdefault(name, entry)
+    return found
+
+
+def _value_on_next_line(
+    lines: list[str], prose: list[int], position: int, heading_lines: set[int]
+) -> tuple[str, str | None]:
+    """``**版本（Version）：**`` followed by ``1.1`` on its own line: take that line as the value,
+    unless it is another label, a heading, or a long sentence (then the value is empty)."""
+    for index in prose[position + 1 : position + 4]:
+        candidate = lines[index]
+        if not candidate.strip():
+            continue
+        if index in heading_lines or _UNSPACED_HEADING.match(candidate):
+            return "", None
+        body, heading = _strip_line_markers(candidate)
+        if (
+            heading
+            or parse_field_line(candidate) is not None
+            or _LABEL_SPLIT.match(plain_text(body))
+        ):
+            return "", None
+        value = plain_text(body)
+        if len(value) > 80:
+            return "", None
+        return value, "value on the line after the label"
+    return "", None
+
+
+# --------------------------------------------------------------------------- reference blocks
+
+_REFERENCE_LABEL = re.compile(
+    r"^\s*(?:\[)?(?P<label>[^:：(（\[\]]{2,60}?)\s*(?:\])?\s*(?:[（(][^)）]*[)）])?\s*(?:[:：]|\(|$)"
+)
+
+
+def match_reference_label(line: str) -> tuple[str, str, str] | None:
+    """``- 参考实现：https://…`` -> (role, label, rest of the line); None for other lines."""
+    body, _ = _strip_line_markers(line)
+    cleaned = plain_text(body, keep_links=True)
+    match = _REFERENCE_LABEL.match(cleaned)
+    if not match:
+        return None
+    label = match.group("label").strip()
+    role = REFERENCE_LABELS.get(re.sub(r"\s+", "", label).lower()) or REFERENCE_LABELS.get(
+        " ".join(label.lower().split())
+    )
+    if role is None:
+        return None
+    return role, label, cleaned[match.end() :]
+
+
+def _read_references(
+    lines: list[str], prose: list[int], sections: list[Section]
+) -> list[ReferenceBlock]:
+    prose_set = set(prose)
+    section_starts = {s.line - 1 for s in sections}
+    blocks: list[ReferenceBlock] = []
+    for index in prose:
+        line = lines[index]
+        if len(line) > 2000 or not line.strip():
+            continue
+        found = match_reference_label(line)
+        if found is None:
+            continue
+        role, label, _ = found
+        if any(b.role == role for b in blocks):
+            continue
+        blocks.append(_read_reference_block(lines, index, role, label, prose_set, section_starts))
+    return blocks
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _read_reference_block(
+    lines: list[str],
+    start: int,
+    role: str,
+    label: str,
+    prose: set[int],
+    section_starts: set[int],
+) -> ReferenceBlock:
+    block = ReferenceBlock(role, label, start + 1, start + 1)
+    label_indent = _indent(lines[start])
+    label_is_item = bool(_LIST_MARKER.match(lines[start]))
+    _collect_reference_values(block, lines[start], start, first=True)
+    index = start + 1
+    limit = min(len(lines), start + 25)
+    in_paragraph = True
+    while index < limit:
+        line = lines[index]
+        if index in section_starts:
+            break
+        if not line.strip():
+            in_paragraph = False
+            index += 1
+            continue
+        if index in prose:
+            if match_reference_label(line) is not None or "通过Git获取" in line:
+                break
+            if _UNSPACED_HEADING.match(line):
+                break
+            is_item = bool(_LIST_MARKER.match(line))
+            if label_is_item and is_item and _indent(line) <= label_indent:
+                break
+            if (
+                not in_paragraph
+                and _indent(line) <= label_indent
+                and not (_KEY_VALUE.match(line) or _URL_IN_TEXT.search(line))
+            ):
+                break
+        block.end_line = index + 1
+        _collect_reference_values(block, line, index, first=False)
+        index += 1
+    return block
+
+
+def _collect_reference_values(block: ReferenceBlock, line: str, index: int, first: bool) -> None:
+    if len(line) > 2000:
+        return
+    text = _ESCAPE.sub(lambda m: m.group(1), line)
+    key_value = _KEY_VALUE.match(text) if not first else None
+    if key_value:
+        key = key_value.group("key").lower().replace(" ", "_")
+        key = {"commitid": "commit_id", "codepath": "code_path"}.get(key, key)
+        value = key_value.group("value").strip("`*_ ")
+        block.keys.setdefault(key, LocatedValue(value, index + 1))
+        return
+    targets = _LINK_TARGET.findall(text)
+    urls = targets or _URL_IN_TEXT.findall(text)
+    for url in urls:
+        url = url.rstrip("*_`")
+        bare = url.rstrip(".。,，;；")
+        note = f"trailing punctuation after the address: {url!r}" if bare != url else ""
+        block.urls.append(LocatedValue(bare, index + 1, note))
+
+
+# --------------------------------------------------------------------------- links and scripts
+
+_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*)>?")
+
+
+def _read_links(lines: list[str], prose: list[int]) -> list[Link]:
+    links: list[Link] = []
+    for index in prose:
+        line = lines[index]
+        if "](" in line and len(line) <= 20000:
+            for match in _MD_LINK.finditer(line):
+                links.append(Link(match.group(2), match.group(3), index + 1, bool(match.group(1))))
+        if "<img" in line.lower():
+            for match in _IMG_TAG.finditer(line):
+                links.append(Link("", match.group(1), index + 1, True))
+    return links
+
+
+def _read_scripts(lines: list[str]) -> list[LocatedValue]:
+    """Scripts the README tells a user to run (``bash test/train_full_1p.sh``), anywhere."""
+    scripts: list[LocatedValue] = []
+    for index, line in enumerate(lines):
+        if (".sh" in line or ".py" in line) and len(line) <= 5000:
+            for match in _SCRIPT.finditer(_ESCAPE.sub(lambda m: m.group(1), line)):
+                scripts.append(LocatedValue(match.group("path"), index + 1))
+    return scripts

@@ -1,0 +1,492 @@
+"""README (+ deliverable.yaml + folder) -> findings.
+
+Every check has a stable rule id in :data:`RULES` (documented in docs/rules.md): ``MZ0xx`` the
+file itself, ``MZ1xx`` sections, ``MZ2xx`` basic information and code references, ``MZ3xx`` the
+folder and deliverable.yaml, ``MZ4xx`` template text left in. Field values are judged by
+:mod:`modelzoo_kit.fieldrules`, the same functions the metadata model uses, so a README and a
+deliverable.yaml can never disagree about what a valid version or size is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from modelzoo_kit import fieldrules
+from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.readme import (
+    TEMPLATE_LABELS,
+    ReadmeDocument,
+    ReferenceBlock,
+    Section,
+    normalise_section_title,
+    plain_text,
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+#: Every rule the validator applies. Ids are stable: a rule may be retired, never renumbered.
+RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule("MZ001", _E, "README is not valid UTF-8 (bytes that cannot be read)"),
+        Rule("MZ101", _E, "a section the template requires is missing"),
+        Rule("MZ102", _W, "template sections are not in the template's order"),
+        Rule("MZ103", _W, "heading written without a space after '#' (renders as text)"),
+        Rule("MZ104", _W, "<h2 id> anchor names a different section than its title"),
+        Rule("MZ105", _W, "table-of-contents link points to no heading or anchor"),
+        Rule("MZ201", _E, "basic-information field missing"),
+        Rule("MZ210", _E, "publisher invalid"),
+        Rule("MZ211", _E, "application domain not in the template's list"),
+        Rule("MZ212", _E, "version not two-part major.minor"),
+        Rule("MZ213", _E, "modified date invalid"),
+        Rule("MZ214", _E, "size breaks the xxK / xxM rule"),
+        Rule("MZ215", _E, "framework without a version, or misspelt"),
+        Rule("MZ216", _E, "model format invalid"),
+        Rule("MZ217", _E, "precision not FP32 / FP16 / Mixed"),
+        Rule("MZ218", _E, "processor invalid"),
+        Rule("MZ219", _E, "category not Benchmark / Official / Research / Tutorial"),
+        Rule("MZ220", _E, "description invalid"),
+        Rule("MZ230", _W, "field label written with broken markup or as a heading"),
+        Rule("MZ240", _W, "no reference implementation (参考实现) entry"),
+        Rule("MZ241", _E, "reference implementation entry is empty"),
+        Rule("MZ242", _E, "reference implementation gives no branch / commit_id"),
+        Rule("MZ243", _E, "invalid url, branch, commit_id or code_path in a code reference"),
+        Rule("MZ244", _E, "adaptation (适配昇腾 AI 处理器的实现) entry missing or empty"),
+        Rule("MZ245", _W, "adaptation entry lacks url, branch, commit_id or code_path"),
+        Rule("MZ301", _E, "image named by the README is not in the folder"),
+        Rule("MZ302", _E, "script named by the README is not in the folder"),
+        Rule("MZ303", _E, "README disagrees with deliverable.yaml"),
+        Rule("MZ304", _E, "deliverable.yaml is invalid"),
+        Rule("MZ305", _E, "deliverable folder has no README.md"),
+        Rule("MZ401", _E, "template placeholder or instruction left in"),
+        Rule("MZ402", _E, "template example text copied verbatim"),
+    )
+}
+
+#: The basic-information field -> the rule id for an invalid value.
+FIELD_RULE_IDS: dict[str, str] = {
+    "publisher": "MZ210",
+    "application_domain": "MZ211",
+    "version": "MZ212",
+    "modified": "MZ213",
+    "size": "MZ214",
+    "framework": "MZ215",
+    "model_format": "MZ216",
+    "precision": "MZ217",
+    "processor": "MZ218",
+    "category": "MZ219",
+    "description": "MZ220",
+}
+
+#: Template top-level sections in order: canonical name, and the titles that count as it.
+REQUIRED_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("交付件基本信息", ("交付件基本信息", "基本信息", "basic information", "basic info")),
+    ("概述", ("概述", "overview")),
+    (
+        "训练环境准备",
+        ("训练环境准备", "training environment", "training environment preparation",
+         "training environment setup", "environment preparation"),
+    ),
+    ("快速上手", ("快速上手", "quick start", "getting started")),
+    ("迁移学习指导", ("迁移学习指导", "transfer learning", "transfer learning guide")),
+    ("高级参考", ("高级参考", "advanced reference", "advanced references")),
+)  # fmt: skip
+
+
+def finding(rule_id: str, path: str, line: int | None, message: str, hint: str = "") -> Finding:
+    rule = RULES[rule_id]
+    return Finding(rule.id, rule.severity, path, line, message, hint)
+
+
+# --------------------------------------------------------------------------- the README
+
+
+def check_readme(
+    document: ReadmeDocument, folder: Path | None = None, path: str | None = None
+) -> list[Finding]:
+    """Every finding about one README. ``folder`` (the deliverable's folder) enables the checks
+    that images and scripts named by the README exist; ``path`` is how findings name the file."""
+    shown = path if path is not None else document.path
+    findings: list[Finding] = []
+    for check in _DOCUMENT_CHECKS:
+        findings.extend(check(document, shown))
+    if folder is not None:
+        findings.extend(check_files_named(document, folder, shown))
+    return findings
+
+
+def check_encoding(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    bad = document.encoding_problems
+    if bad:
+        more = f" (and {len(bad) - 1} more line(s))" if len(bad) > 1 else ""
+        yield finding(
+            "MZ001",
+            path,
+            bad[0],
+            f"text that is not valid UTF-8 or was mis-decoded (U+FFFD){more}",
+            "re-save the README as UTF-8 from a copy whose characters are intact",
+        )
+
+
+def _section_key(title: str) -> str:
+    name = normalise_section_title(title)
+    name = re.sub(r"[【\[][^】\]]*[】\]]\s*$", "", name).strip()
+    return name.lower()
+
+
+def find_required_sections(document: ReadmeDocument) -> dict[str, Section]:
+    """Canonical template section name -> the first heading that counts as it."""
+    found: dict[str, Section] = {}
+    for section in document.sections:
+        key = _section_key(section.title)
+        for canonical, aliases in REQUIRED_SECTIONS:
+            if canonical not in found and key in aliases:
+                found[canonical] = section
+    return found
+
+
+def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    found = find_required_sections(document)
+    toc_targets = {
+        unquote(link.target[1:]) for link in document.links if link.target.startswith("#")
+    }
+    for canonical, aliases in REQUIRED_SECTIONS:
+        if canonical in found:
+            continue
+        listed = any(_section_key(t.removesuffix(".md")) in aliases for t in toc_targets)
+        where = " (the table of contents lists it, the body does not have it)" if listed else ""
+        yield finding(
+            "MZ101",
+            path,
+            None,
+            f"missing section `{canonical}`{where}",
+            f"add the template's section '{canonical}' (as <h2 id=\"{canonical}.md\">)",
+        )
+    order = [name for name, _ in REQUIRED_SECTIONS]
+    present = sorted(found.items(), key=lambda item: item[1].line)
+    expected = sorted(present, key=lambda item: order.index(item[0]))
+    if [name for name, _ in present] != [name for name, _ in expected]:
+        seen: list[str] = []
+        for name, section in present:
+            if seen and order.index(name) < max(order.index(s) for s in seen):
+                yield finding(
+                    "MZ102",
+                    path,
+                    section.line,
+                    f"section `{name}` comes after a section the template puts after it",
+                    "order: " + " > ".join(order),
+                )
+                break
+            seen.append(name)
+    for section in document.sections:
+        if section.kind == "unspaced":
+            raw = document.lines[section.line - 1].strip()
+            yield finding(
+                "MZ103",
+                path,
+                section.line,
+                f"heading {raw[:40]!r} has no space after '#', so it renders as plain text",
+                "write a space between the #s and the title",
+            )
+        elif section.kind == "html" and section.anchor and section.anchor.endswith(".md"):
+            named = _section_key(section.anchor[:-3])
+            if named != _section_key(section.title) and any(
+                named in aliases for _, aliases in REQUIRED_SECTIONS
+            ):
+                yield finding(
+                    "MZ104",
+                    path,
+                    section.line,
+                    f"heading id {section.anchor!r} names another section than its title "
+                    f"{section.title!r}",
+                    "make the id the title followed by .md",
+                )
+
+
+def heading_slug(title: str) -> str:
+    """The anchor GitHub and Gitee give a markdown heading."""
+    slug = re.sub(r"[^\w\- ]", "", title.strip().lower())
+    return slug.replace(" ", "-")
+
+
+def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    targets = set(document.anchors)
+    for section in document.sections:
+        targets.add(section.title)
+        targets.add(heading_slug(section.title))
+    for link in document.links:
+        if not link.target.startswith("#") or link.is_image or len(link.target) < 2:
+            continue
+        anchor = unquote(link.target[1:])
+        if anchor in targets or anchor.lower() in targets:
+            continue
+        yield finding(
+            "MZ105",
+            path,
+            link.line,
+            f"link [{link.text}](#{anchor}) points to no heading or anchor",
+            "add the section it names, or fix or remove the link",
+        )
+
+
+# --------------------------------------------------------------------------- basic information
+
+
+def check_fields(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    anchor_line = document.basic_section.line if document.basic_section else None
+    for name, rule_id in FIELD_RULE_IDS.items():
+        entry = document.fields.get(name)
+        label = TEMPLATE_LABELS[name]
+        if entry is None:
+            yield finding(
+                "MZ201",
+                path,
+                anchor_line,
+                f"missing field `{name}` ({label})",
+                f"add a line '**{label}：<value>**' to the basic information",
+            )
+            continue
+        if not entry.readable:
+            continue  # MZ001 reports the unreadable text once
+        try:
+            fieldrules.FIELD_RULES[name](entry.value)
+        except fieldrules.FieldRuleError as exc:
+            yield finding(rule_id, path, entry.line, exc.message, exc.hint)
+        markup = [q for q in entry.quirks if "markup" in q or "heading" in q]
+        if markup:
+            yield finding(
+                "MZ230",
+                path,
+                entry.line,
+                f"field `{name}` label {', '.join(markup)}: {entry.raw.strip()[:60]!r}",
+                f"write it as the template does: **{label}：value**",
+            )
+
+
+def _check_reference_values(block: ReferenceBlock, path: str) -> Iterator[Finding]:
+    checks: dict[str, Callable[[str], fieldrules.Normalised]] = {
+        "url": fieldrules.check_repository_url,
+        "branch": fieldrules.check_branch,
+        "commit_id": fieldrules.check_commit_id,
+        "code_path": fieldrules.check_code_path,
+    }
+    for key, located in block.keys.items():
+        try:
+            checks[key](located.value)
+        except fieldrules.FieldRuleError as exc:
+            yield finding("MZ243", path, located.line, f"{block.label}: {exc.message}", exc.hint)
+    if "url" not in block.keys and block.url is not None:
+        if block.url.note:
+            yield finding(
+                "MZ243",
+                path,
+                block.url.line,
+                f"{block.label}: {block.url.note}",
+                "end the address without punctuation",
+            )
+
+
+def check_references(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    reference = document.reference("reference")
+    if reference is None:
+        yield finding(
+            "MZ240",
+            path,
+            None,
+            "no reference implementation (参考实现) entry",
+            "for code from an open-source project give its url, branch and commit_id; "
+            "for self-developed code this can be ignored",
+        )
+    elif reference.is_empty:
+        yield finding(
+            "MZ241",
+            path,
+            reference.line,
+            f"reference implementation entry '{reference.label}' is empty",
+            "give url=, branch= and commit_id= of the open-source code",
+        )
+    else:
+        missing = [k for k in ("branch", "commit_id") if k not in reference.keys]
+        if missing:
+            yield finding(
+                "MZ242",
+                path,
+                reference.line,
+                f"reference implementation gives only a URL, no {'/'.join(missing)}",
+                "write url=…, branch=… and commit_id=<40 hex> in a code block",
+            )
+        yield from _check_reference_values(reference, path)
+
+    adapted = document.reference("adapted")
+    if adapted is None or adapted.is_empty:
+        yield finding(
+            "MZ244",
+            path,
+            adapted.line if adapted else None,
+            "adaptation entry (适配昇腾 AI 处理器的实现) is " + ("empty" if adapted else "missing"),
+            "give url=, branch=, commit_id= and code_path= of the adapted code",
+        )
+    else:
+        missing = [
+            k
+            for k in ("url", "branch", "commit_id", "code_path")
+            if k not in adapted.keys and not (k == "url" and adapted.url is not None)
+        ]
+        if missing:
+            yield finding(
+                "MZ245",
+                path,
+                adapted.line,
+                f"adaptation entry gives no {', '.join(missing)}",
+                "write url=…, branch=…, commit_id=<40 hex> and code_path=… in a code block",
+            )
+        yield from _check_reference_values(adapted, path)
+
+
+# --------------------------------------------------------------------------- template leftovers
+
+_PLACEHOLDERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"【深加工】"), "【深加工】"),
+    (re.compile(r"描述要点"), "描述要点 (a template instruction)"),
+    (re.compile(r"(?<![A-Za-z0-9])xx[1-9](?![A-Za-z0-9])"), "xx1-style dataset placeholder"),
+    (re.compile(r"(?<![A-Za-z0-9_/.])(?:XXX|xxx)(?![A-Za-z0-9_])"), "XXX placeholder"),
+    (
+        re.compile(r"[{｛]\s*(?:docker_image|base_image)\s*[}｝]"),
+        "{docker_image}-style placeholder",
+    ),
+    (re.compile(r"[（(]\s*需优化\s*[)）]"), "（需优化） note"),
+    (re.compile(r"一句话描述|可以从以下做选择"), "basic-information instruction"),
+)
+
+#: Sentences only the template's own instructions and examples contain.
+TEMPLATE_EXAMPLES: tuple[str, ...] = (
+    "EfficientNets是一系列图像分类网络",
+    "基于TensorFlow框架的EDVR视频超分网络训练代码",
+    "对于开源网络，请给出网络简介",
+    "对于自研网络，需要对网络进行较详细的介绍",
+    "有分类的提示信息",
+    "版本号规则，2位",
+    "如训练后得到的ckpt文件大小",
+    "提供Docker镜像构建命令或脚本",
+    "提供训练环境+配置，让训练跑起来",
+    "支持的网络和特性，那些是我们的特性需要定义出来需要讨论",
+    "是否默认前端环境已经ok",
+    "名称中携带相关基本信息并提供基本属性",
+)
+
+_GENERIC_TITLES = ("训练交付件模板", "训练交付件", "交付件模板")
+
+
+def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    title = document.title
+    if title is not None and title.value.strip() in _GENERIC_TITLES:
+        yield finding(
+            "MZ401",
+            path,
+            title.line,
+            f"document title {title.value!r} is the template's, not the model's name",
+            "title the README with the model's name",
+        )
+    lines = document.lines
+    for index in document.readable_lines:
+        line = lines[index]
+        if not line.strip() or len(line) > 5000:
+            continue
+        text = plain_text(line) if ("\\" in line or "*" in line or "_" in line) else line
+        for pattern, what in _PLACEHOLDERS:
+            match = pattern.search(text)
+            if match:
+                yield finding(
+                    "MZ401",
+                    path,
+                    index + 1,
+                    f"template placeholder left in: {what} ({match.group(0)!r})",
+                    "replace it with this model's own text",
+                )
+                break
+        for example in TEMPLATE_EXAMPLES:
+            if example[:4] in text and example in text:
+                yield finding(
+                    "MZ402",
+                    path,
+                    index + 1,
+                    f"template text copied verbatim: {example!r}",
+                    "write this model's own text in its place",
+                )
+                break
+
+
+_DOCUMENT_CHECKS: tuple[Callable[[ReadmeDocument, str], Iterable[Finding]], ...] = (
+    check_encoding,
+    check_sections,
+    check_toc_links,
+    check_fields,
+    check_references,
+    check_template_leftovers,
+)
+
+
+# --------------------------------------------------------------------------- the folder
+
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)
+
+
+def _local_target(target: str) -> str | None:
+    target = unquote(target.split("#", 1)[0].split("?", 1)[0]).strip()
+    if not target or _REMOTE.match(target) or target.startswith(("/", "{", "<", "$")):
+        return None
+    return target
+
+
+def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iterator[Finding]:
+    """Images and scripts the README names must be in the deliverable's folder."""
+    seen: set[str] = set()
+    root = folder.resolve()
+    for link in document.links:
+        if not link.is_image:
+            continue
+        target = _local_target(link.target)
+        if target is None or target in seen:
+            continue
+        seen.add(target)
+        if not _inside_exists(root, target):
+            yield finding(
+                "MZ301",
+                path,
+                link.line,
+                f"image {target!r} is not in the folder",
+                "add the image next to the README or fix the path",
+            )
+    for script in document.scripts:
+        target = script.value
+        if target in seen or target.startswith(("/", "$", "{")):
+            continue
+        seen.add(target)
+        if not _inside_exists(root, target):
+            yield finding(
+                "MZ302",
+                path,
+                script.line,
+                f"script {target!r} is not in the folder",
+                "add the script or fix the command",
+            )
+
+
+def _inside_exists(root: Path, relative: str) -> bool:
+    try:
+        candidate = (root / relative).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return candidate.is_relative_to(root) and candidate.exists()
