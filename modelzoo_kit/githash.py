@@ -124,7 +124,10 @@ def path_matches(pattern: str, path: str) -> bool:
     """Whether ``path`` (POSIX, relative) matches a gitignore-style ``pattern``.
 
     A pattern without ``/`` matches the name at any depth; one with ``/`` is anchored at the
-    root; a trailing ``/`` (or a match on a parent folder) covers everything below."""
+    root; a trailing ``/`` (or a match on a parent folder) covers everything below. A ``path``
+    ending in ``/`` is a folder (so ``build/`` matches it)."""
+    is_folder = path.endswith("/")
+    path = path.rstrip("/")
     pattern = pattern.strip()
     if not pattern:
         return False
@@ -135,7 +138,7 @@ def path_matches(pattern: str, path: str) -> bool:
     parts = path.split("/")
     candidates = []
     for end in range(1, len(parts) + 1):
-        if directory_only and end == len(parts):
+        if directory_only and end == len(parts) and not is_folder:
             continue  # the pattern names a folder; the full path here is the file itself
         prefix = "/".join(parts[:end])
         candidates.append(prefix if anchored else parts[end - 1])
@@ -342,8 +345,8 @@ def hash_folder(
 ) -> LocalTree:
     """Hash ``folder`` as git would after ``git add -A`` of exactly these files.
 
-    ``exclude(relpath)`` drops paths (gitignore'd files, ``provenance.ignore``); a folder whose
-    own path is excluded is not descended into. ``.gitattributes`` files inside the folder are
+    ``exclude(relpath)`` drops paths (gitignore'd files, ``provenance.ignore``); it gets a
+    folder's path with a trailing ``/``, and an excluded folder is not descended into. ``.gitattributes`` files inside the folder are
     honoured; ``autocrlf`` is the user's ``core.autocrlf`` (``true``/``input``/``false``)."""
     root = Path(folder)
     entries: dict[str, LocalEntry] = {}
@@ -364,10 +367,11 @@ def hash_folder(
             if item.name == ".git":
                 continue
             path = f"{rel}/{item.name}" if rel else item.name
-            if exclude is not None and exclude(path):
+            info = item.stat(follow_symlinks=False)
+            folder_mark = "/" if stat.S_ISDIR(info.st_mode) else ""
+            if exclude is not None and exclude(path + folder_mark):
                 excluded.append(path)
                 continue
-            info = item.stat(follow_symlinks=False)
             if stat.S_ISLNK(info.st_mode):
                 target = os.fsencode(os.readlink(item.path))
                 entries[path] = LocalEntry(path, MODE_SYMLINK, blob_id(target, algorithm))
