@@ -33,6 +33,7 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from modelzoo_kit.errors import ModelzooError
@@ -179,11 +180,12 @@ def run_git(
     watch: Path | None = None,
     max_bytes: int | None = None,
     check: bool = True,
+    config: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``git`` with the safe configuration, a time limit and (for fetches) a size limit.
 
     ``watch`` is a folder whose growth is bounded by ``max_bytes`` while the command runs."""
-    command = ["git", *SAFE_CONFIG, *args]
+    command = ["git", *SAFE_CONFIG, *config, *args]
     process = subprocess.Popen(
         command,
         cwd=cwd,
@@ -270,6 +272,7 @@ class RemoteCache:
         self.path = Path(cache_dir) / f"{key}.git"
         self.bytes_fetched = 0
         self.fetches = 0
+        self._config: tuple[str, ...] | None = None
 
     # -- setup -------------------------------------------------------------------------
 
@@ -303,9 +306,24 @@ class RemoteCache:
         out = git_output(["ls-remote", "--get-url", "origin"], cwd=repo or self.path)
         return (out or self.url).strip()
 
+    @property
+    def config(self) -> tuple[str, ...]:
+        """Per-command settings for this source. Untrusted urls run with
+        ``GIT_PROTOCOL_FROM_USER=0``, under which git (>= 2.38.1) refuses ``file://``; a local
+        source is what the user asked for, so it is allowed, unless the user's own config
+        says otherwise about ``protocol.file.allow`` or ``protocol.allow``."""
+        if self._config is None:
+            self._config = ()
+            if is_local(self.effective_url()):
+                own = [git_output(["config", "--get", key], cwd=self.path)
+                       for key in ("protocol.file.allow", "protocol.allow")]
+                if not any(own):
+                    self._config = ("-c", "protocol.file.allow=always")
+        return self._config
+
     def _git(self, args: list[str], *, network: bool = False, **kw) -> bytes:
         result = run_git(args, cwd=self.path, timeout_s=self.limits.timeout_s,
-                         offline=self.offline or not network, **kw)
+                         offline=self.offline or not network, config=self.config, **kw)
         return result.stdout
 
     def _fetch(self, args: list[str], stdin: bytes | None = None, negotiate: bool = True) -> None:
@@ -320,7 +338,7 @@ class RemoteCache:
             [*prefix, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
              "--recurse-submodules=no", *args],
             cwd=self.path, timeout_s=self.limits.timeout_s, stdin=stdin,
-            watch=self.path / "objects", max_bytes=self.limits.max_bytes,
+            watch=self.path / "objects", max_bytes=self.limits.max_bytes, config=self.config,
         )
         self.fetches += 1
         self.bytes_fetched += max(0, _folder_size(self.path / "objects") - before)
@@ -388,7 +406,15 @@ class RemoteCache:
         return [line[len("refs/remotes/origin/"):] for line in out.split()]
 
     def commit_date(self, commit: str) -> str:
-        return (git_output(["show", "-s", "--format=%cI", commit], cwd=self.path) or "").strip()
+        """The committer date (UTC, ISO) read from the commit object alone."""
+        body = git_output(["cat-file", "commit", commit], cwd=self.path) or ""
+        for line in body.splitlines():
+            if line.startswith("committer "):
+                stamp = int(line.rsplit(" ", 2)[1])
+                return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            if not line:
+                break
+        return "date unknown"
 
     # -- trees and blobs ----------------------------------------------------------------
 

@@ -1,0 +1,736 @@
+"""Prove a deliverable's code is exactly the code at the commit it cites.
+
+This automates what the template tells a reader to do by hand — clone the url, check out the
+branch, reset to ``commit_id``, ``cd code_path`` — and then compares, by object id: the local
+folder is hashed the way git would (:mod:`modelzoo_kit.githash`) and compared with the tree at
+``commit_id:code_path``, fetched without blobs (:mod:`modelzoo_kit.gitremote`). An exact match
+needs no file content from the remote; a difference fetches only the blobs it has to show.
+
+Rule ids (stable; ``--select PV`` picks them all):
+
+=====  ========  =====================================================================
+PV000  info      the commit exists and is on the cited branch
+PV001  error     the url is refused: it would run a program, or looks like an option
+PV002  error     the url is unreachable, not a git repository, or needs credentials
+PV003  warn/err  offline (or unreachable): answered from the cache / nothing cached
+PV004  error     the branch does not exist
+PV005  error     the commit does not exist (or the server will not serve it)
+PV006  error     the commit exists but is not on the branch (not an ancestor of its head)
+PV007  error     code_path is absolute or leaves the repository
+PV008  error     code_path does not exist at the commit (hint: where the folder moved)
+PV009  error     a reference is incomplete (missing url, branch or commit id)
+PV010  info      the deliverable is identical to the tree at commit:code_path
+PV011  error     a file is in the deliverable but not at the commit
+PV012  error     a file is at the commit but not in the deliverable
+PV013  error     a file's content differs (short diff)
+PV014  error     a file's executable bit differs
+PV015  error     a path changed type (file, symlink, submodule)
+PV016  warn/info line endings: differs only in CRLF/LF, or equal bytes that git would convert
+PV017  warn/err  a submodule is not checked out / points to another commit
+PV018  warning   a file git may hash differently (custom filter driver, special file)
+PV020  error     training and inference references disagree
+PV030  info      derivation from the upstream reference: files carried unchanged/changed/not
+PV040  info/err  the deliverable lives in the repository it cites: committed tree vs cited
+PV041  warning   ... and has uncommitted changes
+PV042  info      ... the commit to cite
+PV050  warning   the deliverable cites no adapted source at all
+=====  ========  =====================================================================
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from modelzoo_kit import githash, gitremote
+from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.gitremote import FetchLimits, GitCommandError, RemoteCache, TreeItem
+
+_HEX_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_LIST_LIMIT = 15
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """One cited source, read from the metadata: which field, and where it points."""
+
+    field: str  # e.g. "overview.adapted"
+    url: str
+    branch: str
+    commit_id: str
+    code_path: str | None
+
+    def same_source(self, other: SourceRef) -> bool:
+        return (self.url, self.branch, self.commit_id) == (
+            other.url, other.branch, other.commit_id)
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def cited_sources(deliverable: Any) -> dict[str, SourceRef]:
+    """``adapted``, ``inference`` and ``reference`` as :class:`SourceRef`, those present."""
+    overview = _get(deliverable, "overview")
+    found = {}
+    for role in ("adapted", "inference", "reference"):
+        ref = _get(overview, role)
+        if ref is None:
+            continue
+        found[role] = SourceRef(
+            field=f"overview.{role}",
+            url=str(_get(ref, "url") or ""),
+            branch=str(_get(ref, "branch") or ""),
+            commit_id=str(_get(ref, "commit_id") or "").strip().lower(),
+            code_path=_get(ref, "code_path"),
+        )
+    return found
+
+
+def ignore_patterns(deliverable: Any, extra: Iterable[str] = ()) -> list[str]:
+    """``provenance.ignore`` from the metadata, plus any given on the command line."""
+    declared = _get(_get(deliverable, "provenance"), "ignore") or []
+    return [*declared, *extra]
+
+
+def make_ignore(patterns: list[str]) -> Callable[[str], bool]:
+    return lambda path: any(githash.path_matches(p, path) for p in patterns)
+
+
+def code_path_problem(code_path: str) -> str | None:
+    """Why ``code_path`` cannot be used (absolute, escapes the repository), or None."""
+    if code_path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", code_path):
+        return f"code_path {code_path!r} is absolute"
+    if ".." in PurePosixPath(code_path.replace("\\", "/")).parts:
+        return f"code_path {code_path!r} leaves the repository ('..')"
+    if any(ord(c) < 32 for c in code_path) or code_path.startswith("-"):
+        return f"code_path {code_path!r} contains control characters or looks like an option"
+    return None
+
+
+def normalise_code_path(code_path: str) -> str:
+    parts = [p for p in PurePosixPath(code_path.replace("\\", "/")).parts if p != "."]
+    return "/".join(parts) or "."
+
+
+def url_key(url: str) -> str:
+    """A form of ``url`` that is equal for the usual spellings of one repository
+    (``https://host/o/r.git``, ``git@host:o/r``, ``ssh://git@host/o/r/``)."""
+    text = url.strip().rstrip("/")
+    text = re.sub(r"\.git$", "", text)
+    match = re.match(r"^[a-z+]+://(?:[^@/]+@)?([^/:]+)(?::\d+)?/(.*)$", text)
+    if match and not text.startswith("file://"):
+        return f"{match.group(1).lower()}/{match.group(2)}"
+    match = re.match(r"^(?:[^@/:]+@)?([^/:]+):(.+)$", text)
+    if match and "://" not in text and not text.startswith("/"):
+        return f"{match.group(1).lower()}/{match.group(2)}"
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    try:
+        return str(Path(text).resolve())
+    except OSError:
+        return text
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+class _Checker:
+    def __init__(
+        self,
+        deliverable_dir: Path,
+        deliverable: Any,
+        cache_dir: Path,
+        offline: bool,
+        extra_ignore: Iterable[str],
+        limits: FetchLimits,
+    ):
+        self.dir = Path(deliverable_dir)
+        self.deliverable = deliverable
+        self.cache_dir = cache_dir
+        self.offline = offline
+        self.limits = limits
+        self.patterns = ignore_patterns(deliverable, extra_ignore)
+        self.is_ignored = make_ignore(self.patterns)
+        self.yaml = str(self.dir / "deliverable.yaml")
+        self.findings: list[Finding] = []
+        self._local: githash.LocalTree | None = None
+        self._gitignored: set[str] = set()
+        self._caches: dict[str, RemoteCache] = {}
+        self._reachable: dict[str, bool] = {}
+        self._lines: dict[str, int] | None = None
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def add(self, rule: str, severity: Severity, message: str, hint: str = "",
+            path: str | None = None, field: str | None = None) -> None:
+        """Record a finding about a file of the deliverable (``path``) or about the metadata
+        (``field``, located by line in deliverable.yaml when it can be found)."""
+        if path is not None:
+            self.findings.append(Finding(rule, severity, str(self.dir / path), None, message,
+                                         hint))
+            return
+        if self._lines is None:
+            self._lines = yaml_lines(Path(self.yaml))
+        line = self._lines.get(field or "")
+        self.findings.append(Finding(rule, severity, self.yaml, line, message, hint))
+
+    # -- the local folder --------------------------------------------------------------
+
+    @property
+    def local(self) -> githash.LocalTree:
+        if self._local is None:
+            self._gitignored = gitremote.gitignored_paths(self.dir) or set()
+            ignored = self._gitignored
+
+            def exclude(path: str) -> bool:
+                return self.is_ignored(path) or path.rstrip("/") in ignored
+
+            self._local = githash.hash_folder(
+                self.dir, exclude=exclude, autocrlf=gitremote.user_autocrlf(self.dir))
+            for note in self._local.notes:
+                self.add("PV018", Severity.WARNING, note.message, path=note.path)
+        return self._local
+
+    # -- one reference -----------------------------------------------------------------
+
+    def verify(self, ref: SourceRef) -> RemoteCache | None:
+        """Check url, branch, commit and ancestry; return the cache holding the commit."""
+        missing = [n for n in ("url", "branch", "commit_id") if not getattr(ref, n)]
+        if missing:
+            self.add("PV009", Severity.ERROR, f"{ref.field}: {', '.join(missing)} missing",
+                     f"cite the source as url, branch and commit_id under {ref.field}",
+                     field=ref.field)
+            return None
+        if not _HEX_ID.match(ref.commit_id):
+            self.add("PV009", Severity.ERROR,
+                     f"{ref.field}.commit_id {ref.commit_id!r} is not a full commit id",
+                     "write the full 40-hex id: git rev-parse <commit>",
+                     field=f"{ref.field}.commit_id")
+            return None
+        try:
+            url = gitremote.check_url(ref.url, base=self.dir)
+        except gitremote.UnsafeSourceError as exc:
+            self.add("PV001", Severity.ERROR, f"{ref.field}.url refused: {exc}",
+                     "cite an https://, ssh:// or file:// repository address",
+                     field=f"{ref.field}.url")
+            return None
+        cache = self._caches.get(url)
+        if cache is None:
+            cache = RemoteCache(self.cache_dir, url, self.limits, offline=self.offline)
+            self._caches[url] = cache
+        offline = self.offline or self._reachable.get(url) is False
+        if offline and not (cache.exists() and cache.cached_heads()):
+            self.add("PV003", Severity.ERROR,
+                     f"{ref.field}: {ref.url} cannot be reached (offline) and is not in the cache",
+                     "run once with network access and --cache DIR, then --offline works",
+                     field=f"{ref.field}.url")
+            return None
+        cache.create()
+        heads = self._heads(ref, cache, url)
+        if heads is None:
+            return None
+        branch_head = heads.get(ref.branch)
+        if branch_head is None:
+            where = "in the cache" if cache.offline else f"at {ref.url}"
+            known = ", ".join(sorted(heads)[:_LIST_LIMIT]) or "none"
+            self.add("PV004", Severity.ERROR,
+                     f"{ref.field}.branch {ref.branch!r} does not exist {where}",
+                     f"branches: {known}", field=f"{ref.field}.branch")
+        else:
+            try:
+                if not cache.offline:
+                    cache.fetch_branch(ref.branch, branch_head)
+            except GitCommandError as exc:
+                self.add("PV002", Severity.ERROR,
+                         f"{ref.field}: fetching branch {ref.branch!r} failed: {exc}")
+                return None
+        return self._verify_commit(ref, cache, on_branch=branch_head is not None)
+
+    def _heads(self, ref: SourceRef, cache: RemoteCache, url: str) -> dict[str, str] | None:
+        if cache.offline:
+            self.add("PV003", Severity.INFO,
+                     f"{ref.field}: offline; answered from the cache {cache.path}")
+            return cache.cached_heads()
+        try:
+            heads = cache.remote_heads()
+            self._reachable[url] = True
+            return heads
+        except GitCommandError as exc:
+            if exc.kind == "network":
+                self._reachable[url] = False
+                cached = cache.cached_heads()
+                if cached:
+                    cache.offline = True
+                    self.add("PV003", Severity.WARNING,
+                             f"{ref.field}: {ref.url} is unreachable ({exc}); answered from the "
+                             f"cache {cache.path}, which may be out of date")
+                    return cached
+                self.add("PV003", Severity.ERROR,
+                         f"{ref.field}: {ref.url} is unreachable (no network?) and not cached: "
+                         f"{exc}", "check the network, or run with --cache DIR where it works",
+                         field=f"{ref.field}.url")
+                return None
+            reasons = {
+                "not-a-repository": "is not a git repository (or does not exist)",
+                "auth": "needs credentials git could not get without a prompt",
+                "refused": "uses a transport git is not allowed to use",
+                "timeout": "did not answer in time",
+            }
+            self.add("PV002", Severity.ERROR,
+                     f"{ref.field}: {ref.url} {reasons.get(exc.kind, 'failed')}: {exc}",
+                     "check the url; for private repositories configure a credential helper",
+                     field=f"{ref.field}.url")
+            return None
+
+    def _verify_commit(self, ref: SourceRef, cache: RemoteCache, on_branch: bool
+                       ) -> RemoteCache | None:
+        commit = ref.commit_id
+        present = cache.object_type(commit) == "commit"
+        if not present and not cache.offline:
+            try:
+                present = cache.fetch_commit(commit)
+            except GitCommandError as exc:
+                self.add("PV002", Severity.ERROR, f"{ref.field}: fetching {commit} failed: {exc}")
+                return None
+        if not present:
+            where = "in the cache" if cache.offline else f"in {ref.url}"
+            self.add("PV005", Severity.ERROR,
+                     f"{ref.field}.commit_id {commit} does not exist {where}",
+                     "cite a commit that was pushed: git log -1 --format=%H on the branch",
+                     field=f"{ref.field}.commit_id")
+            return None
+        if on_branch and not cache.is_ancestor(commit, ref.branch):
+            containing: list[str] = []
+            if not cache.offline:
+                try:
+                    cache.fetch_all_branches()
+                    containing = cache.branches_containing(commit)
+                except GitCommandError:
+                    containing = []
+            hint = (f"it is on: {', '.join(containing[:_LIST_LIMIT])}" if containing
+                    else "it is on no branch; cite a commit on the branch")
+            self.add("PV006", Severity.ERROR,
+                     f"{ref.field}: commit {commit} is not on branch {ref.branch!r}", hint,
+                     field=f"{ref.field}.commit_id")
+        elif on_branch:
+            date = cache.commit_date(commit)
+            self.add("PV000", Severity.INFO,
+                     f"{ref.field}: commit {commit[:12]} ({date}) is on branch {ref.branch!r} "
+                     f"of {ref.url}", field=f"{ref.field}.commit_id")
+        return cache
+
+    def resolve_code_path(self, ref: SourceRef, cache: RemoteCache,
+                          code_path: str) -> TreeItem | None:
+        problem = code_path_problem(code_path)
+        if problem:
+            self.add("PV007", Severity.ERROR, f"{ref.field}: {problem}",
+                     "write code_path relative to the repository root, inside it",
+                     field=f"{ref.field}.code_path")
+            return None
+        path = normalise_code_path(code_path)
+        try:
+            item = cache.resolve(ref.commit_id, path)
+        except GitCommandError as exc:
+            self.add("PV002", Severity.ERROR, f"{ref.field}: reading the commit's trees failed: "
+                     f"{exc}")
+            return None
+        if item is None or item.kind != "tree":
+            what = "does not exist" if item is None else f"is a {item.kind}, not a folder"
+            self.add("PV008", Severity.ERROR,
+                     f"{ref.field}.code_path {path!r} {what} at commit {ref.commit_id[:12]}",
+                     self._moved_hint(ref, cache, path), field=f"{ref.field}.code_path")
+            return None
+        return item
+
+    def _moved_hint(self, ref: SourceRef, cache: RemoteCache, path: str) -> str:
+        root = cache.ensure_trees(ref.commit_id)
+        folders = cache.list_subtrees(root)
+        same_tree = [p for p, oid in folders.items() if oid == self.local.tree_id]
+        if same_tree:
+            return f"the deliverable's exact tree is at {same_tree[0]!r}: set code_path to it"
+        name = PurePosixPath(path).name
+        same_name = sorted(p for p in folders if PurePosixPath(p).name == name)
+        if same_name:
+            return f"a folder of that name is at: {', '.join(same_name[:_LIST_LIMIT])}"
+        return "list the commit's folders with: git ls-tree -r -t --name-only <commit>"
+
+    # -- comparing the folder with the commit ------------------------------------------
+
+    def compare(self, ref: SourceRef, cache: RemoteCache, item: TreeItem) -> None:
+        local = self.local
+        where = f"{ref.commit_id[:12]}:{item.path}"
+        if local.tree_id == item.oid:
+            self.add("PV010", Severity.INFO,
+                     f"identical to {where} of {ref.url} (tree {item.oid})", path=".")
+            return
+        remote = {p: i for p, i in cache.list_tree(item.oid).items() if not self.is_ignored(p)}
+        mine = local.entries
+        differences = 0
+        modified: list[tuple[str, TreeItem]] = []
+        for path in sorted(set(remote) | set(mine)):
+            theirs, ours = remote.get(path), mine.get(path)
+            if theirs is None and ours is not None:
+                differences += 1
+                self.add("PV011", Severity.ERROR, f"added: not at {where}",
+                         "if the deliverable adds it on purpose, list it in provenance.ignore",
+                         path=path)
+            elif ours is None and theirs is not None:
+                differences += self._removed(path, theirs, where)
+            elif ours is not None and theirs is not None:
+                differences += self._changed(path, ours, theirs, where, modified)
+        self._show_diffs(cache, modified)
+        if differences == 0:
+            ignored = len(local.excluded)
+            self.add("PV010", Severity.INFO,
+                     f"identical to {where} of {ref.url} apart from {ignored} ignored path(s) "
+                     f"({', '.join(local.excluded[:_LIST_LIMIT])})", path=".")
+
+    def _removed(self, path: str, theirs: TreeItem, where: str) -> int:
+        top = path.split("/")[0]
+        if theirs.mode == githash.MODE_GITLINK and path in self.local.empty_dirs:
+            self.add("PV017", Severity.WARNING,
+                     f"submodule not checked out (the commit has {theirs.oid[:12]})",
+                     "git submodule update --init, then check again", path=path)
+            return 0
+        note = ""
+        if path in self._gitignored or top in self._gitignored:
+            note = " (it is here, but .gitignore excludes it)"
+        self.add("PV012", Severity.ERROR, f"removed: at {where} but not in the deliverable{note}",
+                 "restore it, or cite a commit without it", path=path)
+        return 1
+
+    def _changed(self, path: str, ours: githash.LocalEntry, theirs: TreeItem, where: str,
+                 modified: list[tuple[str, TreeItem]]) -> int:
+        kinds = {githash.MODE_SYMLINK: "symlink", githash.MODE_GITLINK: "submodule"}
+        our_kind = kinds.get(ours.mode, "file")
+        their_kind = kinds.get(theirs.mode, "file")
+        count = 0
+        if our_kind != their_kind:
+            self.add("PV015", Severity.ERROR,
+                     f"type changed: a {our_kind} here, a {their_kind} at {where}", path=path)
+            return 1
+        if ours.mode != theirs.mode:
+            count += 1
+            self.add("PV014", Severity.ERROR,
+                     f"executable bit differs: {ours.mode} here, {theirs.mode} at {where}",
+                     f"chmod {'-x' if ours.mode == githash.MODE_EXECUTABLE else '+x'} {path}",
+                     path=path)
+        if ours.oid == theirs.oid:
+            return count
+        if our_kind == "submodule":
+            self.add("PV017", Severity.ERROR,
+                     f"submodule points to {ours.oid[:12]}, the commit has {theirs.oid[:12]}",
+                     "check out the submodule commit the cited commit records", path=path)
+            return count + 1
+        if ours.raw_oid == theirs.oid:
+            self.add("PV016", Severity.INFO,
+                     "identical bytes; git would normalise its line endings on add "
+                     "(.gitattributes / core.autocrlf), so a fresh commit would differ", path=path)
+            return count
+        if our_kind == "file" and self._line_endings_only(path, theirs.oid):
+            self.add("PV016", Severity.WARNING,
+                     f"differs from {where} only in line endings (CRLF vs LF)",
+                     "convert the line endings (dos2unix), or add a .gitattributes eol rule",
+                     path=path)
+            return count + 1
+        modified.append((path, theirs))
+        return count + 1
+
+    def _line_endings_only(self, path: str, oid: str) -> bool:
+        data = (self.dir / path).read_bytes()
+        lf = data.replace(b"\r\n", b"\n")
+        return oid in {githash.blob_id(lf), githash.blob_id(lf.replace(b"\n", b"\r\n"))}
+
+    def _show_diffs(self, cache: RemoteCache, modified: list[tuple[str, TreeItem]]) -> None:
+        wanted = [item.oid for _, item in modified[: self.limits.max_diff_blobs]]
+        fetched = True
+        if wanted:
+            try:
+                cache.fetch_blobs(wanted)
+            except GitCommandError:
+                fetched = False
+        for index, (path, item) in enumerate(modified):
+            theirs = cache.read_blob(item.oid) if fetched and index < len(wanted) else None
+            self.add("PV013", Severity.ERROR,
+                     "modified" + self._short_diff(path, item, theirs),
+                     "restore the cited version, or cite the commit that has this one",
+                     path=path)
+
+    def _short_diff(self, path: str, item: TreeItem, theirs: bytes | None) -> str:
+        local_path = self.dir / path
+        if theirs is None:
+            return " (the commit's version was not fetched: too many changes or offline)"
+        if item.mode == githash.MODE_SYMLINK:
+            import os
+
+            target = os.readlink(local_path)
+            return f": link to {target!r} here, to {theirs.decode(errors='replace')!r} there"
+        ours = local_path.read_bytes()
+        if b"\0" in ours[:8000] or b"\0" in theirs[:8000] or (
+            max(len(ours), len(theirs)) > self.limits.max_diff_blob_bytes
+        ):
+            return f" (binary or large: {len(theirs)} bytes at the commit, {len(ours)} here)"
+        diff = list(difflib.unified_diff(
+            theirs.decode("utf-8", "replace").splitlines(),
+            ours.decode("utf-8", "replace").splitlines(),
+            "commit", "deliverable", n=0, lineterm=""))
+        added = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))
+        removed = sum(1 for d in diff if d.startswith("-") and not d.startswith("---"))
+        shown = [line[:120] for line in diff[2:14]]
+        more = "\n    ..." if len(diff) > 14 else ""
+        return f": +{added} -{removed} lines\n    " + "\n    ".join(shown) + more
+
+    # -- upstream derivation -----------------------------------------------------------
+
+    def derivation(self, ref: SourceRef, cache: RemoteCache) -> None:
+        path = normalise_code_path(ref.code_path) if ref.code_path else "."
+        item = self.resolve_code_path(ref, cache, path)
+        if item is None:
+            return
+        upstream = {p: i for p, i in cache.list_tree(item.oid).items() if i.kind == "blob"}
+        by_oid: dict[str, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
+        for entry in self.local.entries.values():
+            by_oid.setdefault(entry.oid, []).append(entry.path)
+            by_name.setdefault(PurePosixPath(entry.path).name, []).append(entry.path)
+        unchanged, changed, absent = [], [], []
+        for up_path, up in sorted(upstream.items()):
+            if up.oid in by_oid:
+                ours = by_oid[up.oid]
+                unchanged.append(up_path if up_path in ours else f"{up_path} (as {ours[0]})")
+            elif up_path in self.local.entries:
+                changed.append(up_path)
+            elif len(by_name.get(PurePosixPath(up_path).name, [])) == 1:
+                changed.append(f"{up_path} (as {by_name[PurePosixPath(up_path).name][0]})")
+            else:
+                absent.append(up_path)
+        source = f"{ref.url}@{ref.commit_id[:12]}"
+        for label, names in (("unchanged", unchanged), ("changed", changed),
+                             ("not at all", absent)):
+            if not names:
+                continue
+            shown = ", ".join(names[:_LIST_LIMIT])
+            more = f" and {len(names) - _LIST_LIMIT} more" if len(names) > _LIST_LIMIT else ""
+            self.add("PV030", Severity.INFO,
+                     f"derivation: carries {len(names)} of {len(upstream)} files of {source} "
+                     f"{label}: {shown}{more}")
+
+    # -- self reference ----------------------------------------------------------------
+
+    def self_reference(self, ref: SourceRef) -> None:
+        home = find_home_repository(self.dir, ref.url)
+        if home is None:
+            return
+        top, rel = home
+        code_path = normalise_code_path(ref.code_path or ".")
+        if code_path != rel:
+            self.add("PV040", Severity.ERROR,
+                     f"{ref.field}.code_path is {code_path!r}, but the deliverable lives at "
+                     f"{rel!r} of the repository it cites", f"set code_path: {rel}",
+                     field=f"{ref.field}.code_path")
+        cited = _flatten(top, ref.commit_id, code_path, self.is_ignored)
+        head = _flatten(top, "HEAD", rel, self.is_ignored)
+        working = {p: (e.mode, e.oid) for p, e in self.local.entries.items()}
+        if cited is None:
+            state = "the cited commit is not in this clone (fetch it to compare)"
+        else:
+            committed = "matches" if head == cited else "differs from"
+            work = "matches" if working == cited else "differs from"
+            state = f"HEAD:{rel} {committed} the cited commit; the working tree {work} it"
+        self.add("PV040", Severity.INFO,
+                 f"{ref.field} is the repository this deliverable lives in ({top}): {state}")
+        if head is not None and working != head:
+            changed = sorted(set(working.items()) ^ set(head.items()))
+            names = sorted({p for p, _ in changed})
+            self.add("PV041", Severity.WARNING,
+                     f"uncommitted changes in {rel}: {', '.join(names[:_LIST_LIMIT])}",
+                     "commit them, push, then cite the new commit")
+        if cited is not None and working == cited:
+            return
+        suggestion = suggest_commit(self.dir, self.deliverable, role=ref.field.split(".")[-1],
+                                    extra_ignore=self.patterns)
+        if suggestion is not None:
+            self.add("PV042", Severity.INFO, suggestion.message, suggestion.hint,
+                     field=f"{ref.field}.commit_id")
+
+
+def yaml_lines(path: Path) -> dict[str, int]:
+    """Dotted key path (``overview.adapted.commit_id``) -> 1-based line in a YAML file, so a
+    finding about the metadata points at the line to edit. Empty when unreadable."""
+    import yaml
+
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = f"{prefix}.{key.value}" if prefix else str(key.value)
+                lines[name] = key.start_mark.line + 1
+                walk(value, name)
+
+    walk(root, "")
+    return lines
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    commit: str | None
+    pushed: bool
+    message: str
+    hint: str
+
+
+def find_home_repository(folder: Path, url: str) -> tuple[Path, str] | None:
+    """(work tree root, folder's path in it) when ``folder`` lives in the repository ``url``
+    names (one of its remotes, or the repository itself as a local path)."""
+    top_text = gitremote.git_output(["rev-parse", "--show-toplevel"], cwd=folder)
+    if not top_text:
+        return None
+    top = Path(top_text.strip())
+    remotes = gitremote.git_output(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=top) or ""
+    keys = {url_key(line.split(" ", 1)[1]) for line in remotes.splitlines() if " " in line}
+    keys.add(url_key(str(top)))
+    if url_key(url) not in keys:
+        return None
+    rel = Path(folder).resolve().relative_to(top.resolve()).as_posix()
+    return top, (rel if rel not in ("", ".") else ".")
+
+
+def _flatten(repo: Path, commit: str, path: str, is_ignored: Callable[[str], bool]
+             ) -> dict[str, tuple[str, str]] | None:
+    """``commit:path`` of a local repository as path -> (mode, oid), ignored paths left out."""
+    spec = f"{commit}:{path}" if path != "." else f"{commit}^{{tree}}"
+    out = gitremote.git_output(["ls-tree", "-r", "-z", "--full-tree", spec], cwd=repo)
+    if out is None:
+        return None
+    flat = {}
+    for record in out.split("\0"):
+        if record:
+            meta, _, name = record.partition("\t")
+            mode, _, oid = meta.split()
+            if not is_ignored(name):
+                flat[name] = (mode, oid)
+    return flat
+
+
+def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted",
+                   extra_ignore: Iterable[str] = ()) -> Suggestion | None:
+    """Which commit a deliverable living in the repository it cites should cite.
+
+    The answer is the last commit that changed the folder's non-ignored files, provided the
+    working tree equals it; otherwise the user must commit first."""
+    ref = cited_sources(deliverable).get(role)
+    if ref is None:
+        return None
+    home = find_home_repository(Path(deliverable_dir), ref.url)
+    if home is None:
+        return None
+    top, rel = home
+    patterns = ignore_patterns(deliverable, extra_ignore)
+    is_ignored = make_ignore(patterns)
+    local = githash.hash_folder(Path(deliverable_dir), exclude=is_ignored)
+    working = {p: (e.mode, e.oid) for p, e in local.entries.items()}
+    head = _flatten(top, "HEAD", rel, is_ignored)
+    if head is None:
+        return Suggestion(None, False, "nothing committed yet in this repository",
+                          f"commit {rel}, push it, then cite the commit")
+    if working != head:
+        return Suggestion(None, False, f"{rel} has uncommitted changes, so no commit holds it",
+                          "commit them and push; then `modelzoo provenance --suggest` names it")
+    excludes = [f":(exclude,glob){rel}/{p.rstrip('/')}" if rel != "." else f":(exclude,glob){p}"
+                for p in patterns]
+    excludes += [f":(exclude,glob){rel}/**/{p.rstrip('/')}" for p in patterns
+                 if "/" not in p.rstrip("/") and rel != "."]
+    out = gitremote.git_output(["log", "-1", "--format=%H", "HEAD", "--", rel, *excludes],
+                               cwd=top)
+    commit = (out or "").strip()
+    if not commit or _flatten(top, commit, rel, is_ignored) != head:
+        commit = (gitremote.git_output(["rev-parse", "HEAD"], cwd=top) or "").strip()
+    remote_ref = _tracking_ref(top, ref.branch)
+    pushed = remote_ref is not None and gitremote.git_output(
+        ["merge-base", "--is-ancestor", commit, remote_ref], cwd=top) is not None
+    hint = f"set overview.{role}.commit_id: {commit}"
+    if not pushed:
+        hint += f" (push it to {ref.branch!r} first, so others can fetch it)"
+    return Suggestion(commit, pushed, f"cite commit {commit}: the last commit that changed "
+                      f"{rel} and equals the working tree", hint)
+
+
+def _tracking_ref(top: Path, branch: str) -> str | None:
+    out = gitremote.git_output(["for-each-ref", "--format=%(refname)",
+                                f"refs/remotes/*/{branch}"], cwd=top)
+    refs = (out or "").split()
+    return refs[0] if refs else None
+
+
+def check_provenance(
+    deliverable_dir: Path,
+    deliverable: Any,
+    cache_dir: Path | None = None,
+    offline: bool = False,
+    *,
+    extra_ignore: Iterable[str] = (),
+    limits: FetchLimits | None = None,
+) -> list[Finding]:
+    """Every provenance finding for one deliverable (see the module docstring for rule ids).
+
+    ``cache_dir`` keeps what was fetched, so a second check is near-instant and ``offline``
+    works; without it a temporary cache is used and removed. The deliverable folder and the
+    user's repositories are only read, never written."""
+    with ExitStack() as stack:
+        if cache_dir is None:
+            cache_dir = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="modelzoo-provenance-")))
+        checker = _Checker(Path(deliverable_dir), deliverable, Path(cache_dir), offline,
+                           extra_ignore, limits or FetchLimits())
+        _run_checks(checker)
+        return checker.findings
+
+
+def _run_checks(checker: _Checker) -> None:
+    sources = cited_sources(checker.deliverable)
+    adapted, inference = sources.get("adapted"), sources.get("inference")
+    if adapted is None:
+        checker.add("PV050", Severity.WARNING, "the deliverable cites no adapted source "
+                    "(overview.adapted)", "cite url, branch, commit_id and code_path")
+    if adapted is not None and inference is not None:
+        for name in ("url", "branch", "commit_id"):
+            a, b = getattr(adapted, name), getattr(inference, name)
+            if a != b:
+                checker.add("PV020", Severity.ERROR,
+                            f"training and inference code cite different {name}s: {a!r} "
+                            f"(overview.adapted) vs {b!r} (overview.inference)",
+                            "the template requires both from the same source",
+                            field=f"overview.inference.{name}")
+    if adapted is not None:
+        cache = checker.verify(adapted)
+        if cache is not None:
+            item = checker.resolve_code_path(adapted, cache, adapted.code_path or ".")
+            if item is not None:
+                checker.compare(adapted, cache, item)
+        checker.self_reference(adapted)
+    if inference is not None and (adapted is None or not inference.same_source(adapted)
+                                  or inference.code_path != adapted.code_path):
+        cache = checker.verify(inference)
+        if cache is not None:
+            checker.resolve_code_path(inference, cache, inference.code_path or ".")
+    reference = sources.get("reference")
+    if reference is not None:
+        cache = checker.verify(reference)
+        if cache is not None:
+            checker.derivation(reference, cache)
