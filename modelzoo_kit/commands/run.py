@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         "task", nargs="?", metavar="TASK", help="entry point name; omit to list them"
     )
     parser.add_argument(
-        "extra", nargs=argparse.REMAINDER, metavar="-- ARGS", help="appended to the command"
+        "extra", nargs="*", metavar="ARGS", help="after `--`: appended to the command"
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the command and the folder, run nothing"
@@ -40,8 +40,6 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 def command_line(command: str, extra: list[str]) -> str:
     """The entry point's command with the user's extra arguments appended, shell-quoted."""
-    if extra and extra[0] == "--":
-        extra = extra[1:]
     return command if not extra else f"{command} {shlex.join(extra)}"
 
 
