@@ -1,0 +1,50 @@
+"""``modelzoo render DIR... [--lang zh|en|all] [--check]``: README.md / README.en.md from
+deliverable.yaml. ``--check`` writes nothing and exits 1 with a unified diff when a README is
+stale, which makes it a CI gate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
+    parser = subparsers.add_parser(name, help=help_text, description=__doc__)
+    parser.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="deliverable folder")
+    parser.add_argument(
+        "--lang",
+        choices=("zh", "en", "all"),
+        default="all",
+        help="zh writes README.md, en writes README.en.md (default: all)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a diff when a README differs from its rendering",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modelzoo_kit.render import languages, render_folder, stale, write_atomically
+
+    langs = languages(args.lang)
+    outdated = 0
+    for folder in args.folders:
+        for rendered in render_folder(folder, langs):
+            if args.check:
+                diff = stale(rendered)
+                if diff:
+                    outdated += 1
+                    sys.stdout.write(diff)
+                    print(
+                        f"{rendered.path}: stale; run `modelzoo render {folder}`", file=sys.stderr
+                    )
+                continue
+            if stale(rendered):
+                write_atomically(rendered.path, rendered.text)
+                print(f"wrote {rendered.path}")
+            else:
+                print(f"{rendered.path} is up to date")
+    return 1 if outdated else 0

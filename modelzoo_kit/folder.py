@@ -1,0 +1,142 @@
+"""Facts the README derives from the deliverable folder instead of asking a person to write them:
+the directory tree and the checkpoint's size.
+
+The tree must not depend on what a training run left behind (checkpoints, logs, caches), or
+``render --check`` would differ between a developer's folder and a clean checkout. Inside a git
+work tree the files are the ones git would commit (tracked plus untracked-but-not-ignored);
+elsewhere (an unpacked source package) every file except caches and hidden ones. The README
+files the renderer writes are always listed, so the first render and the second agree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from modelzoo_kit import fieldrules
+
+#: Files the renderer writes into the folder; always part of the tree.
+RENDERED_FILES: tuple[str, ...] = ("README.md", "README.en.md")
+
+#: Never shown: byte-code caches, editor and tool droppings.
+ALWAYS_EXCLUDED: tuple[str, ...] = (
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".*",
+    "*.egg-info",
+    ".pytest_cache",
+)
+
+
+def deliverable_files(folder: Path, exclude: Iterable[str] = ()) -> list[str]:
+    """The deliverable's files as sorted POSIX paths relative to ``folder``."""
+    listed = _git_files(folder)
+    if listed is None:
+        listed = [
+            PurePosixPath(path.relative_to(folder).as_posix())
+            for path in folder.rglob("*")
+            if path.is_file() or path.is_symlink()
+        ]
+    patterns = (*ALWAYS_EXCLUDED, *exclude)
+    files = {str(p) for p in listed if not _excluded(p, patterns)}
+    files.update(name for name in RENDERED_FILES if not _excluded(PurePosixPath(name), patterns))
+    return sorted(files, key=lambda p: p.split("/"))
+
+
+def _excluded(path: PurePosixPath, patterns: Iterable[str]) -> bool:
+    text = str(path)
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(text, pattern) or any(
+            fnmatch.fnmatchcase(part, pattern) for part in path.parts
+        ):
+            return True
+    return False
+
+
+def _git_files(folder: Path) -> list[PurePosixPath] | None:
+    """What git would commit under ``folder``; None when it is not in a work tree (or no git)."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        result = subprocess.run(
+            [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+            cwd=folder,
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+    except OSError:
+        return None
+    if result.returncode != 0:
+        return None
+    names = [n for n in result.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
+    # A file deleted from the work tree but still in the index is not part of the folder.
+    return [PurePosixPath(n) for n in names if (folder / n).exists()]
+
+
+def directory_tree(
+    folder: Path, notes: dict[str, str] | None = None, exclude: Iterable[str] = ()
+) -> str:
+    """The folder as a ``tree``-style drawing, each path's note (if any) aligned beside it.
+
+    ``notes`` keys are paths relative to the folder; a folder's note may be written with or
+    without a trailing slash."""
+    notes = {k.rstrip("/"): v for k, v in (notes or {}).items()}
+    files = deliverable_files(folder, exclude)
+    tree: dict[str, dict] = {}
+    for file in files:
+        node = tree
+        for part in file.split("/"):
+            node = node.setdefault(part, {})
+    rows: list[tuple[str, str]] = [(folder.resolve().name + "/", notes.get(".", ""))]
+
+    def walk(node: dict[str, dict], prefix: str, parent: str) -> None:
+        entries = sorted(node.items(), key=lambda item: (not item[1], item[0]))
+        for index, (name, children) in enumerate(entries):
+            last = index == len(entries) - 1
+            path = f"{parent}{name}"
+            label = f"{name}/" if children else name
+            rows.append((f"{prefix}{'└── ' if last else '├── '}{label}", notes.get(path, "")))
+            if children:
+                walk(children, prefix + ("    " if last else "│   "), f"{path}/")
+
+    walk(tree, "", "")
+    width = max(_display_width(text) for text, _ in rows) + 2
+    lines = []
+    for text, note in rows:
+        if note:
+            padding = " " * (width - _display_width(text))
+            lines.append(f"{text}{padding}# {note}")
+        else:
+            lines.append(text)
+    return "\n".join(lines)
+
+
+def _display_width(text: str) -> int:
+    """Columns a string takes in a monospaced font (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def unknown_note_paths(
+    folder: Path, notes: Iterable[str], exclude: Iterable[str] = ()
+) -> list[str]:
+    """Note keys that name no file or folder of the deliverable (a renamed or deleted file)."""
+    files = deliverable_files(folder, exclude)
+    known = set(files) | {"."}
+    for file in files:
+        parts = file.split("/")
+        known.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return [key for key in notes if key.rstrip("/") not in known]
+
+
+def checkpoint_size(folder: Path, checkpoint: str) -> str:
+    """The checkpoint's size written the template's way (``21M``)."""
+    return fieldrules.format_size((folder / checkpoint).stat().st_size)

@@ -1,0 +1,351 @@
+"""deliverable.yaml -> :class:`~modelzoo_kit.metadata.Deliverable`, with every error located.
+
+A user fixing a deliverable.yaml wants the whole list at once, each with ``file:line:column`` and
+the field path (``overview.reference.commit_id: …``). YAML syntax errors and duplicate keys come
+from the YAML node tree; schema errors come from pydantic, whose error locations are mapped back
+onto the nodes (``yaml.compose`` keeps the position of every key and value).
+
+The YAML loader keeps floats as text, so ``version: 1.10`` stays ``"1.10"`` instead of becoming
+``1.1``; pydantic turns numeric text into numbers where a field wants one. Dates stay text too and
+are parsed by the template's own date rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from modelzoo_kit import fieldrules
+from modelzoo_kit.errors import DeliverableNotFoundError, InputFileError, InputProblem
+from modelzoo_kit.metadata import Deliverable, cross_field_problems
+
+DELIVERABLE_FILE = "deliverable.yaml"
+
+Loc = tuple[str | int, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves floats and timestamps as the text the user wrote."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def deliverable_file(folder_or_yaml: Path) -> Path:
+    """The deliverable.yaml a path means: the file itself, or the one inside a folder."""
+    path = Path(folder_or_yaml)
+    return path / DELIVERABLE_FILE if path.is_dir() else path
+
+
+def load_deliverable(folder_or_yaml: Path, check_files: bool = True) -> Deliverable:
+    """Load and validate a deliverable; raise :class:`InputFileError` listing every problem.
+
+    With ``check_files`` the files the metadata names (checkpoint, training script) must exist
+    beside it, and a written size must match the checkpoint."""
+    path = deliverable_file(folder_or_yaml)
+    if not path.is_file():
+        raise DeliverableNotFoundError(
+            f"{path}: no such file (a deliverable folder holds a {DELIVERABLE_FILE}; "
+            "`modelzoo new NAME` creates one)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            [InputProblem(path, None, None, "", f"not UTF-8 text ({exc.reason})")]
+        ) from None
+    root = _compose(text, path)
+    data = yaml.load(text, Loader=_Loader)
+    try:
+        deliverable = Deliverable.model_validate(data, context={"defer_cross_checks": True})
+    except ValidationError as exc:
+        raise InputFileError(_pydantic_problems(exc, root, path)) from None
+    problems = [
+        _problem(path, root, loc, message) for loc, message in cross_field_problems(deliverable)
+    ]
+    if check_files:
+        problems += [
+            _problem(path, root, loc, message)
+            for loc, message in file_problems(deliverable, path.parent)
+        ]
+    if problems:
+        raise InputFileError(problems)
+    return deliverable
+
+
+def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str]]:
+    """What is wrong between the metadata and the files of the folder it describes."""
+    problems: list[tuple[Loc, str]] = []
+    basic = deliverable.basic
+    if basic.checkpoint is not None:
+        checkpoint = folder / basic.checkpoint
+        if not checkpoint.is_file():
+            problems.append((("basic", "checkpoint"), f"no file {basic.checkpoint} in {folder}"))
+        elif basic.size is not None:
+            nbytes = checkpoint.stat().st_size
+            if not fieldrules.size_matches(basic.size, nbytes):
+                problems.append(
+                    (
+                        ("basic", "size"),
+                        f"says {basic.size} but {basic.checkpoint} is "
+                        f"{fieldrules.format_size(nbytes)} ({nbytes} bytes); remove size to "
+                        "derive it, or correct it",
+                    )
+                )
+    elif basic.size is None:
+        problems.append(
+            (("basic", "size"), "give the checkpoint size, or name the checkpoint to derive it")
+        )
+    script = deliverable.advanced.training_script
+    if not (folder / script).is_file():
+        problems.append(
+            (
+                ("advanced", "training_script"),
+                f"no file {script} in {folder}; the README lists its parameters",
+            )
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- YAML nodes
+
+
+def _compose(text: str, path: Path) -> yaml.Node:
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        raise InputFileError(
+            [
+                InputProblem(
+                    path,
+                    mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None,
+                    "",
+                    f"YAML syntax error: {message}",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputFileError([InputProblem(path, None, None, "", f"YAML error: {exc}")]) from None
+    if root is None:
+        raise InputFileError([InputProblem(path, 1, 1, "", "the file is empty")])
+    if not isinstance(root, yaml.MappingNode):
+        raise InputFileError(
+            [_at(path, root, "", "the top level must be a mapping of field: value")]
+        )
+    duplicates = list(_duplicate_keys(root, ()))
+    if duplicates:
+        raise InputFileError(
+            [
+                _at(path, key, _dotted(loc), f"key {key.value!r} is given twice; keep one")
+                for loc, key in duplicates
+            ]
+        )
+    return root
+
+
+def _duplicate_keys(node: yaml.Node, loc: Loc) -> typing.Iterator[tuple[Loc, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                yield (*loc, key.value), key
+            seen.add(key.value)
+            yield from _duplicate_keys(value, (*loc, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, index))
+
+
+def _at(path: Path, node: yaml.Node, field: str, message: str) -> InputProblem:
+    mark = node.start_mark
+    return InputProblem(path, mark.line + 1, mark.column + 1, field, message)
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _resolve(root: yaml.Node, loc: Loc) -> tuple[yaml.Node, Loc, list[tuple[str, yaml.Node]]]:
+    """Follow ``loc`` down the node tree as far as it goes.
+
+    Returns the deepest node reached, the part of
+    ``loc`` that names real keys and indices, and the union branch tags pydantic put in ``loc``
+    with the node each one applied to."""
+    node = root
+    path: list[str | int] = []
+    tags: list[tuple[str, yaml.Node]] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == part), None)
+            if found is not None:
+                node = found[1]
+                path.append(part)
+                continue
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                node = node.value[part]
+                path.append(part)
+                continue
+        if isinstance(part, str) and _looks_like_tag(part):
+            tags.append((part, node))
+            continue
+        path.append(part)  # a missing key: point at its parent
+        break
+    return node, tuple(path), tags
+
+
+def _looks_like_tag(part: str) -> bool:
+    return bool(re.match(r"^[A-Z][A-Za-z]*$|^[a-z-]+\[|^(str|int|float|bool|none)$", part))
+
+
+def _tag_fits(tag: str, node: yaml.Node) -> bool:
+    if re.match(r"^[A-Z][A-Za-z]*$", tag) or tag.startswith("dict["):
+        return isinstance(node, yaml.MappingNode)
+    if tag.startswith("list["):
+        return isinstance(node, yaml.SequenceNode)
+    return isinstance(node, yaml.ScalarNode)
+
+
+def _problem(path: Path, root: yaml.Node, loc: Loc, message: str) -> InputProblem:
+    node, real, _ = _resolve(root, loc)
+    return _at(path, node, _dotted(real), message)
+
+
+def _pydantic_problems(exc: ValidationError, root: yaml.Node, path: Path) -> list[InputProblem]:
+    problems: list[InputProblem] = []
+    fallback: dict[str, InputProblem] = {}
+    seen: set[tuple[str, str]] = set()
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        node, real, tags = _resolve(root, loc)
+        field = _dotted(real)
+        message = _message(error, real)
+        problem = _at(path, _key_or_value(root, real, error["type"]) or node, field, message)
+        if tags and not all(_tag_fits(tag, tagged) for tag, tagged in tags):
+            fallback.setdefault(field, problem)  # a union branch that does not fit the value
+            continue
+        if (field, message) not in seen:
+            seen.add((field, message))
+            problems.append(problem)
+    reported = {p.field for p in problems}
+    problems += [p for field, p in fallback.items() if field not in reported]
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.field))
+
+
+def _key_or_value(root: yaml.Node, real: Loc, error_type: str) -> yaml.Node | None:
+    """Unknown keys point at the key itself; missing keys at the mapping that lacks them."""
+    if error_type == "extra_forbidden" and real:
+        parent, _, _ = _resolve(root, real[:-1])
+        if isinstance(parent, yaml.MappingNode):
+            for key, _value in parent.value:
+                if key.value == real[-1]:
+                    return key
+    if error_type == "missing" and real:
+        parent, _, _ = _resolve(root, real[:-1])
+        return parent
+    return None
+
+
+def _message(error: Any, real: Loc) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        known = _known_fields(real[:-1])
+        close = difflib.get_close_matches(str(real[-1]), known, n=1, cutoff=0.6)
+        if close:
+            hint = f"; did you mean {close[0]!r}?"
+        else:
+            hint = f"; known fields: {', '.join(known)}" if known else ""
+        return f"unknown field {real[-1]!r}{hint}"
+    if error.get("input", ...) is None:
+        return "not filled in (null); write a value"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind in ("literal_error", "enum") or kind.endswith("_type") or kind.endswith("_parsing"):
+        message += f" (got {error.get('input')!r})"
+    return message
+
+
+def _known_fields(loc: Loc) -> list[str]:
+    """The field names a model at ``loc`` accepts, for 'did you mean' hints."""
+    model: Any = Deliverable
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if _is_model(model) else None
+        if field is None:
+            return []
+        model = next((m for m in _models_in(field.annotation)), None)
+        if model is None:
+            return []
+    return list(model.model_fields) if _is_model(model) else []
+
+
+def _is_model(candidate: Any) -> bool:
+    return isinstance(candidate, type) and issubclass(candidate, BaseModel)
+
+
+def _models_in(annotation: Any) -> typing.Iterator[type[BaseModel]]:
+    if _is_model(annotation):
+        yield annotation
+        return
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        args = typing.get_args(annotation)
+        yield from _models_in(args[1] if len(args) == 2 else None)
+        return
+    if origin in (list, typing.Union, types.UnionType, typing.Annotated) or origin is None:
+        for arg in typing.get_args(annotation):
+            yield from _models_in(arg)
+
+
+# --------------------------------------------------------------------------- dumping
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, literal blocks for multi-line text, keys in the model's order."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_data(data: dict[str, Any]) -> str:
+    """YAML text for plain data in the order given (what ``new`` and ``extract`` write)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, indent=2)
+
+
+def dump_deliverable(deliverable: Deliverable) -> str:
+    """deliverable.yaml text for a deliverable: stable order (the model's), unset fields left out.
+
+    ``load_deliverable`` of the result gives back an equal deliverable."""
+    data = deliverable.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    data["basic"]["modified"] = deliverable.basic.modified_text
+    return dump_data(data)

@@ -1,0 +1,500 @@
+"""What a deliverable is: the typed model of ``deliverable.yaml``, in the template's order.
+
+No I/O here. Single fields are checked by the shared rules in :mod:`modelzoo_kit.fieldrules`;
+rules that tie several fields together (Other needs a note, a category needs its measured
+evidence, inference code must come from the training code's source, the README needs its
+entry points) live in :func:`cross_field_problems`, so the loader can report every one of them
+with its own field path and line.
+
+Prose that a reader sees in the README is :data:`Text`: one string for both languages, or
+``{zh: ..., en: ...}`` when the two READMEs need different words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+
+from modelzoo_kit import fieldrules
+from modelzoo_kit.fieldrules import FieldRuleError
+
+SCHEMA_VERSION = 1
+
+#: Languages the README is rendered in; ``zh`` follows the template, ``en`` translates it.
+LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+#: Entry points the README's quick start quotes; a deliverable must declare them.
+REQUIRED_ENTRY_POINTS: tuple[str, ...] = ("train-1p", "train-8p", "evaluate")
+
+#: Files every deliverable adds on purpose beside the code it cites.
+DEFAULT_PROVENANCE_IGNORE: tuple[str, ...] = ("README.md", "README.en.md", "deliverable.yaml")
+
+
+def _rule(check: Callable[[str], fieldrules.Normalised]) -> Callable[[Any], str]:
+    """Turn a field rule into a pydantic before-validator that stores the canonical value."""
+
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(
+                f"expected text, got {type(value).__name__} {value!r}; quote it in YAML"
+            )
+        try:
+            return check(value).value
+        except FieldRuleError as exc:
+            raise ValueError(str(exc)) from None
+
+    return validate
+
+
+def _version(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, float):
+        raise ValueError(
+            f"version {value!r} was read as a number, which drops digits (1.10 becomes 1.1); "
+            f'quote it: version: "{value}"'
+        )
+    return _rule(fieldrules.check_version)(value)
+
+
+def _modified(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date such as 2020.04.11, got {value!r}")
+    try:
+        return fieldrules.parse_modified(value)
+    except FieldRuleError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _relative_path(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a relative path, got {value!r}")
+    try:
+        return fieldrules.check_code_path(value).value
+    except FieldRuleError as exc:
+        raise ValueError(str(exc).replace("code_path", "path")) from None
+
+
+def _application_domain(value: Any) -> str:
+    if isinstance(value, str) and clean_lower(value) in ("other", "others", "其他", "其它"):
+        return fieldrules.OTHER_DOMAIN
+    domain = _rule(fieldrules.check_application_domain)(value)
+    if domain.startswith(fieldrules.OTHER_DOMAIN):
+        raise ValueError("write 'Other' here and the domain in application_domain_note")
+    return domain
+
+
+def _single_size(value: Any) -> str:
+    size = _rule(fieldrules.check_size)(value)
+    if "/" in size:
+        raise ValueError("write one size (the checkpoint's), not one per format")
+    return size
+
+
+def clean_lower(text: str) -> str:
+    return fieldrules.clean(text).lower()
+
+
+def _non_empty(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+Publisher = Annotated[str, BeforeValidator(_rule(fieldrules.check_publisher))]
+Version = Annotated[
+    str,
+    BeforeValidator(_version),
+    Field(examples=["1.1", "1.15"], json_schema_extra={"pattern": "^[vV]?[01]\\.[0-9]+$"}),
+]
+Modified = Annotated[
+    date,
+    BeforeValidator(_modified),
+    WithJsonSchema({"type": "string", "examples": ["2020.04.11", "2020-04-11"]}),
+]
+ApplicationDomain = Annotated[
+    str,
+    BeforeValidator(_application_domain),
+    Field(examples=[*fieldrules.APPLICATION_DOMAINS, fieldrules.OTHER_DOMAIN]),
+]
+Size = Annotated[str, BeforeValidator(_single_size), Field(examples=["21M", "888K"])]
+Framework = Annotated[
+    str, BeforeValidator(_rule(fieldrules.check_framework)), Field(examples=["PyTorch 2.1.0"])
+]
+ModelFormat = Annotated[str, BeforeValidator(_rule(fieldrules.check_model_format))]
+Precision = Annotated[
+    Literal["FP32", "FP16", "Mixed"], BeforeValidator(_rule(fieldrules.check_precision))
+]
+Processor = Annotated[str, BeforeValidator(_rule(fieldrules.check_processor))]
+Category = Annotated[
+    Literal["Benchmark", "Official", "Research", "Tutorial"],
+    BeforeValidator(_rule(fieldrules.check_category)),
+]
+CommitId = Annotated[
+    str,
+    BeforeValidator(_rule(fieldrules.check_commit_id)),
+    Field(json_schema_extra={"pattern": "^[0-9a-fA-F]{40}$"}),
+]
+CodePath = Annotated[str, BeforeValidator(_rule(fieldrules.check_code_path))]
+RepositoryUrl = Annotated[str, BeforeValidator(_rule(fieldrules.check_repository_url))]
+Branch = Annotated[str, BeforeValidator(_rule(fieldrules.check_branch))]
+RelativePath = Annotated[str, BeforeValidator(_relative_path)]
+NonEmpty = Annotated[str, BeforeValidator(_non_empty), Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Localized(_Model):
+    """The same prose in both README languages."""
+
+    zh: NonEmpty
+    en: NonEmpty
+
+
+Text = NonEmpty | Localized
+
+
+def localize(text: Text | None, lang: str) -> str:
+    """The words of ``text`` for one README language (a plain string serves both)."""
+    if text is None:
+        return ""
+    if isinstance(text, Localized):
+        return str(getattr(text, lang))
+    return text
+
+
+def _text_rule(check: Callable[[str], fieldrules.Normalised]) -> Callable[[Any], Any]:
+    """Apply a field rule to a :data:`Text` value in each language it is written in."""
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _rule(check)(v) if k in LANGUAGES else v for k, v in value.items()}
+        return _rule(check)(value)
+
+    return validate
+
+
+Description = Annotated[Text, BeforeValidator(_text_rule(fieldrules.check_description))]
+
+
+# --------------------------------------------------------------------------- basic information
+
+
+class CategoryEvidence(_Model):
+    """A throughput measurement that backs a Benchmark or Official category.
+
+    The ratio is ``throughput / baseline_throughput``, both in samples per second, measured with
+    the same global batch on ``cards`` cards."""
+
+    cards: int = Field(ge=1)
+    throughput: float = Field(gt=0, description="samples/s of this deliverable")
+    baseline_throughput: float = Field(gt=0, description="samples/s of the baseline")
+    baseline: NonEmpty = Field(description="what the baseline is (hardware, code, settings)")
+    command: NonEmpty = Field(description="the command that measured this deliverable")
+    measured: Modified
+
+    @property
+    def ratio(self) -> float:
+        return self.throughput / self.baseline_throughput
+
+
+class BasicInfo(_Model):
+    """交付件基本信息: the labelled fields shown as tags on the model's page."""
+
+    publisher: Publisher
+    application_domain: ApplicationDomain
+    application_domain_note: NonEmpty | None = None
+    version: Version
+    modified: Modified
+    size: Size | None = Field(
+        default=None, description="xxK below 1M, xxM from 1M; derived from checkpoint if absent"
+    )
+    checkpoint: RelativePath | None = Field(
+        default=None, description="the trained checkpoint, relative to the deliverable folder"
+    )
+    framework: Framework
+    model_format: ModelFormat
+    precision: Precision
+    processor: Processor
+    category: Category
+    category_evidence: CategoryEvidence | None = None
+    description: Description
+
+    @property
+    def modified_text(self) -> str:
+        return fieldrules.format_modified(self.modified)
+
+    @property
+    def application_domain_text(self) -> str:
+        """The domain as the README writes it: ``Classification`` or ``Other（note）``."""
+        if self.application_domain == fieldrules.OTHER_DOMAIN:
+            return f"{fieldrules.OTHER_DOMAIN}（{self.application_domain_note}）"
+        return self.application_domain
+
+
+# --------------------------------------------------------------------------- overview
+
+
+class Paper(_Model):
+    title: NonEmpty
+    url: NonEmpty
+
+
+class CodeReference(_Model):
+    """Where the reference (upstream open-source) implementation is."""
+
+    url: RepositoryUrl
+    branch: Branch
+    commit_id: CommitId
+
+
+class AdaptedCode(CodeReference):
+    """Where the Ascend-adapted code is, down to the folder that holds the model."""
+
+    code_path: CodePath
+
+    def same_source(self, other: CodeReference) -> bool:
+        return (self.url, self.branch, self.commit_id) == (other.url, other.branch, other.commit_id)
+
+
+class Overview(_Model):
+    """概述 / 简述: what the network is and where its code comes from."""
+
+    summary: Text
+    paper: Paper | None = None
+    reference: CodeReference | None = Field(
+        default=None, description="the upstream implementation; required for open-source models"
+    )
+    adapted: AdaptedCode
+    inference: AdaptedCode | None = Field(
+        default=None,
+        description="inference code; must come from the same url, branch and commit as adapted",
+    )
+
+
+# --------------------------------------------------------------------------- default config etc.
+
+
+class DefaultConfig(_Model):
+    """默认配置: network notes, preprocessing and the default hyperparameters."""
+
+    network: list[Text] = Field(default_factory=list)
+    dataset: NonEmpty = Field(description="the dataset the preprocessing examples use")
+    train_preprocessing: list[Text] = Field(default_factory=list)
+    test_preprocessing: list[Text] = Field(default_factory=list)
+    hyperparameters_cards: int = Field(default=1, ge=1)
+    hyperparameters: dict[str, str | int | float] = Field(min_length=1)
+
+
+class Feature(_Model):
+    name: Text
+    supported: bool
+    note: Text | None = None
+
+
+class MixedPrecision(_Model):
+    """混合精度训练 and 开启混合精度: how it works here and how to switch it on."""
+
+    principle: Text
+    enable: Text
+
+
+class ImageName(_Model):
+    architecture: NonEmpty = Field(examples=["ARM", "x86"])
+    name: NonEmpty
+    url: NonEmpty | None = None
+
+
+class ContainerImage(_Model):
+    names: list[ImageName] = Field(min_length=1)
+    version: NonEmpty
+    cann_version: NonEmpty
+    cann_url: NonEmpty | None = None
+
+
+class Environment(_Model):
+    """训练环境准备: hardware and software needed, and the container images that run it."""
+
+    hardware: Text | None = None
+    software: Text | None = None
+    images: list[ContainerImage] = Field(default_factory=list)
+
+
+class Container(_Model):
+    build: NonEmpty = Field(description="command that builds the image")
+    start: NonEmpty = Field(description="command that starts a container")
+    arguments: dict[str, Text] = Field(default_factory=dict)
+
+
+class QuickStart(_Model):
+    """快速上手: dataset preparation; the training and verification commands are entry points."""
+
+    dataset: Text
+    download: Text | None = None
+    pretrained: Text | None = None
+    container: Container | None = None
+    training_note: Text | None = None
+    verification_note: Text | None = None
+
+
+class TransferLearning(_Model):
+    """迁移学习指导: training on the user's own data."""
+
+    dataset: Text
+    labels: Text
+    conversion: Text | None = None
+    config_changes: Text
+    pretrained: Text
+    training: Text
+    evaluation: Text
+
+
+class Advanced(_Model):
+    """高级参考. The directory tree and the parameter table are derived from the folder; this
+    holds only what the folder cannot say."""
+
+    files: dict[str, Text] = Field(
+        default_factory=dict, description="path -> note shown beside it in the directory tree"
+    )
+    tree_exclude: list[str] = Field(
+        default_factory=list, description="glob patterns left out of the directory tree"
+    )
+    training_script: RelativePath = Field(
+        default="train.py", description="script whose argparse parameters the README lists"
+    )
+    parameters_note: Text | None = None
+    parameter_help: dict[str, Text] = Field(
+        default_factory=dict,
+        description="flag -> help text shown instead of the script's own (e.g. in Chinese)",
+    )
+    training_process: Text
+    inference_process: Text
+
+
+_ENTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class EntryPoint(_Model):
+    """A command the README quotes and ``modelzoo run`` runs, from the deliverable folder."""
+
+    command: NonEmpty
+    description: Text
+
+
+class Provenance(_Model):
+    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
+
+
+class Deliverable(_Model):
+    """A training deliverable, as ``deliverable.yaml`` describes it."""
+
+    schema_version: Literal[1] = 1
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    title: NonEmpty
+    basic: BasicInfo
+    overview: Overview
+    default_config: DefaultConfig
+    features: list[Feature] = Field(default_factory=list)
+    mixed_precision: MixedPrecision
+    environment: Environment
+    quick_start: QuickStart
+    transfer_learning: TransferLearning
+    advanced: Advanced
+    entry_points: dict[str, EntryPoint]
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    @model_validator(mode="after")
+    def _check_across_fields(self, info: ValidationInfo) -> Deliverable:
+        if info.context and info.context.get("defer_cross_checks"):
+            return self
+        problems = cross_field_problems(self)
+        if problems:
+            raise ValueError(
+                "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems)
+            )
+        return self
+
+
+Loc = tuple[str | int, ...]
+
+
+def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
+    """Every rule that ties fields together, as (field path, message) pairs."""
+    problems: list[tuple[Loc, str]] = []
+    basic = deliverable.basic
+
+    def report(loc: Loc, message: str) -> None:
+        problems.append((loc, message))
+
+    if basic.application_domain == fieldrules.OTHER_DOMAIN and not basic.application_domain_note:
+        report(
+            ("basic", "application_domain_note"),
+            "application domain 'Other' needs a note saying which domain",
+        )
+    if basic.application_domain != fieldrules.OTHER_DOMAIN and basic.application_domain_note:
+        report(
+            ("basic", "application_domain_note"),
+            f"a note is only for 'Other'; {basic.application_domain!r} is in the template's list",
+        )
+
+    evidence = basic.category_evidence
+    try:
+        fieldrules.check_category_evidence(
+            basic.category,
+            evidence.ratio if evidence else None,
+            evidence.cards if evidence else None,
+        )
+    except FieldRuleError as exc:
+        loc: Loc = ("basic", "category_evidence") if evidence else ("basic", "category")
+        report(loc, str(exc))
+
+    adapted, inference = deliverable.overview.adapted, deliverable.overview.inference
+    if inference is not None and not adapted.same_source(inference):
+        report(
+            ("overview", "inference"),
+            "training and inference code must come from the same source: url, branch and "
+            "commit_id must equal overview.adapted's",
+        )
+
+    for name in deliverable.entry_points:
+        if not _ENTRY_NAME.match(name):
+            report(("entry_points", name), "entry point names are lower-case words joined by '-'")
+    for name in REQUIRED_ENTRY_POINTS:
+        if name not in deliverable.entry_points:
+            report(
+                ("entry_points",),
+                f"missing entry point {name!r}; the README's quick start quotes its command",
+            )
+    return problems
+
+
+SCHEMA_FILE = "deliverable.schema.json"
+
+
+def json_schema_text() -> str:
+    """The JSON Schema of deliverable.yaml, as the text committed in ``schemas/``."""
+    import json
+
+    schema = Deliverable.model_json_schema()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/modelzoo-kit/modelzoo-kit/schemas/deliverable.schema.json",
+        **schema,
+    }
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,274 @@
+"""Deliverable metadata -> README text (jinja2 templates in ``templates/``).
+
+``zh`` follows the training-deliverable template section by section (headings, anchors, field
+labels) and leaves out its instructions; ``en`` is the same document in English. What the folder
+already knows is derived, not written: the size from the checkpoint, the directory tree from the
+files, the parameter table from the training script's argparse calls, the commands from the
+entry points.
+
+The output depends only on the metadata and the folder's files, so rendering is deterministic;
+``--check`` in CI compares it byte for byte with the committed README.
+
+Values are data: jinja2 never evaluates text that comes from deliverable.yaml, so ``{{ x }}`` in
+a value is printed as written. Markdown is not HTML-escaped (that would corrupt it); the one
+HTML block (the image table) is autoescaped by the template.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelzoo_kit import fieldrules
+from modelzoo_kit.errors import InputFileError, InputProblem, UsageError
+from modelzoo_kit.folder import directory_tree, unknown_note_paths
+from modelzoo_kit.loading import deliverable_file, load_deliverable
+from modelzoo_kit.metadata import LANGUAGES, Deliverable, Text, localize
+from modelzoo_kit.resources import templates_dir
+from modelzoo_kit.script_params import ScriptParameter, read_parameters
+
+README_FILES: dict[str, str] = {"zh": "README.md", "en": "README.en.md"}
+
+#: Entry points the quick start shows in its own steps, in this order.
+TRAINING_ENTRY_POINTS = ("train-1p", "train-8p")
+VERIFY_ENTRY_POINT = "evaluate"
+#: Entry points described under 推理/验证过程 (inference/validation) rather than 训练过程.
+INFERENCE_ENTRY_POINTS = ("evaluate", "export", "demo", "infer", "predict")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One README: where it goes and its full text."""
+
+    path: Path
+    lang: str
+    text: str
+
+
+def languages(choice: str) -> tuple[str, ...]:
+    if choice == "all":
+        return LANGUAGES
+    if choice not in LANGUAGES:
+        raise UsageError(f"unknown language {choice!r}; choose one of {', '.join(LANGUAGES)}, all")
+    return (choice,)
+
+
+def render_folder(folder: Path, langs: tuple[str, ...] = LANGUAGES) -> list[Rendered]:
+    """Load a deliverable folder and render its READMEs (nothing is written)."""
+    folder = Path(folder)
+    deliverable = load_deliverable(folder)
+    return [
+        Rendered(folder / README_FILES[lang], lang, render_readme(deliverable, folder, lang))
+        for lang in langs
+    ]
+
+
+def render_readme(deliverable: Deliverable, folder: Path, lang: str) -> str:
+    """The README text for one language."""
+    if lang not in LANGUAGES:
+        raise UsageError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+    template = _environment().get_template(f"README.{lang}.md.j2")
+    text = template.render(**_context(deliverable, Path(folder), lang))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    return text
+
+
+def stale(rendered: Rendered) -> str:
+    """A unified diff from the file on disk to the rendered text; empty when they agree."""
+    try:
+        current = rendered.path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = ""
+    if current == rendered.text:
+        return ""
+    name = rendered.path.name
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True),
+        rendered.text.splitlines(keepends=True),
+        fromfile=f"{name} (committed)",
+        tofile=f"{name} (rendered)",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in diff)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``, so
+    a reader never sees half a README."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- jinja environment
+
+_ENV: Any = None
+
+
+def _environment() -> Any:
+    global _ENV
+    if _ENV is None:
+        import jinja2
+
+        _ENV = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir())),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # Markdown; the HTML table turns autoescape on for itself
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _ENV.filters["md_inline"] = md_inline
+        _ENV.filters["md_cell"] = md_cell
+        _ENV.filters["code"] = md_code
+    return _ENV
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def md_inline(value: Any) -> str:
+    """Plain text made safe inside Markdown emphasis (``**label：value**``): Markdown's special
+    characters are backslash-escaped, as the template does (``commit\\_id``)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
+
+
+def md_cell(value: Any) -> str:
+    """Plain text made safe inside a Markdown table cell."""
+    return md_inline(" ".join(str(value).split()))
+
+
+def md_code(value: Any) -> str:
+    """Inline code that survives backticks in the value."""
+    text = str(value)
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+# --------------------------------------------------------------------------- context
+
+
+def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any]:
+    yaml_path = deliverable_file(folder)
+
+    def t(text: Text | None) -> str:
+        return localize(text, lang).strip("\n")
+
+    basic = deliverable.basic
+    advanced = deliverable.advanced
+    notes = {path: t(note) for path, note in advanced.files.items()}
+    unknown = unknown_note_paths(folder, notes, advanced.tree_exclude)
+    if unknown:
+        raise InputFileError(
+            [
+                InputProblem(
+                    yaml_path,
+                    None,
+                    None,
+                    f"advanced.files.{path}",
+                    "names no file of the deliverable; remove or rename the note",
+                )
+                for path in unknown
+            ]
+        )
+    parameters = read_parameters(folder / advanced.training_script)
+    entry_points = deliverable.entry_points
+    adapted = deliverable.overview.adapted
+    return {
+        "d": deliverable,
+        "basic": basic,
+        "t": t,
+        "lang": lang,
+        "size": _size(deliverable, folder),
+        "modified": basic.modified_text,
+        "domain": basic.application_domain_text,
+        "bar": fieldrules.CATEGORY_BARS.get(basic.category),
+        "evidence": basic.category_evidence,
+        "tree": directory_tree(folder, notes, advanced.tree_exclude),
+        "parameter_groups": _grouped(
+            [_parameter_row(p, advanced.parameter_help, t) for p in parameters]
+        ),
+        "training_script": advanced.training_script,
+        "training_entries": [(n, entry_points[n]) for n in TRAINING_ENTRY_POINTS],
+        "verify_entry": entry_points[VERIFY_ENTRY_POINT],
+        "process_entries": [
+            (n, e) for n, e in entry_points.items() if n not in INFERENCE_ENTRY_POINTS
+        ],
+        "inference_entries": [
+            (n, entry_points[n]) for n in INFERENCE_ENTRY_POINTS if n in entry_points
+        ],
+        "repository_name": _repository_name(adapted.url),
+    }
+
+
+def _size(deliverable: Deliverable, folder: Path) -> str:
+    basic = deliverable.basic
+    if basic.checkpoint is not None:
+        return fieldrules.format_size((folder / basic.checkpoint).stat().st_size)
+    if basic.size is None:
+        raise InputFileError(
+            [
+                InputProblem(
+                    deliverable_file(folder),
+                    None,
+                    None,
+                    "basic.size",
+                    "give the size or the checkpoint to derive it from",
+                )
+            ]
+        )
+    return basic.size
+
+
+def _repository_name(url: str) -> str:
+    """``https://host/owner/repo.git`` -> ``repo``: the folder ``git clone`` creates."""
+    tail = re.split(r"[/:]", url.rstrip("/"))[-1]
+    return tail.removesuffix(".git") or tail
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    name: str
+    aliases: tuple[str, ...]
+    help: str
+    default: str | None
+    required: bool
+    switch: bool
+    choices: tuple[str, ...]
+    type: str | None
+    group: str | None
+
+
+def _parameter_row(parameter: ScriptParameter, overrides: dict[str, Text], t: Any) -> ParameterRow:
+    override = next((overrides[f] for f in parameter.flags if f in overrides), None)
+    return ParameterRow(
+        name=parameter.name,
+        aliases=tuple(f for f in parameter.flags if f != parameter.name),
+        help=t(override) if override is not None else parameter.help,
+        default=parameter.default,
+        required=parameter.required,
+        switch=parameter.is_switch,
+        choices=parameter.choices,
+        type=parameter.type,
+        group=parameter.group,
+    )
+
+
+def _grouped(rows: list[ParameterRow]) -> list[tuple[str | None, list[ParameterRow]]]:
+    """Rows by argument group, groups in the order the script declares them."""
+    groups: dict[str | None, list[ParameterRow]] = {}
+    for row in rows:
+        groups.setdefault(row.group, []).append(row)
+    return list(groups.items())

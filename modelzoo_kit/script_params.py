@@ -1,0 +1,166 @@
+"""A training script's argparse parameters, read from its source with :mod:`ast`.
+
+The README's parameter table must say what the script really accepts, but importing the script
+would import torch (seconds, and a dependency the kit does not have). Deliverables build their
+parser with literal ``add_argument`` calls, so reading those calls is exact: flags, type, default,
+choices, whether required, and the help text. A value that is not a literal
+(``default=os.cpu_count()``) is shown as its source text.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelzoo_kit.errors import InputFileError, InputProblem
+
+
+@dataclass(frozen=True)
+class ScriptParameter:
+    """One ``add_argument`` call."""
+
+    flags: tuple[str, ...]
+    help: str
+    default: str | None  # source text of the default, None when there is none
+    type: str | None
+    choices: tuple[str, ...]
+    required: bool
+    action: str | None
+    line: int
+    group: str | None = None  # the argument group's title, when the parser has groups
+
+    @property
+    def name(self) -> str:
+        """The first long flag (``--batch_size`` rather than ``-b``), or the positional name."""
+        return next((f for f in self.flags if f.startswith("--")), self.flags[0])
+
+    @property
+    def is_switch(self) -> bool:
+        return self.action in ("store_true", "store_false", "BooleanOptionalAction")
+
+
+def read_parameters(script: Path) -> list[ScriptParameter]:
+    """Every ``add_argument`` call in ``script``, in source order.
+
+    Raises :class:`InputFileError` (with the line) when the script does not parse or a flag is
+    not a literal string."""
+    try:
+        source = script.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(
+            [InputProblem(script, None, None, "", f"cannot read: {exc.strerror or exc}")]
+        ) from None
+    try:
+        tree = ast.parse(source, filename=str(script))
+    except SyntaxError as exc:
+        raise InputFileError(
+            [InputProblem(script, exc.lineno, exc.offset, "", f"Python syntax error: {exc.msg}")]
+        ) from None
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "add_argument"
+    ]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    groups = _argument_groups(tree)
+    parameters = []
+    for call in calls:
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        group = groups.get(receiver.id) if isinstance(receiver, ast.Name) else None
+        parameters.append(_parameter(script, call, group))
+    return parameters
+
+
+def _argument_groups(tree: ast.AST) -> dict[str, str]:
+    """``data = parser.add_argument_group("data")`` -> ``{"data": "data"}``."""
+    groups = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr in ("add_argument_group", "add_mutually_exclusive_group")
+        ):
+            args = node.value.args
+            title = next(
+                (k.value for k in node.value.keywords if k.arg == "title"),
+                args[0] if args else None,
+            )
+            if isinstance(title, ast.Constant) and isinstance(title.value, str):
+                groups[node.targets[0].id] = title.value
+    return groups
+
+
+def _parameter(script: Path, call: ast.Call, group: str | None) -> ScriptParameter:
+    flags = []
+    for arg in call.args:
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            raise InputFileError(
+                [
+                    InputProblem(
+                        script,
+                        call.lineno,
+                        call.col_offset + 1,
+                        "",
+                        "add_argument flags must be literal strings so the kit can read them",
+                    )
+                ]
+            )
+        flags.append(arg.value)
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    action = _text(keywords.get("action"))
+    default = keywords.get("default")
+    if default is None and action in ("store_true", "store_false"):
+        default_text: str | None = "False" if action == "store_true" else "True"
+    elif default is None or (isinstance(default, ast.Constant) and default.value is None):
+        default_text = None
+    else:
+        default_text = _source(default)
+    if action == "BooleanOptionalAction":
+        flags += [f"--no-{flag[2:]}" for flag in flags if flag.startswith("--")]
+    choices_node = keywords.get("choices")
+    choices: tuple[str, ...] = ()
+    if isinstance(choices_node, ast.List | ast.Tuple | ast.Set):
+        choices = tuple(_source(element) for element in choices_node.elts)
+    elif choices_node is not None:
+        choices = (_source(choices_node),)
+    required = keywords.get("required")
+    is_required = (isinstance(required, ast.Constant) and required.value is True) or not flags[
+        0
+    ].startswith("-")
+    return ScriptParameter(
+        flags=tuple(flags),
+        help=_text(keywords.get("help")) or "",
+        default=default_text,
+        type=_source(keywords["type"]) if "type" in keywords else None,
+        choices=choices,
+        required=is_required,
+        action=action,
+        line=call.lineno,
+        group=group,
+    )
+
+
+def _text(node: ast.expr | None) -> str | None:
+    """A string literal's value; other expressions as source (``argparse.BooleanOptionalAction``
+    becomes its last name)."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr | ast.BinOp):
+        return _source(node)
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return _source(node)
+
+
+def _source(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return ast.unparse(node)
