@@ -177,7 +177,9 @@ REFERENCE_LABELS: dict[str, str] = {
     "ascend adaptation": "adapted",
     "implementation adapted to the ascend ai processor": "adapted",
     "推理实现": "inference",
+    "推理代码": "inference",
     "inference implementation": "inference",
+    "inference code": "inference",
 }
 
 _CODE_HOST = re.compile(r"://(?:www\.)?(?:github\.com|gitee\.com|gitlab\.|bitbucket\.org)")
