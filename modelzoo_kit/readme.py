@@ -450,8 +450,14 @@ def _html_headings(content: str, start: int) -> Iterator[Section]:
 def _build_tree(sections: list[Section], line_count: int) -> list[Section]:
     roots: list[Section] = []
     stack: list[Section] = []
+
+    def rank(section: Section) -> float:
+        # The template writes its top sections as <h2 id> and their parts as markdown ##:
+        # an HTML heading ranks above a markdown heading of the same level.
+        return section.level - 0.5 if section.kind == "html" else section.level
+
     for section in sections:
-        while stack and stack[-1].level >= section.level:
+        while stack and rank(stack[-1]) >= rank(section):
             stack.pop().end_line = section.line - 1
         (stack[-1].children if stack else roots).append(section)
         stack.append(section)
