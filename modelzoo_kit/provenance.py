@@ -354,16 +354,47 @@ class _Checker:
         return item
 
     def _moved_hint(self, ref: SourceRef, cache: RemoteCache, path: str) -> str:
+        try:
+            return self._find_moved(ref, cache, path)
+        except GitCommandError:
+            return "list the commit's folders with: git ls-tree -r -t --name-only <commit>"
+
+    def _find_moved(self, ref: SourceRef, cache: RemoteCache, path: str) -> str:
         root = cache.ensure_trees(ref.commit_id)
         folders = cache.list_subtrees(root)
         same_tree = [p for p, oid in folders.items() if oid == self.local.tree_id]
         if same_tree:
             return f"the deliverable's exact tree is at {same_tree[0]!r}: set code_path to it"
+        best = self._folder_holding_most_files(cache, root)
+        if best is not None:
+            folder, count = best
+            return (f"{count} of the deliverable's {len(self.local.entries)} files are, "
+                    f"unchanged, at {folder!r}: set code_path to it")
         name = PurePosixPath(path).name
         same_name = sorted(p for p in folders if PurePosixPath(p).name == name)
         if same_name:
             return f"a folder of that name is at: {', '.join(same_name[:_LIST_LIMIT])}"
         return "list the commit's folders with: git ls-tree -r -t --name-only <commit>"
+
+    def _folder_holding_most_files(self, cache: RemoteCache, root: str
+                                   ) -> tuple[str, int] | None:
+        """The folder of the commit where most local files sit, identical, at the same
+        relative path (at least half of them); found from object ids alone."""
+        by_oid: dict[str, list[str]] = {}
+        for remote_path, item in cache.list_tree(root).items():
+            by_oid.setdefault(item.oid, []).append(remote_path)
+        counts: dict[str, int] = {}
+        for rel, entry in self.local.entries.items():
+            for remote_path in by_oid.get(entry.oid, []):
+                if remote_path == rel:
+                    counts["."] = counts.get(".", 0) + 1
+                elif remote_path.endswith("/" + rel):
+                    prefix = remote_path[: -len(rel) - 1]
+                    counts[prefix] = counts.get(prefix, 0) + 1
+        if not counts:
+            return None
+        folder, count = max(counts.items(), key=lambda kv: (kv[1], -len(kv[0])))
+        return (folder, count) if count * 2 >= max(1, len(self.local.entries)) else None
 
     # -- comparing the folder with the commit ------------------------------------------
 
