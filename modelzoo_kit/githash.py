@@ -346,8 +346,9 @@ def hash_folder(
     """Hash ``folder`` as git would after ``git add -A`` of exactly these files.
 
     ``exclude(relpath)`` drops paths (gitignore'd files, ``provenance.ignore``); it gets a
-    folder's path with a trailing ``/``, and an excluded folder is not descended into. ``.gitattributes`` files inside the folder are
-    honoured; ``autocrlf`` is the user's ``core.autocrlf`` (``true``/``input``/``false``)."""
+    folder's path with a trailing ``/``, and an excluded folder is not descended into.
+    ``.gitattributes`` files inside the folder are honoured; ``autocrlf`` is the user's
+    ``core.autocrlf`` (``true``/``input``/``false``)."""
     root = Path(folder)
     entries: dict[str, LocalEntry] = {}
     notes: list[HashNote] = []
