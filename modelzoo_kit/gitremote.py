@@ -142,14 +142,14 @@ SAFE_CONFIG = (
 )
 
 
-def _classify(stderr: str) -> str:
+def _classify(stderr: str, offline: bool) -> str:
     text = stderr.lower()
+    if "not allowed" in text and "transport" in text:
+        return "network" if offline else "refused"
     if any(s in text for s in ("could not resolve", "failed to connect", "connection refused",
                                "network is unreachable", "timed out", "name resolution",
-                               "no route to host", "transport '" + _NO_NETWORK)):
+                               "no route to host")):
         return "network"
-    if "not allowed" in text and "transport" in text:
-        return "network" if _NO_NETWORK in text else "refused"
     if any(s in text for s in ("authentication failed", "terminal prompts disabled",
                                "could not read username", "permission denied")):
         return "auth"
@@ -206,12 +206,13 @@ def run_git(
                 pass
 
     watcher = None
+    growth = 0
     if watch is not None and max_bytes is not None:
         start_size = _folder_size(watch)
         done = threading.Event()
 
         def guard() -> None:
-            while not done.wait(0.2):
+            while not done.wait(0.1):
                 if _folder_size(watch) - start_size > max_bytes:
                     stop("too-large")
                     return
@@ -227,16 +228,21 @@ def run_git(
         if watcher is not None:
             done.set()
             watcher.join()
+    if watch is not None and max_bytes is not None:
+        growth = _folder_size(watch) - start_size
+        if not stopped and growth > max_bytes:
+            stopped.append("too-large")  # finished between two looks: still over the limit
     stderr = err.decode("utf-8", errors="replace")
     what = next((a for a in args if not a.startswith("-") and "=" not in a), "")
     if stopped:
         if stopped[0] == "timeout":
             raise GitCommandError(f"git {what} took longer than {timeout_s:.0f} s", "timeout")
         raise GitCommandError(
-            f"git {what} received more than {max_bytes} bytes; stopped", "too-large"
+            f"git {what} received more than the limit of {max_bytes} bytes ({growth} bytes)",
+            "too-large",
         )
     if check and process.returncode != 0:
-        kind = _classify(stderr)
+        kind = _classify(stderr, offline)
         last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
         raise GitCommandError(f"git {what} failed: {last}", kind, stderr)
     return subprocess.CompletedProcess(command, process.returncode, out, err)
