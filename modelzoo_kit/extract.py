@@ -1,0 +1,399 @@
+"""A legacy README -> the deliverable.yaml it implies, and what could not be carried over.
+
+Authors bring an old README under metadata without retyping it: every value the README states is
+read (with :mod:`modelzoo_kit.readme`), normalised by the same field rules the metadata model
+uses (``PyTorch_1.6.0`` -> ``PyTorch 1.6.0``), and placed where deliverable.yaml keeps it. A
+value that breaks a rule is never silently "fixed" into something else: where the rule's hint
+names the one right spelling (``1263056KB`` -> ``1233M``, ``Image Classification`` ->
+``Classification``) that spelling is written and the change is reported as a violation; where it
+does not (``version 1``, ``category Demo``) the field is left out and reported. What a README
+never states (hyper-parameter tables, transfer-learning steps ...) is listed as missing, so the
+author knows exactly what is left to write before ``modelzoo render``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelzoo_kit import fieldrules
+from modelzoo_kit.readme import FieldValue, ReadmeDocument, ReferenceBlock, Section, plain_text
+
+#: Kinds of note, from harmless to blocking.
+NORMALISED = "normalised"  # spelling changed, meaning kept
+VIOLATION = "violation"  # the README broke a rule; a corrected value was written
+UNREADABLE = "unreadable"  # the README states it, but not in a usable form: left out
+MISSING = "missing"  # the README does not state it: left out
+
+
+@dataclass(frozen=True)
+class ExtractNote:
+    field: str
+    kind: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{self.kind:<10} {self.field}: {where}{self.message}"
+
+
+@dataclass
+class Extraction:
+    """``data`` is deliverable.yaml as plain data (the metadata model's shape, fields that could
+    not be read left out); ``notes`` says what was changed or left out, and why."""
+
+    data: dict[str, Any]
+    notes: list[ExtractNote] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``data`` is a valid deliverable as it stands."""
+        return not any(n.kind in (UNREADABLE, MISSING, VIOLATION) for n in self.notes)
+
+    def note(self, path: str, kind: str, message: str, line: int | None = None) -> None:
+        self.notes.append(ExtractNote(path, kind, message, line))
+
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_GENERIC_FOLDERS = {"", ".", "files", "docs", "tmp"}
+
+
+def deliverable_name(document: ReadmeDocument, folder_name: str = "") -> str:
+    """The deliverable's name: its folder's, else the title's, as ``[A-Za-z0-9_.-]``."""
+    for candidate in (folder_name if folder_name not in _GENERIC_FOLDERS else "",
+                      document.title.value if document.title else ""):  # fmt: skip
+        name = _NAME_CHARS.sub("_", candidate).strip("_.-")
+        if name:
+            return name
+    return "model"
+
+
+def extract(document: ReadmeDocument, folder_name: str = "") -> Extraction:
+    """Read every deliverable.yaml value a README states."""
+    result = Extraction({"schema_version": 1, "name": deliverable_name(document, folder_name)})
+    if document.title is not None and document.title.value:
+        result.data["title"] = document.title.value
+    else:
+        result.note("title", MISSING, "the README has no title line")
+    result.data["basic"] = _basic(document, result)
+    result.data["overview"] = _overview(document, result)
+    _sections(document, result)
+    entry_points = _entry_points(document)
+    if entry_points:
+        result.data["entry_points"] = entry_points
+    _missing_from_model(result)
+    return result
+
+
+# --------------------------------------------------------------------------- basic information
+
+
+def _basic(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
+    basic: dict[str, Any] = {}
+    for name in (
+        "publisher", "application_domain", "version", "modified", "size", "framework",
+        "model_format", "precision", "processor", "category", "description",
+    ):  # fmt: skip
+        path = f"basic.{name}"
+        entry = document.fields.get(name)
+        if entry is None:
+            result.note(path, MISSING, "the README has no such field")
+            continue
+        if not entry.readable:
+            result.note(path, UNREADABLE, "the text is mis-decoded", entry.line)
+            continue
+        _basic_field(name, entry, basic, result)
+    return basic
+
+
+def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Extraction) -> None:
+    path = f"basic.{name}"
+    value = entry.value
+    try:
+        normalised = fieldrules.FIELD_RULES[name](value)
+    except fieldrules.FieldRuleError as exc:
+        corrected = _correction(name, value)
+        if corrected is None:
+            result.note(path, UNREADABLE, f"{exc.message} ({exc.hint}); left out", entry.line)
+            return
+        if name == "application_domain" and corrected.startswith("Other"):
+            basic[name] = fieldrules.OTHER_DOMAIN
+            basic["application_domain_note"] = value
+            result.note(
+                path, VIOLATION, f"{exc.message}; written as Other, note {value!r}", entry.line
+            )
+            return
+        basic[name] = corrected
+        result.note(path, VIOLATION, f"{exc.message}; written as {corrected!r}", entry.line)
+        return
+    canonical = normalised.value
+    if name == "application_domain" and canonical.startswith(fieldrules.OTHER_DOMAIN + ":"):
+        basic[name] = fieldrules.OTHER_DOMAIN
+        basic["application_domain_note"] = canonical.split(":", 1)[1].strip()
+        return
+    if name in ("size", "precision") and "/" in canonical:
+        first = canonical.split("/")[0].strip()
+        result.note(
+            path,
+            NORMALISED,
+            f"the README lists several ({canonical}); deliverable.yaml holds one, kept {first!r}",
+            entry.line,
+        )
+        canonical = re.sub(r"\s*[(（][^)）]*[)）]$", "", first)
+    if name == "size":
+        canonical = re.sub(r"\s*[(（][^)）]*[)）]$", "", canonical)
+    basic[name] = canonical
+    for change in normalised.notes:
+        result.note(path, NORMALISED, change, entry.line)
+    if canonical != value and not normalised.notes and name != "modified":
+        result.note(path, NORMALISED, f"written {value!r}; kept as {canonical!r}", entry.line)
+
+
+_DOMAIN_FOR = {k.lower(): v for k, v in fieldrules._DOMAIN_SYNONYMS.items()}
+_PRECISION_FOR = {"混合精度": "Mixed", "混合": "Mixed", "single": "FP32", "float32": "FP32",
+                  "half": "FP16", "float16": "FP16"}  # fmt: skip
+
+
+def _correction(name: str, value: str) -> str | None:
+    """The one spelling a broken value stands for, when there is exactly one; else None."""
+    cleaned = fieldrules.clean(value)
+    lowered = cleaned.lower()
+    if name == "application_domain":
+        if not cleaned or "【" in cleaned:
+            return None
+        return _DOMAIN_FOR.get(lowered, "Other")
+    if name == "precision":
+        return _PRECISION_FOR.get(lowered)
+    if name == "size":
+        try:
+            return fieldrules.format_size(_size_bytes(cleaned))
+        except ValueError:
+            return None
+    return None
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT])(?:i?B)?$", re.IGNORECASE)
+
+
+def _size_bytes(text: str) -> int:
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ValueError(text)
+    power = "KMGT".index(match.group(2).upper()) + 1
+    return round(float(match.group(1)) * 1024**power)
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def _overview(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
+    overview: dict[str, Any] = {}
+    summary = _summary_text(document)
+    if summary:
+        overview["summary"] = summary
+    else:
+        result.note("overview.summary", MISSING, "no 简述 / 概述 text found")
+    paper = _paper(document)
+    if paper:
+        overview["paper"] = paper
+    for role, keys in (
+        ("reference", ("url", "branch", "commit_id")),
+        ("adapted", ("url", "branch", "commit_id", "code_path")),
+        ("inference", ("url", "branch", "commit_id", "code_path")),
+    ):
+        block = document.reference(role)
+        path = f"overview.{role}"
+        if block is None:
+            if role != "inference":
+                result.note(path, MISSING, "the README has no such entry")
+            continue
+        values = _code_reference(block, keys, path, result)
+        if values:
+            overview[role] = values
+    return overview
+
+
+_CHECKS = {
+    "url": fieldrules.check_repository_url,
+    "branch": fieldrules.check_branch,
+    "commit_id": fieldrules.check_commit_id,
+    "code_path": fieldrules.check_code_path,
+}
+
+
+def _code_reference(
+    block: ReferenceBlock, keys: tuple[str, ...], path: str, result: Extraction
+) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key in keys:
+        located = block.keys.get(key) or (block.url if key == "url" else None)
+        if located is None:
+            result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}", block.line)
+            continue
+        try:
+            checked = _CHECKS[key](located.value)
+        except fieldrules.FieldRuleError as exc:
+            result.note(f"{path}.{key}", UNREADABLE, f"{exc.message}; left out", located.line)
+            continue
+        if located.note:
+            result.note(f"{path}.{key}", VIOLATION, located.note, located.line)
+        values[key] = checked.value
+    if len(values) < len(keys):
+        # A partial reference cannot be loaded; keep what was read for the author to finish.
+        result.note(path, UNREADABLE, f"incomplete ({', '.join(sorted(values)) or 'empty'})")
+    return values
+
+
+_PAPER_LABEL = re.compile(r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|Reference paper|Paper)\s*\**[:：]?")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_BARE_URL = re.compile(r"https?://[^\s)>\]，。]+")
+
+
+def _paper(document: ReadmeDocument) -> dict[str, str] | None:
+    lines = document.lines
+    for index in document.readable_lines:
+        if not _PAPER_LABEL.match(lines[index]):
+            continue
+        for candidate in lines[index : index + 6]:
+            link = _LINK.search(candidate)
+            if link:
+                return {"title": plain_text(link.group(1)), "url": link.group(2)}
+            bare = _BARE_URL.search(candidate)
+            if bare:
+                return {"title": bare.group(0), "url": bare.group(0)}
+        return None
+    return None
+
+
+def _section_named(document: ReadmeDocument, *names: str) -> Section | None:
+    wanted = {n.lower() for n in names}
+    for section in document.sections:
+        title = re.sub(r"^\s*\d+(?:\.\d+)*\.?\s*", "", section.title).strip("：: ").lower()
+        if title in wanted:
+            return section
+    return None
+
+
+def section_text(document: ReadmeDocument, section: Section, stop_at_child: bool = True) -> str:
+    """The prose of a section (up to its first sub-section), as markdown, trimmed."""
+    end = section.end_line
+    if stop_at_child and section.children:
+        end = section.children[0].line - 1
+    body = document.lines[section.line : end]
+    return "\n".join(line.rstrip() for line in body).strip("\n")
+
+
+_OVERVIEW_STOP = re.compile(r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|参考实现|Reference paper)")
+
+
+def _summary_text(document: ReadmeDocument) -> str:
+    section = _section_named(document, "简述", "summary") or _section_named(
+        document, "概述", "overview"
+    )
+    if section is None:
+        return ""
+    text = section_text(document, section)
+    kept = []
+    for line in text.split("\n"):
+        if _OVERVIEW_STOP.match(line):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+# --------------------------------------------------------------------------- other sections
+
+#: deliverable.yaml field -> the template sub-sections whose text it holds.
+_SECTION_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mixed_precision.principle", ("混合精度训练", "mixed precision training")),
+    ("mixed_precision.enable", ("开启混合精度", "enabling mixed precision")),
+    ("environment.hardware", ("训练环境准备", "preparing the training environment")),
+    ("quick_start.dataset", ("数据集准备", "preparing the dataset", "dataset preparation")),
+    ("advanced.training_process", ("训练过程", "training process")),
+    ("advanced.inference_process", ("推理/验证过程", "inference/validation process")),
+)
+
+
+def _sections(document: ReadmeDocument, result: Extraction) -> None:
+    for path, titles in _SECTION_FIELDS:
+        section = _section_named(document, *titles)
+        text = section_text(document, section) if section else ""
+        if not text:
+            continue
+        group, key = path.split(".")
+        result.data.setdefault(group, {})[key] = text
+
+
+_ENTRY = re.compile(
+    r"^\s*(?P<command>(?:bash|sh|python3?)\s+(?:\./)?(?P<script>[\w./-]*"
+    r"(?P<kind>train_full_1p|train_full_8p|train_performance_1p|train_performance_8p|"
+    r"train_eval_1p|eval|evaluate|export|pth2onnx)[\w.-]*\.(?:sh|py))\b[^\n]*)$"
+)
+_ENTRY_NAMES = {
+    "train_full_1p": "train-1p",
+    "train_full_8p": "train-8p",
+    "train_performance_1p": "performance-1p",
+    "train_performance_8p": "performance-8p",
+    "train_eval_1p": "evaluate",
+    "eval": "evaluate",
+    "evaluate": "evaluate",
+    "export": "export",
+    "pth2onnx": "export",
+}
+
+
+def _entry_points(document: ReadmeDocument) -> dict[str, dict[str, str]]:
+    """The ModelZoo launch scripts the README runs, as entry points (first command each)."""
+    entries: dict[str, dict[str, str]] = {}
+    for script in document.scripts:
+        line = document.lines[script.line - 1].replace("\\_", "_")
+        match = _ENTRY.match(line.strip("`* "))
+        if not match:
+            continue
+        name = _ENTRY_NAMES[match.group("kind")]
+        if name not in entries:
+            command = match.group("command").strip().rstrip("`").strip()
+            entries[name] = {"command": command, "description": f"{name} (from the README)"}
+    return entries
+
+
+# --------------------------------------------------------------------------- what is left
+
+
+def _missing_from_model(result: Extraction) -> None:
+    """List the required fields the README never states, from the metadata model itself."""
+    from modelzoo_kit.metadata import Deliverable
+
+    already = {n.field for n in result.notes}
+    try:
+        Deliverable.model_validate(result.data, context={"defer_cross_checks": True})
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+            if error["type"] != "missing" or any(
+                path == seen or path.startswith(seen + ".") for seen in already
+            ):
+                continue
+            already.add(path)
+            result.note(path, MISSING, "the README does not state it; write it by hand")
+
+
+def read_extraction(readme: Path) -> Extraction:
+    """Extract from a README file (the folder's name becomes the deliverable's name)."""
+    from modelzoo_kit.readme import read_readme
+
+    document = read_readme(readme)
+    result = extract(document, readme.resolve().parent.name)
+    if document.encoding_problems:
+        result.note(
+            "README",
+            UNREADABLE,
+            f"{len(document.encoding_problems)} line(s) are not valid UTF-8 or mis-decoded",
+            document.encoding_problems[0],
+        )
+    return result
