@@ -247,8 +247,11 @@ def _pydantic_problems(exc: ValidationError, root: yaml.Node, path: Path) -> lis
         if (field, message) not in seen:
             seen.add((field, message))
             problems.append(problem)
-    reported = {p.field for p in problems}
-    problems += [p for field, p in fallback.items() if field not in reported]
+    problems += [
+        p
+        for field, p in fallback.items()
+        if not any(r.field == field or r.field.startswith(f"{field}.") for r in problems)
+    ]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.field))
 
 
