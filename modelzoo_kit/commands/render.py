@@ -30,9 +30,10 @@ def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.render import languages, render_folder, stale, write_atomically
 
     langs = languages(args.lang)
-    outdated = 0
+    outdated = checked = 0
     for folder in args.folders:
         for rendered in render_folder(folder, langs):
+            checked += 1
             if args.check:
                 diff = stale(rendered)
                 if diff:
@@ -47,4 +48,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {rendered.path}")
             else:
                 print(f"{rendered.path} is up to date")
+    if args.check and not outdated:
+        print(f"{checked} README(s) up to date")
     return 1 if outdated else 0
