@@ -563,7 +563,7 @@ class _Checker:
         home = find_home_repository(self.dir, ref.url)
         if home is None:
             return
-        top, rel = home
+        top, rel = home.top, home.rel
         code_path = normalise_code_path(ref.code_path or ".")
         if code_path != rel:
             self.add("PV040", Severity.ERROR,
@@ -626,20 +626,34 @@ class Suggestion:
     hint: str
 
 
-def find_home_repository(folder: Path, url: str) -> tuple[Path, str] | None:
-    """(work tree root, folder's path in it) when ``folder`` lives in the repository ``url``
-    names (one of its remotes, or the repository itself as a local path)."""
+@dataclass(frozen=True)
+class HomeRepository:
+    """The work tree a deliverable lives in, when it is the repository the metadata cites."""
+
+    top: Path
+    rel: str  # the deliverable's folder inside it ("." for the root)
+    refs: str  # where the cited url's branches are known here: refs/remotes/<r>/ or refs/heads/
+
+
+def find_home_repository(folder: Path, url: str) -> HomeRepository | None:
+    """Where ``folder`` lives, when that repository is the one ``url`` names (one of its
+    remotes, or the repository itself given as a local path)."""
     top_text = gitremote.git_output(["rev-parse", "--show-toplevel"], cwd=folder)
     if not top_text:
         return None
     top = Path(top_text.strip())
-    remotes = gitremote.git_output(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=top) or ""
-    keys = {url_key(line.split(" ", 1)[1]) for line in remotes.splitlines() if " " in line}
-    keys.add(url_key(str(top)))
-    if url_key(url) not in keys:
-        return None
     rel = Path(folder).resolve().relative_to(top.resolve()).as_posix()
-    return top, (rel if rel not in ("", ".") else ".")
+    rel = rel if rel not in ("", ".") else "."
+    wanted = url_key(url)
+    if wanted == url_key(str(top)):
+        return HomeRepository(top, rel, "refs/heads/")
+    remotes = gitremote.git_output(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=top)
+    for line in (remotes or "").splitlines():
+        key, _, remote_url = line.partition(" ")
+        if remote_url and url_key(remote_url) == wanted:
+            name = key[len("remote."):-len(".url")]
+            return HomeRepository(top, rel, f"refs/remotes/{name}/")
+    return None
 
 
 def _flatten(repo: Path, commit: str, path: str, is_ignored: Callable[[str], bool]
@@ -671,7 +685,7 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
     home = find_home_repository(Path(deliverable_dir), ref.url)
     if home is None:
         return None
-    top, rel = home
+    top, rel = home.top, home.rel
     patterns = ignore_patterns(deliverable, extra_ignore)
     is_ignored = make_ignore(patterns)
     local = githash.hash_folder(Path(deliverable_dir), exclude=is_ignored)
@@ -692,21 +706,13 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
     commit = (out or "").strip()
     if not commit or _flatten(top, commit, rel, is_ignored) != head:
         commit = (gitremote.git_output(["rev-parse", "HEAD"], cwd=top) or "").strip()
-    remote_ref = _tracking_ref(top, ref.branch)
-    pushed = remote_ref is not None and gitremote.git_output(
-        ["merge-base", "--is-ancestor", commit, remote_ref], cwd=top) is not None
+    pushed = gitremote.git_output(
+        ["merge-base", "--is-ancestor", commit, home.refs + ref.branch], cwd=top) is not None
     hint = f"set overview.{role}.commit_id: {commit}"
     if not pushed:
         hint += f" (push it to {ref.branch!r} first, so others can fetch it)"
     return Suggestion(commit, pushed, f"cite commit {commit}: the last commit that changed "
                       f"{rel} and equals the working tree", hint)
-
-
-def _tracking_ref(top: Path, branch: str) -> str | None:
-    out = gitremote.git_output(["for-each-ref", "--format=%(refname)",
-                                f"refs/remotes/*/{branch}"], cwd=top)
-    refs = (out or "").split()
-    return refs[0] if refs else None
 
 
 def check_provenance(
