@@ -130,7 +130,7 @@ APPLICATION_DOMAINS: tuple[str, ...] = (
 OTHER_DOMAIN = "Other"
 
 #: Common spellings that mean a listed domain; named in the hint, never accepted silently.
-_DOMAIN_SYNONYMS: dict[str, str] = {
+DOMAIN_SYNONYMS: dict[str, str] = {
     "image classification": "Classification",
     "natural language processing": "NLP",
     "optical character recognition": "OCR",
@@ -153,6 +153,7 @@ _DOMAIN_SYNONYMS: dict[str, str] = {
     "语音合成": "Speech Synthesis",
     "机器翻译": "Machine Translation",
 }
+_DOMAIN_SYNONYMS = DOMAIN_SYNONYMS  # the name extract.py first used
 _OTHER_WITH_NOTE = re.compile(
     r"^(?:other|others|其他|其它)\s*(?:[(（]\s*(?P<paren>[^)）]*?)\s*[)）]|[:：]\s*(?P<colon>.+))?$",
     re.IGNORECASE,
@@ -184,7 +185,7 @@ def check_application_domain(text: str, note: str | None = None) -> Normalised:
             )
         return Normalised(f"{OTHER_DOMAIN}: {given}")
     listed = ", ".join(APPLICATION_DOMAINS)
-    synonym = _DOMAIN_SYNONYMS.get(value.lower())
+    synonym = DOMAIN_SYNONYMS.get(value.lower())
     if synonym:
         hint = f"the template's list calls this {synonym!r}"
     else:
