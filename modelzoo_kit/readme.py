@@ -233,17 +233,26 @@ def _drop_single_marks(text: str, mark: str) -> str:
 def plain_text(text: str, keep_links: bool = False) -> str:
     """Inline markdown -> the text a reader sees: emphasis, HTML tags and backslash escapes
     removed, links reduced to their text, underscores inside words kept, whitespace trimmed."""
-    value = _ESCAPE.sub(_protect, text)
-    value = _HTML_TAG.sub("", value)
+    escaped = "\\" in text
+    value = _ESCAPE.sub(_protect, text) if escaped else text
+    if "<" in value:
+        value = _HTML_TAG.sub("", value)
     if not keep_links and "](" in value:
         value = _LINK.sub(lambda m: m.group(2), value)
-    value = _DOUBLE_MARK.sub("", value)
-    value = _drop_single_marks(value, "_")
-    value = _drop_single_marks(value, "*")
-    return _unprotect(value).strip(_SPACES)
+    if "*" in value or "_" in value:
+        value = _DOUBLE_MARK.sub("", value)
+        value = _drop_single_marks(value, "_")
+        value = _drop_single_marks(value, "*")
+    return (_unprotect(value) if escaped else value).strip(_SPACES)
 
 
 # --------------------------------------------------------------------------- decoding
+
+
+#: READMEs above this size are refused with one clear error instead of being parsed for tens
+#: of seconds: real deliverable READMEs are under 100 KB, and GitHub and Gitee stop rendering
+#: markdown long before this.
+MAX_README_BYTES = 10 * 1024 * 1024
 
 
 def decode_readme(data: bytes, path: str = "<input>") -> tuple[str, list[int]]:
@@ -251,6 +260,16 @@ def decode_readme(data: bytes, path: str = "<input>") -> tuple[str, list[int]]:
 
     A UTF-8 or UTF-16 BOM is honoured and dropped. Binary files (NUL bytes, or mostly control
     characters) raise :class:`InputFileError`: they are not READMEs and no finding would help."""
+    if len(data) > MAX_README_BYTES:
+        size = f"{len(data) / 1024**2:.1f} MB"
+        limit = f"{MAX_README_BYTES // 1024**2} MB"
+        raise InputFileError(
+            [
+                InputProblem(
+                    Path(path), None, None, "", f"is {size}, over the {limit} a README may be"
+                )
+            ]
+        )
     encoding = "utf-8"
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
@@ -603,6 +622,15 @@ def _mojibake_field(cleaned: str) -> tuple[str, str, str, bool, list[str]] | Non
     return name, match.group("label"), value, False, quirks
 
 
+_FIELD_HINT = re.compile(
+    "|".join(
+        [re.escape(zh) for zh, _ in FIELD_LABELS.values()]
+        + [re.escape(en) for _, ens in FIELD_LABELS.values() for en in ens]
+    ),
+    re.IGNORECASE,
+)
+
+
 def _read_fields(
     lines: list[str],
     prose: list[int],
@@ -622,7 +650,7 @@ def _read_fields(
     loose: dict[str, FieldValue] = {}
     for position, index in enumerate(prose):
         line = lines[index]
-        if not line.strip() or len(line) > 2000:
+        if len(line) > 2000 or not _FIELD_HINT.search(line[:200]):
             continue
         parsed = parse_field_line(line)
         if parsed is None:
@@ -694,6 +722,13 @@ def match_reference_label(line: str) -> tuple[str, str, str] | None:
     return role, label, cleaned[match.end() :]
 
 
+_REFERENCE_HINT = re.compile(
+    r"参考实现|模型来源|开源代码路径|源代码地址|适配昇腾|推理"
+    r"|module source|reference implementation|adapt|inference",
+    re.IGNORECASE,
+)
+
+
 def _read_references(
     lines: list[str], prose: list[int], sections: list[Section]
 ) -> list[ReferenceBlock]:
@@ -702,7 +737,7 @@ def _read_references(
     blocks: list[ReferenceBlock] = []
     for index in prose:
         line = lines[index]
-        if len(line) > 2000 or not line.strip():
+        if len(line) > 2000 or not _REFERENCE_HINT.search(line[:200]):
             continue
         found = match_reference_label(line)
         if found is None:

@@ -395,6 +395,14 @@ TEMPLATE_EXAMPLES: tuple[str, ...] = (
     "名称中携带相关基本信息并提供基本属性",
 )
 
+#: Cheap test a line must pass before the placeholder and example patterns run on it.
+_LEFTOVER_HINT = re.compile(
+    "|".join(
+        ["深加工", "描述要点", "xx", "XX", "docker", "base", "需优化", "一句话描述", "可以从以下"]
+        + [re.escape(example[:4]) for example in TEMPLATE_EXAMPLES]
+    )
+)
+
 _GENERIC_TITLES = ("训练交付件模板", "训练交付件", "交付件模板")
 
 
@@ -413,7 +421,9 @@ def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Fi
         line = lines[index]
         if not line.strip() or len(line) > 5000:
             continue
-        text = plain_text(line) if ("\\" in line or "*" in line or "_" in line) else line
+        if not _LEFTOVER_HINT.search(line):
+            continue
+        text = plain_text(line)
         for pattern, what in _PLACEHOLDERS:
             match = pattern.search(text)
             if match:
