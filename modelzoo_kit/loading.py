@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import DeliverableNotFoundError, InputFileError, InputProblem
+from modelzoo_kit.folder import unknown_note_paths
 from modelzoo_kit.metadata import Deliverable, cross_field_problems
 
 DELIVERABLE_FILE = "deliverable.yaml"
@@ -109,6 +110,15 @@ def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str
     elif basic.size is None:
         problems.append(
             (("basic", "size"), "give the checkpoint size, or name the checkpoint to derive it")
+        )
+    advanced = deliverable.advanced
+    for path in unknown_note_paths(folder, advanced.files, advanced.tree_exclude):
+        problems.append(
+            (
+                ("advanced", "files", path),
+                "names no file of the deliverable (or one tree_exclude leaves out); "
+                "remove or rename the note",
+            )
         )
     script = deliverable.advanced.training_script
     if not (folder / script).is_file():

@@ -26,7 +26,7 @@ from typing import Any
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, InputProblem, UsageError
-from modelzoo_kit.folder import directory_tree, unknown_note_paths
+from modelzoo_kit.folder import directory_tree
 from modelzoo_kit.loading import deliverable_file, load_deliverable
 from modelzoo_kit.metadata import LANGUAGES, Deliverable, Text, localize
 from modelzoo_kit.resources import templates_dir
@@ -161,28 +161,12 @@ def md_code(value: Any) -> str:
 
 
 def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any]:
-    yaml_path = deliverable_file(folder)
-
     def t(text: Text | None) -> str:
         return localize(text, lang).strip("\n")
 
     basic = deliverable.basic
     advanced = deliverable.advanced
     notes = {path: t(note) for path, note in advanced.files.items()}
-    unknown = unknown_note_paths(folder, notes, advanced.tree_exclude)
-    if unknown:
-        raise InputFileError(
-            [
-                InputProblem(
-                    yaml_path,
-                    None,
-                    None,
-                    f"advanced.files.{path}",
-                    "names no file of the deliverable; remove or rename the note",
-                )
-                for path in unknown
-            ]
-        )
     parameters = read_parameters(folder / advanced.training_script)
     entry_points = deliverable.entry_points
     adapted = deliverable.overview.adapted

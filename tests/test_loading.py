@@ -174,6 +174,7 @@ def test_missing_checkpoint_and_training_script(tmp_path):
     assert {p.field for p in caught.value.problems} == {
         "basic.checkpoint",
         "advanced.training_script",
+        "advanced.files.train.py",  # its note in the directory tree names a missing file
     }
     assert load_deliverable(folder, check_files=False).basic.checkpoint == "gone.pth"
 

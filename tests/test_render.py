@@ -174,8 +174,12 @@ def test_tree_is_derived_from_the_folder(tmp_path):
 def test_tree_exclude_and_unknown_note_paths(tmp_path):
     folder = copy_fixture(tmp_path)
     edit_yaml(folder, "  training_process:", "  tree_exclude: ['test']\n  training_process:")
-    with pytest.raises(InputFileError, match="advanced.files.test"):
+    with pytest.raises(InputFileError) as caught:
         render(folder)  # the note names a folder the tree leaves out
+    (problem,) = caught.value.problems
+    assert problem.field == "advanced.files.test"
+    lines = (folder / "deliverable.yaml").read_text(encoding="utf-8").splitlines()
+    assert lines[problem.line - 1].strip().startswith("test: {zh: 启动脚本")
 
 
 def test_parameter_table_comes_from_the_training_script():
