@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.fieldrules import (
@@ -456,3 +458,24 @@ def test_rules_agree_with_the_labelled_corpus():
             if broken != labelled:
                 disagreements.append((row["file"], gold_field, value))
     assert disagreements == []
+
+
+@given(st.integers(min_value=0, max_value=64 * 1024**3))
+def test_format_size_always_meets_the_rule_and_matches_the_file(nbytes):
+    text = format_size(nbytes)
+    assert check_size(text).value == text
+    assert size_matches(text, nbytes) or nbytes < 512  # below half a K rounds up to 1K
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [("version", "V1.2"), ("modified", "2021/7/9"), ("size", "66KB"),
+     ("framework", "PyTorch_1.6.0"), ("precision", "mixed"), ("category", "Tutorials"),
+     ("application_domain", "ocr"),
+     ("code_path", "./a/b/"), ("commit_id", "A" * 40), ("model_format", ".h5")],
+)  # fmt: skip
+def test_normalising_is_idempotent(rule, text):
+    once = FIELD_RULES[rule](text)
+    twice = FIELD_RULES[rule](once.value)
+    assert twice.value == once.value
+    assert once.notes and not twice.notes
