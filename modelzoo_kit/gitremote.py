@@ -181,6 +181,7 @@ def run_git(
     max_bytes: int | None = None,
     check: bool = True,
     config: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``git`` with the safe configuration, a time limit and (for fetches) a size limit.
 
@@ -189,7 +190,7 @@ def run_git(
     process = subprocess.Popen(
         command,
         cwd=cwd,
-        env=_git_env(offline),
+        env={**_git_env(offline), **(extra_env or {})},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -259,6 +260,21 @@ def git_output(args: list[str], *, cwd: Path | None = None, timeout_s: float = 6
     return result.stdout.decode("utf-8", errors="surrogateescape")
 
 
+def _advertises_filter(packets: str) -> bool | None:
+    """Whether a GIT_TRACE_PACKET log of ls-remote shows the ``filter`` capability
+    (protocol v2: ``fetch=... filter``; v0: on the first ref line). None: no advertisement."""
+    seen = False
+    for line in packets.splitlines():
+        if "< fetch=" in line or "< fetch" == line.rstrip()[-7:]:
+            seen = True
+            if " filter" in line.split("< fetch", 1)[1]:
+                return True
+        elif "\\0" in line and "ls-remote<" in line:
+            seen = True
+            return " filter" in line.split("\\0", 1)[1]
+    return False if seen else None
+
+
 @dataclass(frozen=True)
 class TreeItem:
     path: str
@@ -279,6 +295,8 @@ class RemoteCache:
         self.bytes_fetched = 0
         self.fetches = 0
         self._config: tuple[str, ...] | None = None
+        #: whether the remote serves partial fetches (None until ``remote_heads`` asked it)
+        self.supports_filter: bool | None = None
 
     # -- setup -------------------------------------------------------------------------
 
@@ -352,8 +370,20 @@ class RemoteCache:
     # -- refs and commits ---------------------------------------------------------------
 
     def remote_heads(self) -> dict[str, str]:
-        """Branch name -> head commit, asked of the remote (raises GitCommandError)."""
-        out = self._git(["ls-remote", "--heads", "origin"], network=True).decode()
+        """Branch name -> head commit, asked of the remote (raises GitCommandError).
+
+        Also learns from the capability advertisement whether the remote serves partial
+        fetches (``filter``): one that does not would send every blob of the history."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="modelzoo-trace-") as tmp:
+            trace = Path(tmp) / "packets"
+            out = run_git(["ls-remote", "--heads", "origin"], cwd=self.path,
+                          timeout_s=self.limits.timeout_s, offline=self.offline,
+                          config=self.config, extra_env={"GIT_TRACE_PACKET": str(trace)}
+                          ).stdout.decode()
+            packets = trace.read_text(errors="replace") if trace.exists() else ""
+        self.supports_filter = _advertises_filter(packets)
         heads = {}
         for line in out.splitlines():
             oid, _, ref = line.partition("\t")

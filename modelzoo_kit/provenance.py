@@ -28,6 +28,7 @@ PV015  error     a path changed type (file, symlink, submodule)
 PV016  warn/info line endings: differs only in CRLF/LF, or equal bytes that git would convert
 PV017  warn/err  a submodule is not checked out / points to another commit
 PV018  warning   a file git may hash differently (custom filter driver, special file)
+PV019  warning   the server ignores partial-fetch filters: the check downloads whole history
 PV020  error     training and inference references disagree
 PV030  info      derivation from the upstream reference: files carried unchanged/changed/not
 PV040  info/err  the deliverable lives in the repository it cites: committed tree vs cited
@@ -240,6 +241,12 @@ class _Checker:
         heads = self._heads(ref, cache, url)
         if heads is None:
             return None
+        if cache.supports_filter is False:
+            self.add("PV019", Severity.WARNING,
+                     f"{ref.field}: {ref.url} does not serve partial fetches, so checking "
+                     "downloads every object of the branch's history",
+                     "the download stops at --max-fetch-mb; on a local mirror set "
+                     "uploadpack.allowFilter=true", field=f"{ref.field}.url")
         branch_head = heads.get(ref.branch)
         if branch_head is None:
             where = "in the cache" if cache.offline else f"at {ref.url}"

@@ -207,3 +207,15 @@ def test_gitignored_paths_outside_a_repository_write_nothing(tmp_path: Path) -> 
     before = sorted(p.name for p in folder.rglob("*"))
     assert gitremote.gitignored_paths(folder) == {"__pycache__", "run.log"}
     assert sorted(p.name for p in folder.rglob("*")) == before
+
+
+def test_filter_support_is_read_from_the_remote(tmp_path: Path) -> None:
+    make_repo(tmp_path / "src", {"a.txt": b"a\n"})
+    cache = RemoteCache(tmp_path / "cache", str(tmp_path / "src"), FetchLimits())
+    cache.create()
+    cache.remote_heads()
+    assert cache.supports_filter is True
+    subprocess.run(["git", "-C", str(cache.path), "config", "remote.origin.uploadpack",
+                    "git-upload-pack"], check=True)  # a server without uploadpack.allowFilter
+    cache.remote_heads()
+    assert cache.supports_filter is False
