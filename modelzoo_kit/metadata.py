@@ -416,7 +416,7 @@ class Deliverable(_Model):
     quick_start: QuickStart
     transfer_learning: TransferLearning
     advanced: Advanced
-    entry_points: dict[str, EntryPoint]
+    entry_points: Annotated[dict[str, EntryPoint], BeforeValidator(_required_entry_points)]
     provenance: Provenance = Field(default_factory=Provenance)
 
     @model_validator(mode="after")
@@ -475,13 +475,19 @@ def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
     for name in deliverable.entry_points:
         if not _ENTRY_NAME.match(name):
             report(("entry_points", name), "entry point names are lower-case words joined by '-'")
-    for name in REQUIRED_ENTRY_POINTS:
-        if name not in deliverable.entry_points:
-            report(
-                ("entry_points",),
-                f"missing entry point {name!r}; the README's quick start quotes its command",
-            )
     return problems
+
+
+def _required_entry_points(value: Any) -> Any:
+    """Checked with the fields (not after them) so a missing one is reported with the rest."""
+    if isinstance(value, dict):
+        missing = [name for name in REQUIRED_ENTRY_POINTS if name not in value]
+        if missing:
+            raise ValueError(
+                f"missing entry point(s) {', '.join(map(repr, missing))}; "
+                "the README's quick start quotes their commands"
+            )
+    return value
 
 
 SCHEMA_FILE = "deliverable.schema.json"

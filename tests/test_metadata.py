@@ -90,7 +90,6 @@ def test_version_given_as_an_integer_is_not_two_part():
             },
             "overview.inference",
         ),
-        ({"entry_points__train-8p": None}, "entry_points"),
         ({"entry_points__Train_Fast": {"command": "x", "description": "y"}},
          "entry_points.Train_Fast"),
     ],
@@ -137,8 +136,20 @@ def test_inference_from_the_same_source_is_valid():
 
 
 def test_cross_field_problems_fail_plain_validation_too():
-    with pytest.raises(ValidationError, match="entry_points: missing entry point 'evaluate'"):
-        Deliverable.model_validate(data(**{"entry_points__evaluate": None}))
+    with pytest.raises(ValidationError, match="basic.application_domain_note: application"):
+        Deliverable.model_validate(data(basic__application_domain="Other"))
+
+
+def test_missing_entry_points_are_reported_with_the_field_errors():
+    with pytest.raises(ValidationError) as caught:
+        Deliverable.model_validate(
+            data(
+                **{"entry_points__evaluate": None, "entry_points__train-8p": None}, basic__size="1G"
+            )
+        )
+    locs = {error["loc"] for error in caught.value.errors()}
+    assert {("entry_points",), ("basic", "size")} <= locs
+    assert "'train-8p', 'evaluate'" in str(caught.value)
 
 
 def test_one_size_per_deliverable():
