@@ -25,7 +25,8 @@ from pydantic import BaseModel, ValidationError
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import DeliverableNotFoundError, InputFileError, InputProblem
 from modelzoo_kit.folder import unknown_note_paths
-from modelzoo_kit.metadata import Deliverable, cross_field_problems
+from modelzoo_kit.metadata import Deliverable, ScriptDefault, cross_field_problems
+from modelzoo_kit.script_params import read_parameters
 
 DELIVERABLE_FILE = "deliverable.yaml"
 
@@ -128,7 +129,28 @@ def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str
                 f"no file {script} in {folder}; the README lists its parameters",
             )
         )
+        return problems
+    defaults = script_defaults(folder / script)
+    for name, value in deliverable.default_config.hyperparameters.items():
+        if isinstance(value, ScriptDefault) and defaults.get(value.flag) is None:
+            known = value.flag in defaults
+            problems.append(
+                (
+                    ("default_config", "hyperparameters", name, "flag"),
+                    f"{script} {'gives no default for' if known else 'has no parameter'} "
+                    f"{value.flag}",
+                )
+            )
     return problems
+
+
+def script_defaults(script: Path) -> dict[str, str | None]:
+    """Every flag of the training script -> its default as source text (None: no default)."""
+    defaults: dict[str, str | None] = {}
+    for parameter in read_parameters(script):
+        for flag in parameter.flags:
+            defaults[flag] = parameter.default
+    return defaults
 
 
 # --------------------------------------------------------------------------- YAML nodes

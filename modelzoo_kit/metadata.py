@@ -291,6 +291,13 @@ class Overview(_Model):
 # --------------------------------------------------------------------------- default config etc.
 
 
+class ScriptDefault(_Model):
+    """A hyperparameter whose value is the training script's default for ``flag``, read from the
+    script when the README is rendered, so the README cannot drift from the code."""
+
+    flag: Annotated[str, Field(pattern=r"^-")]
+
+
 class DefaultConfig(_Model):
     """默认配置: network notes, preprocessing and the default hyperparameters."""
 
@@ -299,7 +306,9 @@ class DefaultConfig(_Model):
     train_preprocessing: list[Text] = Field(default_factory=list)
     test_preprocessing: list[Text] = Field(default_factory=list)
     hyperparameters_cards: int = Field(default=1, ge=1)
-    hyperparameters: dict[str, str | int | float] = Field(min_length=1)
+    hyperparameters: dict[str, str | int | float | ScriptDefault] = Field(
+        min_length=1, description="name -> value, or {flag: --x} for the script's default of --x"
+    )
 
 
 class Feature(_Model):

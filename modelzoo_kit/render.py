@@ -28,7 +28,7 @@ from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, InputProblem, UsageError
 from modelzoo_kit.folder import directory_tree
 from modelzoo_kit.loading import deliverable_file, load_deliverable
-from modelzoo_kit.metadata import LANGUAGES, Deliverable, Text, localize
+from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
 
@@ -181,6 +181,7 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         "bar": fieldrules.CATEGORY_BARS.get(basic.category),
         "evidence": basic.category_evidence,
         "tree": directory_tree(folder, notes, advanced.tree_exclude),
+        "hyperparameters": _hyperparameters(deliverable, folder, parameters),
         "parameter_groups": _grouped(
             [_parameter_row(p, advanced.parameter_help, t) for p in parameters]
         ),
@@ -195,6 +196,34 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         ],
         "repository_name": _repository_name(adapted.url),
     }
+
+
+def _hyperparameters(
+    deliverable: Deliverable, folder: Path, parameters: list[ScriptParameter]
+) -> list[tuple[str, str]]:
+    """The hyperparameter list with ``{flag: --x}`` values replaced by the script's default."""
+    defaults = {flag: p.default for p in parameters for flag in p.flags}
+    rows = []
+    for name, value in deliverable.default_config.hyperparameters.items():
+        if isinstance(value, ScriptDefault):
+            default = defaults.get(value.flag)
+            if default is None:
+                raise InputFileError(
+                    [
+                        InputProblem(
+                            deliverable_file(folder),
+                            None,
+                            None,
+                            f"default_config.hyperparameters.{name}.flag",
+                            f"{deliverable.advanced.training_script} gives no default for "
+                            f"{value.flag}",
+                        )
+                    ]
+                )
+            rows.append((name, default))
+        else:
+            rows.append((name, str(value)))
+    return rows
 
 
 def _size(deliverable: Deliverable, folder: Path) -> str:

@@ -187,3 +187,17 @@ def test_dump_round_trips(tmp_path):
     (folder / "deliverable.yaml").write_text(text, encoding="utf-8")
     assert load_deliverable(folder) == original
     assert dump_deliverable(load_deliverable(folder)) == text
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"), [("--no-such-flag", "has no parameter"), ("--data_path", "no default")]
+)
+def test_hyperparameter_flags_must_exist_in_the_script(tmp_path, flag, message):
+    folder = copy_fixture(tmp_path)
+    path = replace_in_yaml(folder, "    Batch size: 32\n", f"    Batch size: {{flag: {flag}}}\n")
+    with pytest.raises(InputFileError) as caught:
+        load_deliverable(folder)
+    (problem,) = caught.value.problems
+    assert problem.field == "default_config.hyperparameters.Batch size.flag"
+    assert message in problem.message
+    assert problem.line == line_of(path, "Batch size: {flag:")

@@ -260,3 +260,14 @@ def test_the_bundled_deliverable_readme_is_up_to_date(lang):
     """The committed README of models/efficientnet_b0 is exactly its rendering."""
     (rendered,) = render_folder(ROOT / "models" / "efficientnet_b0", (lang,))
     assert stale(rendered) == "", f"run: modelzoo render models/efficientnet_b0\n{stale(rendered)}"
+
+
+def test_hyperparameters_can_be_the_scripts_own_defaults(tmp_path):
+    folder = copy_fixture(tmp_path)
+    edit_yaml(folder, "    Batch size: 32\n", "    Batch size: {flag: --batch_size}\n")
+    assert "    -   Batch size: 32\n" in render(folder)
+    script = folder / "train.py"
+    script.write_text(
+        script.read_text(encoding="utf-8").replace("default=32", "default=64"), encoding="utf-8"
+    )
+    assert "    -   Batch size: 64\n" in render(folder)
