@@ -77,8 +77,9 @@ def make_source(root: Path) -> Source:
 
 def export(repo_path: Path, commit: str, code_path: str, dest: Path) -> Path:
     """The folder ``commit:code_path`` as a plain copy (what a deliverable would ship)."""
-    data = subprocess.run(["git", "-C", str(repo_path), "archive", "--format=tar",
-                           f"{commit}:{code_path}"], check=True, capture_output=True).stdout
+    tree = commit if code_path == "." else f"{commit}:{code_path}"
+    data = subprocess.run(["git", "-C", str(repo_path), "archive", "--format=tar", tree],
+                          check=True, capture_output=True).stdout
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         archive.extractall(dest, filter="tar")
@@ -383,6 +384,28 @@ def test_training_and_inference_must_agree(source: Source, deliverable_dir: Path
     same = dict(inference, branch="main", commit_id=source.commits["c2"])
     assert "PV020" not in rules(check_provenance(
         deliverable_dir, cited(source.url, source.commits["c2"], inference=same)))
+
+
+def test_inference_code_path_must_exist(source: Source, deliverable_dir: Path) -> None:
+    inference = {"url": source.url, "branch": "main", "commit_id": source.commits["c2"],
+                 "code_path": "models/infer"}
+    findings = check_provenance(deliverable_dir, cited(source.url, source.commits["c2"],
+                                                       inference=inference))
+    [missing] = by_rule(findings, "PV008")
+    assert missing.message.startswith("overview.inference.code_path 'models/infer'")
+    assert rules(findings)["PV010"] == 1 and "PV020" not in rules(findings)
+
+
+def test_repository_root_as_code_path(tmp_path: Path) -> None:
+    repo = git.Repo.init(tmp_path / "single", initial_branch="main")
+    write(tmp_path / "single" / "train.py", "train\n")
+    commit = commit_all(repo, "one model per repository")
+    local = export(tmp_path / "single", commit, ".", tmp_path / "d")
+    url = f"file://{tmp_path / 'single'}"
+    assert rules(check_provenance(local, cited(url, commit, "."))) == Counter(
+        {"PV000": 1, "PV010": 1})
+    write(local / "extra.py", "x\n")
+    assert rules(check_provenance(local, cited(url, commit, "./")))["PV011"] == 1
 
 
 def test_upstream_derivation_report(tmp_path: Path, source: Source, deliverable_dir: Path
