@@ -43,6 +43,9 @@ from modelzoo_kit.errors import ModelzooError
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _ALLOWED_SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
 _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?([^/:]+):(.+)$")
+_LOCAL_UPLOAD_PACK = (
+    "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack"
+)
 #: Protocol names no git knows: "only these may be used" with this list means "none at all".
 _NO_NETWORK = "modelzoo-offline"
 
@@ -311,13 +314,6 @@ class RemoteCache:
         run_git(["init", "--bare", "--quiet", "--template=", str(tmp)], timeout_s=30)
         run_git(["config", "remote.origin.url", self.url], cwd=tmp)
         run_git(["config", "remote.origin.tagOpt", "--no-tags"], cwd=tmp)
-        effective = self.effective_url(tmp)
-        if is_local(effective):
-            # A local source serves partial fetches and fetch-by-id only when its upload-pack
-            # allows them; we start that upload-pack ourselves (a remote server decides itself).
-            run_git(["config", "remote.origin.uploadpack",
-                     "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true "
-                     "upload-pack"], cwd=tmp)
         try:
             os.replace(tmp, self.path)
         except OSError:  # another process created it first
@@ -337,12 +333,20 @@ class RemoteCache:
         source is what the user asked for, so it is allowed, unless the user's own config
         says otherwise about ``protocol.file.allow`` or ``protocol.allow``."""
         if self._config is None:
-            self._config = ()
+            config: list[str] = []
             if is_local(self.effective_url()):
                 own = [git_output(["config", "--get", key], cwd=self.path)
                        for key in ("protocol.file.allow", "protocol.allow")]
                 if not any(own):
-                    self._config = ("-c", "protocol.file.allow=always")
+                    config += ["-c", "protocol.file.allow=always"]
+                # A local source serves partial fetches and fetch-by-id only when its
+                # upload-pack allows them; here we start that upload-pack ourselves (a remote
+                # server decides for itself). Per command, so a url later rewritten to ssh
+                # never sends this command line to a server.
+                if not git_output(["config", "--get", "remote.origin.uploadpack"],
+                                  cwd=self.path):
+                    config += ["-c", "remote.origin.uploadpack=" + _LOCAL_UPLOAD_PACK]
+            self._config = tuple(config)
         return self._config
 
     def _git(self, args: list[str], *, network: bool = False, **kw) -> bytes:

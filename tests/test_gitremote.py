@@ -217,5 +217,6 @@ def test_filter_support_is_read_from_the_remote(tmp_path: Path) -> None:
     assert cache.supports_filter is True
     subprocess.run(["git", "-C", str(cache.path), "config", "remote.origin.uploadpack",
                     "git-upload-pack"], check=True)  # a server without uploadpack.allowFilter
-    cache.remote_heads()
-    assert cache.supports_filter is False
+    again = RemoteCache(tmp_path / "cache", str(tmp_path / "src"), FetchLimits())
+    again.remote_heads()
+    assert again.supports_filter is False
