@@ -52,8 +52,9 @@ def generate(repo: Path, files: int, blob_mb: int, commits: int, seed: int = 7) 
     if repo.exists():
         shutil.rmtree(repo)
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(repo)], check=True)
-    importer = subprocess.Popen(["git", "-C", str(repo), "fast-import", "--quiet"],
-                                stdin=subprocess.PIPE)
+    importer = subprocess.Popen(
+        ["git", "-C", str(repo), "fast-import", "--quiet"], stdin=subprocess.PIPE
+    )
     assert importer.stdin is not None
     out = importer.stdin
     average = blob_mb * 1024 * 1024 // files
@@ -79,16 +80,19 @@ def generate(repo: Path, files: int, blob_mb: int, commits: int, seed: int = 7) 
         paths.append(f"{TARGET}/module{index:02d}.py")
     first_commit_mark = mark + 1
     stamp = 1_700_000_000
-    out.write(f"commit refs/heads/main\nmark :{first_commit_mark}\n"
-              f"committer Bench <b@e> {stamp} +0000\n".encode())
+    out.write(
+        f"commit refs/heads/main\nmark :{first_commit_mark}\n"
+        f"committer Bench <b@e> {stamp} +0000\n".encode()
+    )
     data(b"import the zoo")
     for number, path in enumerate(paths, start=1):
         out.write(f"M 644 :{number} {path}\n".encode())
     out.write(b"\n")
     # fast-import continues a branch from its tip: later commits need no "from"
     for number in range(1, commits):
-        out.write(f"commit refs/heads/main\ncommitter Bench <b@e> {stamp + number} +0000\n"
-                  .encode())
+        out.write(
+            f"commit refs/heads/main\ncommitter Bench <b@e> {stamp + number} +0000\n".encode()
+        )
         data(f"change {number}".encode())
         for _ in range(rng.randint(1, 2)):
             index = rng.randrange(files)
@@ -98,14 +102,19 @@ def generate(repo: Path, files: int, blob_mb: int, commits: int, seed: int = 7) 
     out.close()
     if importer.wait() != 0:
         raise SystemExit("git fast-import failed")
-    for key, value in (("uploadpack.allowFilter", "true"),
-                       ("uploadpack.allowAnySHA1InWant", "true")):
+    for key, value in (
+        ("uploadpack.allowFilter", "true"),
+        ("uploadpack.allowAnySHA1InWant", "true"),
+    ):
         subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
 
 
 def export(repo: Path, commit: str, dest: Path) -> None:
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar",
-                              f"{commit}:{TARGET}"], check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", f"{commit}:{TARGET}"],
+        check=True,
+        capture_output=True,
+    ).stdout
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -115,13 +124,15 @@ def export(repo: Path, commit: str, dest: Path) -> None:
 
 def metadata(url: str, commit: str) -> SimpleNamespace:
     adapted = SimpleNamespace(url=url, branch="main", commit_id=commit, code_path=TARGET)
-    return SimpleNamespace(overview=SimpleNamespace(adapted=adapted, inference=None,
-                                                    reference=None),
-                           provenance=SimpleNamespace(ignore=["deliverable.yaml"]))
+    return SimpleNamespace(
+        overview=SimpleNamespace(adapted=adapted, inference=None, reference=None),
+        provenance=SimpleNamespace(ignore=["deliverable.yaml"]),
+    )
 
 
-def run_checker(deliverable: Path, meta: SimpleNamespace, cache: Path, offline: bool = False
-                ) -> tuple[float, int, list[str]]:
+def run_checker(
+    deliverable: Path, meta: SimpleNamespace, cache: Path, offline: bool = False
+) -> tuple[float, int, list[str]]:
     before = folder_bytes(cache) if cache.exists() else 0
     start = time.perf_counter()
     findings = check_provenance(deliverable, meta, cache_dir=cache, offline=offline)
@@ -137,8 +148,9 @@ def run_full_clone(url: str, commit: str, deliverable: Path, workdir: Path) -> t
     start = time.perf_counter()
     subprocess.run(["git", "clone", "-q", "--branch", "main", url, str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "reset", "-q", "--hard", commit], check=True)
-    subprocess.run(["diff", "-r", str(clone / TARGET), str(deliverable)], check=False,
-                   capture_output=True)
+    subprocess.run(
+        ["diff", "-r", str(clone / TARGET), str(deliverable)], check=False, capture_output=True
+    )
     elapsed = time.perf_counter() - start
     received = folder_bytes(clone / ".git" / "objects")
     shutil.rmtree(clone)
@@ -150,8 +162,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=30000)
     parser.add_argument("--blob-mb", type=int, default=300)
     parser.add_argument("--commits", type=int, default=2000)
-    parser.add_argument("--workdir", type=Path,
-                        default=Path(os.environ.get("TMPDIR", "/tmp")) / "modelzoo-bench")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "modelzoo-bench"
+    )
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -159,16 +172,27 @@ def main() -> int:
     workdir = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     repo = workdir / f"zoo-{args.files}-{args.blob_mb}-{args.commits}.git"
-    if args.regenerate or not (repo / "refs" / "heads" / "main").exists() and not (
-            repo / "packed-refs").exists():
+    if (
+        args.regenerate
+        or not (repo / "refs" / "heads" / "main").exists()
+        and not (repo / "packed-refs").exists()
+    ):
         start = time.perf_counter()
         generate(repo, args.files, args.blob_mb, args.commits)
         print(f"generated {repo} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     url = f"file://{repo}"
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "main~100"], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    count = subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "main"], check=True,
-                           capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "main~100"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    count = subprocess.run(
+        ["git", "-C", str(repo), "rev-list", "--count", "main"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     deliverable = workdir / "deliverable"
     export(repo, commit, deliverable)
     meta = metadata(url, commit)
@@ -188,15 +212,26 @@ def main() -> int:
     clone_s, clone_b = run_full_clone(url, commit, deliverable, workdir)
 
     figures = {
-        "repository": {"files": args.files + 20, "blob_mb": args.blob_mb, "commits": int(count),
-                       "pack_bytes": folder_bytes(repo / "objects")},
+        "repository": {
+            "files": args.files + 20,
+            "blob_mb": args.blob_mb,
+            "commits": int(count),
+            "pack_bytes": folder_bytes(repo / "objects"),
+        },
         "full_clone": {"seconds": round(clone_s, 3), "bytes": clone_b},
-        "checker_exact": {"seconds": round(exact_s, 3), "bytes": exact_b, "rules": exact_rules,
-                          "bytes_ratio": round(exact_b / clone_b, 5),
-                          "time_ratio": round(exact_s / clone_s, 4)},
-        "checker_one_modified_file": {"seconds": round(modified_s, 3), "bytes": modified_b,
-                                      "rules": modified_rules,
-                                      "bytes_ratio": round(modified_b / clone_b, 5)},
+        "checker_exact": {
+            "seconds": round(exact_s, 3),
+            "bytes": exact_b,
+            "rules": exact_rules,
+            "bytes_ratio": round(exact_b / clone_b, 5),
+            "time_ratio": round(exact_s / clone_s, 4),
+        },
+        "checker_one_modified_file": {
+            "seconds": round(modified_s, 3),
+            "bytes": modified_b,
+            "rules": modified_rules,
+            "bytes_ratio": round(modified_b / clone_b, 5),
+        },
         "cached_recheck": {"seconds": round(cached_s, 3), "bytes": cached_b},
         "offline_recheck": {"seconds": round(offline_s, 3), "rules": offline_rules},
         "goals_met": {
@@ -210,10 +245,14 @@ def main() -> int:
         return 0
     print(f"repository: {figures['repository']}")
     print(f"full clone + reset + diff : {clone_s:7.2f} s  {clone_b / 1e6:9.2f} MB")
-    print(f"checker, exact match      : {exact_s:7.2f} s  {exact_b / 1e6:9.3f} MB  "
-          f"ratios: bytes {exact_b / clone_b:.4%}, time {exact_s / clone_s:.2%}  {exact_rules}")
-    print(f"checker, 1 modified file  : {modified_s:7.2f} s  {modified_b / 1e6:9.3f} MB  "
-          f"bytes {modified_b / clone_b:.4%}  {modified_rules}")
+    print(
+        f"checker, exact match      : {exact_s:7.2f} s  {exact_b / 1e6:9.3f} MB  "
+        f"ratios: bytes {exact_b / clone_b:.4%}, time {exact_s / clone_s:.2%}  {exact_rules}"
+    )
+    print(
+        f"checker, 1 modified file  : {modified_s:7.2f} s  {modified_b / 1e6:9.3f} MB  "
+        f"bytes {modified_b / clone_b:.4%}  {modified_rules}"
+    )
     print(f"cached re-check           : {cached_s:7.3f} s  {cached_b / 1e6:9.3f} MB")
     print(f"offline re-check          : {offline_s:7.3f} s  {offline_rules}")
     print(f"goals: {figures['goals_met']}")
