@@ -627,10 +627,13 @@ def yaml_lines(path: Path) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """The commit a self-referencing deliverable should cite (None: commit first)."""
+
     commit: str | None
     pushed: bool
     message: str
     hint: str
+    already_cited: bool = False
 
 
 @dataclass(frozen=True)
@@ -704,6 +707,12 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
     if working != head:
         return Suggestion(None, False, f"{rel} has uncommitted changes, so no commit holds it",
                           "commit them and push; then `modelzoo provenance --suggest` names it")
+    if ref.commit_id and _flatten(top, ref.commit_id, rel, is_ignored) == working:
+        pushed = gitremote.git_output(
+            ["merge-base", "--is-ancestor", ref.commit_id, home.refs + ref.branch],
+            cwd=top) is not None
+        return Suggestion(ref.commit_id, pushed, "the cited commit already holds exactly this "
+                          "folder", "nothing to change", already_cited=True)
     excludes = [f":(exclude,glob){rel}/{p.rstrip('/')}" if rel != "." else f":(exclude,glob){p}"
                 for p in patterns]
     excludes += [f":(exclude,glob){rel}/**/{p.rstrip('/')}" for p in patterns

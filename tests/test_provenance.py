@@ -551,6 +551,9 @@ def test_self_reference_suggests_the_commit_to_cite(tmp_path: Path) -> None:
     home.git.push("-q", "origin", "main")
     advice = suggest_commit(folder, cited(url, first))
     assert advice is not None and advice.commit == second and advice.pushed
+    assert not advice.already_cited
+    settled = suggest_commit(folder, cited(url, second))
+    assert settled is not None and settled.already_cited and settled.commit == second
 
 
 def test_self_reference_with_wrong_code_path(tmp_path: Path) -> None:

@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         elif suggestion.commit is None:
             print(f"{folder_path}: --suggest: {suggestion.message}; {suggestion.hint}",
                   file=stream)
+        elif suggestion.already_cited:
+            print(f"{folder_path}: --suggest: {suggestion.message} ({suggestion.commit}); "
+                  "nothing to change", file=stream)
         else:
             print(f"{folder_path}: --suggest: overview.adapted.commit_id: {suggestion.commit}"
                   + ("" if suggestion.pushed else "  (not pushed yet)"), file=stream)
