@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -132,6 +133,9 @@ def test_render_writes_both_languages_and_check_passes(tmp_path, capsys):
     assert "up to date" in capsys.readouterr().out
     assert (folder / "README.md").read_text(encoding="utf-8") == zh
     assert not list(folder.glob(".*.tmp"))  # atomic writes leave no temporaries
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (folder / "README.md").stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file
 
 
 def test_render_check_fails_with_a_diff_when_stale(tmp_path):
