@@ -388,6 +388,17 @@ def make_block(args: BlockArgs, norm: NormSettings, padding: Padding) -> nn.Modu
     return InvertedResidual(args, norm, padding)
 
 
+def init_classifier(linear: nn.Linear) -> None:
+    """Uniform in +-1/sqrt(fan_in): initial logits stay small whatever the number of classes.
+
+    (torchvision's 1/sqrt(fan_out) gives a 10-class head weights ten times larger than a
+    1000-class head, and initial losses far above log(num_classes).)
+    """
+    bound = 1.0 / math.sqrt(linear.in_features)
+    nn.init.uniform_(linear.weight, -bound, bound)
+    nn.init.zeros_(linear.bias)
+
+
 class EfficientNet(nn.Module):
     """EfficientNet: stem, seven MBConv stages, 1x1 head, pooling, dropout, classifier.
 
@@ -430,7 +441,7 @@ class EfficientNet(nn.Module):
         self.initialize_weights(zero_init_last_bn)
 
     def initialize_weights(self, zero_init_last_bn: bool = True) -> None:
-        """Kaiming-normal (fan-out) convs, unit BN, uniform classifier; zero last BN if asked."""
+        """Kaiming-normal (fan-out) convs, unit BN, small uniform head; zero last BN if asked."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -440,9 +451,7 @@ class EfficientNet(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Linear):
-                bound = 1.0 / math.sqrt(module.out_features)
-                nn.init.uniform_(module.weight, -bound, bound)
-                nn.init.zeros_(module.bias)
+                init_classifier(module)
         if zero_init_last_bn:
             for block in self.residual_blocks():
                 nn.init.zeros_(block.last_norm().weight)
@@ -460,9 +469,7 @@ class EfficientNet(nn.Module):
         self.num_classes = num_classes
         device = self.classifier.weight.device
         self.classifier = nn.Linear(self.num_features, num_classes, device=device)
-        bound = 1.0 / math.sqrt(num_classes)
-        nn.init.uniform_(self.classifier.weight, -bound, bound)
-        nn.init.zeros_(self.classifier.bias)
+        init_classifier(self.classifier)
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         """Every parameter except the classifier's."""

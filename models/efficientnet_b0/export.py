@@ -1,0 +1,291 @@
+"""ONNX export of a trained EfficientNet, checked against PyTorch with onnxruntime.
+
+Usage (from this folder)::
+
+    python export.py --checkpoint output/best.pth --output efficientnet_b0.onnx
+
+The architecture, class count and padding are read from the checkpoint when it records them
+(``config``) or inferred from its tensors; flags override. The file is written to a temporary
+name and renamed only after onnxruntime reproduced PyTorch's logits on a sample batch, so a
+failed export never leaves a half-written or wrong model behind.
+
+Ascend inference: ONNX -> OM with ATC
+-------------------------------------
+On a host with the CANN toolkit (``source /usr/local/Ascend/ascend-toolkit/set_env.sh``)::
+
+    atc --model=efficientnet_b0.onnx --framework=5 --output=efficientnet_b0_bs16 \\
+        --input_format=NCHW --input_shape="image:16,3,224,224" \\
+        --soc_version=Ascend910B --log=error
+
+``--framework=5`` means ONNX; ``--input_shape`` fixes the batch the OM model runs (export with a
+dynamic batch and pick it here, or pass ``--dynamic_batch_size="1,8,16"`` together with
+``--input_shape="image:-1,3,224,224"``); ``--soc_version`` must name the chip that will run it
+(``npu-smi info`` shows it, e.g. Ascend310P3 for inference cards). The default opset 11 is the
+one every ATC release reads (the zoo's own pth2onnx scripts use it); ``--opset 18`` uses
+PyTorch's newer torch.export-based exporter for toolchains that accept it. The OM
+model expects the same preprocessing as evaluation: resize 256, center crop 224, ImageNet mean and
+std, NCHW float32 (or set an AIPP config in ATC to do it on the device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from efficientnet import ARCH_IMAGE_SIZE, PADDING_STYLES, UnknownArchitectureError, build_model
+from torch import nn
+from weights import (
+    WeightsMismatchError,
+    infer_arch,
+    infer_num_classes,
+    load_into,
+    strip_wrappers,
+)
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+DEFAULT_OPSET = 11
+MIN_OPSET = 11
+DYNAMO_MIN_OPSET = 18
+
+
+class OnnxExportError(RuntimeError):
+    """The exported model could not be written, loaded, or did not reproduce PyTorch."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    image_size: int
+    opset: int
+    max_abs_diff: float
+    dynamic_batch: bool
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    image_size: int,
+    batch_size: int = 2,
+    dynamic_batch: bool = True,
+    opset: int = DEFAULT_OPSET,
+    atol: float = 1e-4,
+    seed: int = 0,
+) -> ExportResult:
+    """Export ``model`` (eval mode, fp32, NCHW) to ``path`` and check it with onnxruntime.
+
+    The caller's model is not changed (a copy is exported). The check runs a random batch of
+    ``batch_size`` images through both and requires the largest absolute difference of the
+    logits to be at most ``atol``; with ``dynamic_batch`` it also runs a batch of another size.
+    """
+    path = Path(path)
+    source = getattr(model, "_orig_mod", model)
+    source = getattr(source, "module", source)
+    exported = copy.deepcopy(source).float().eval().to("cpu", memory_format=torch.contiguous_format)
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _write_onnx(exported, sample, tmp, dynamic_batch, opset)
+        samples = [sample]
+        if dynamic_batch:
+            samples.append(
+                torch.randn(batch_size + 1, 3, image_size, image_size, generator=generator)
+            )
+        diff = max(_max_abs_diff(exported, tmp, s) for s in samples)
+        if not diff <= atol:
+            raise OnnxExportError(
+                f"onnxruntime's logits differ from PyTorch's by {diff:.3g} (tolerance {atol:g}); "
+                f"{path} was not written"
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(path, image_size, opset, diff, dynamic_batch)
+
+
+def _write_onnx(
+    model: nn.Module, sample: torch.Tensor, path: Path, dynamic_batch: bool, opset: int
+) -> None:
+    """Opset 18 and later: the torch.export-based exporter; earlier: the TorchScript one.
+
+    The new exporter writes opset 18 natively and cannot convert this graph down (its version
+    converter has no ``Pad`` adapter); older ATC releases read opset 11 best, which only the
+    TorchScript exporter writes.
+    """
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset {opset} is not supported; use {MIN_OPSET} or later")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        if opset >= DYNAMO_MIN_OPSET:
+            batch = torch.export.Dim("batch", min=1, max=4096)
+            program = torch.onnx.export(
+                model,
+                (sample,),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                opset_version=opset,
+                dynamic_shapes={"x": {0: batch}} if dynamic_batch else None,
+                external_data=False,
+                verbose=False,
+            )
+            if program is None:
+                raise OnnxExportError("torch.onnx.export returned no program")
+            program.save(str(path), external_data=False)
+            return
+        torch.onnx.export(
+            model,
+            (sample,),
+            str(path),
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=opset,
+            dynamic_axes=(
+                {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
+            ),
+            do_constant_folding=True,
+        )
+
+
+def _max_abs_diff(model: nn.Module, path: Path, sample: torch.Tensor) -> float:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    (onnx_logits,) = session.run([OUTPUT_NAME], {INPUT_NAME: sample.numpy()})
+    with torch.no_grad():
+        torch_logits = model(sample)
+    return float((torch.from_numpy(onnx_logits) - torch_logits).abs().max())
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+class CheckpointError(ValueError):
+    """The checkpoint file is missing, unreadable, or not an EfficientNet."""
+
+
+@dataclass(frozen=True)
+class CheckpointContents:
+    state_dict: dict[str, torch.Tensor]
+    config: Mapping[str, object]
+
+
+def read_checkpoint(path: Path) -> CheckpointContents:
+    """Load a weights file or a training checkpoint (``{"model": ..., "config": ...}``)."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupt or foreign file
+        raise CheckpointError(
+            f"{path}: cannot be read as a PyTorch checkpoint (corrupt, truncated, or holding "
+            f"objects other than tensors; torch.load(weights_only=True) raised "
+            f"{type(error).__name__})"
+        ) from error
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(f"{path}: holds a {type(loaded).__name__}, not a state dict")
+    config = loaded.get("config") if isinstance(loaded.get("config"), Mapping) else {}
+    for key in ("model", "state_dict", "model_state_dict"):
+        if isinstance(loaded.get(key), Mapping):
+            return CheckpointContents(strip_wrappers(loaded[key]), config or {})
+    return CheckpointContents(strip_wrappers(loaded), config or {})
+
+
+def _config_value(config: Mapping[str, object], *names: str) -> object | None:
+    for name in names:
+        if config.get(name) is not None:
+            return config[name]
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Export an EfficientNet checkpoint to ONNX and check it with onnxruntime."
+    )
+    parser.add_argument("--checkpoint", required=True, type=Path, help="weights or checkpoint file")
+    parser.add_argument("--output", required=True, type=Path, help="ONNX file to write")
+    parser.add_argument("--arch", default=None, help="architecture (default: from checkpoint)")
+    parser.add_argument("--num-classes", type=int, default=None, help="default: from checkpoint")
+    parser.add_argument(
+        "--padding", choices=PADDING_STYLES, default=None, help="default: from checkpoint config"
+    )
+    parser.add_argument("--image-size", type=int, default=None, help="default: the arch's size")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
+    parser.add_argument(
+        "--static-batch", action="store_true", help="fix the batch size instead of a dynamic axis"
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="sample batch for the check")
+    parser.add_argument("--atol", type=float, default=1e-4, help="allowed logit difference")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        contents = read_checkpoint(args.checkpoint)
+        config = contents.config
+        arch = str(
+            args.arch
+            or _config_value(config, "arch", "model")
+            or infer_arch(contents.state_dict)
+            or ""
+        )
+        if not arch:
+            raise CheckpointError(
+                f"{args.checkpoint}: not an EfficientNet checkpoint (no stem weights); "
+                "pass --arch if it is one"
+            )
+        num_classes = args.num_classes or infer_num_classes(contents.state_dict) or 1000
+        padding = args.padding or str(_config_value(config, "padding") or "symmetric")
+        image_size = args.image_size or int(
+            _config_value(config, "image_size", "crop_size")
+            or ARCH_IMAGE_SIZE.get(arch.replace("-", "_"), 224)
+        )
+        model = build_model(
+            arch,
+            num_classes=num_classes,
+            padding=padding,  # type: ignore[arg-type]  # validated by build_model
+            image_size=image_size,
+        )
+        load_into(model, contents.state_dict, source_name=str(args.checkpoint))
+        result = export_onnx(
+            model,
+            args.output,
+            image_size=image_size,
+            batch_size=args.batch_size,
+            dynamic_batch=not args.static_batch,
+            opset=args.opset,
+            atol=args.atol,
+        )
+    except (CheckpointError, WeightsMismatchError, UnknownArchitectureError, ValueError) as error:
+        print(f"export: error: {error}", file=sys.stderr)
+        return 2
+    except OnnxExportError as error:
+        print(f"export: error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {result.path} ({arch}, {num_classes} classes, {padding} padding, "
+        f"{image_size}x{image_size}, opset {result.opset}, "
+        f"{'dynamic' if result.dynamic_batch else 'static'} batch); "
+        f"onnxruntime matches PyTorch to {result.max_abs_diff:.2e}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
