@@ -1,0 +1,99 @@
+"""Optimiser, learning-rate schedule and weight EMA of the template recipe.
+
+SGD with momentum 0.9; weight decay 1e-4 on convolution and linear weights only (BN parameters and
+biases are not decayed unless ``--decay-bn-bias``); cosine learning rate with linear warmup,
+evaluated per step as a pure function of the step, so resuming needs only the step counter.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+
+def parameter_groups(
+    model: nn.Module,
+    weight_decay: float,
+    decay_bn_bias: bool,
+    backbone_lr_scale: float = 1.0,
+    head_prefix: str = "classifier.",
+) -> list[dict]:
+    """Split trainable parameters by (decayed?, head?) into SGD groups.
+
+    Every group carries ``lr_scale``: 1 for the head, ``backbone_lr_scale`` for the rest, which
+    transfer learning uses to train a pretrained backbone more gently than a new head.
+    """
+    buckets: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        decayed = decay_bn_bias or param.ndim > 1
+        is_head = name.startswith(head_prefix)
+        buckets.setdefault((decayed, is_head), []).append(param)
+    groups = []
+    for (decayed, is_head), params in sorted(buckets.items()):
+        groups.append(
+            {
+                "params": params,
+                "weight_decay": weight_decay if decayed else 0.0,
+                "lr_scale": 1.0 if is_head else backbone_lr_scale,
+            }
+        )
+    return groups
+
+
+def build_sgd(groups: list[dict], lr: float, momentum: float, nesterov: bool) -> torch.optim.SGD:
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+
+
+def cosine_lr(
+    step: int, total_steps: int, warmup_steps: int, peak_lr: float, min_lr: float = 0.0
+) -> float:
+    """Linear warmup from peak/warmup to peak over ``warmup_steps``, then cosine to ``min_lr``."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return peak_lr * (step + 1) / warmup_steps
+    span = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / span)
+    return min_lr + 0.5 * (peak_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
+class ModelEma:
+    """Exponential moving average of weights (and a copy of BN buffers) for evaluation.
+
+    Warmup of the decay (``min(decay, (1 + n) / (10 + n))``) keeps early averages from being
+    dominated by the random initialisation in short runs.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.module = copy.deepcopy(model).eval()
+        for param in self.module.parameters():
+            param.requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        current = model.state_dict()
+        for name, average in self.module.state_dict().items():
+            value = current[name].detach()
+            if average.dtype.is_floating_point:
+                average.mul_(decay).add_(value.to(average.dtype), alpha=1.0 - decay)
+            else:
+                average.copy_(value)
+
+    def state_dict(self) -> dict:
+        return {"module": self.module.state_dict(), "updates": self.updates, "decay": self.decay}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.updates = int(state["updates"])
