@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,11 @@ class ReadmeDocument:
 
     def reference(self, role: str) -> ReferenceBlock | None:
         return next((r for r in self.references if r.role == role), None)
+
+    def lines_matching(self, pattern: re.Pattern[str], within: int = 0) -> list[int]:
+        """0-based indexes of the readable lines where ``pattern`` matches (in the first
+        ``within`` characters of the line when given)."""
+        return lines_matching(self.lines, self.readable_lines, pattern, within)
 
 
 # --------------------------------------------------------------------------- labels
@@ -291,13 +297,16 @@ def decode_readme(data: bytes, path: str = "<input>") -> tuple[str, list[int]]:
     return text, bad_lines
 
 
+_NOT_CONTROL = bytes(range(32, 256)) + b"\t\n\f\r\x1b"
+
+
 def _looks_binary(data: bytes) -> bool:
     sample = data[:8192]
     if b"\x00" in sample:
         return True
     if not sample:
         return False
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    control = len(sample.translate(None, _NOT_CONTROL))
     return control / len(sample) > 0.1
 
 
@@ -322,8 +331,7 @@ def read_readme(path: str | Path) -> ReadmeDocument:
 
 def _block_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True, "maxNesting": 50})
-    md.enable("table")
-    md.disable("inline")
+    md.disable(["inline", "reference"])  # link definitions mean nothing to the rules
     return md
 
 
@@ -434,8 +442,11 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         anchors.add(match.group(1))
 
     basic = next((s for s in sections if _is_basic_title(s.title)), None)
-    fields = _read_fields(lines, readable, heading_lines, basic, sections)
-    references = _read_references(lines, readable, sections)
+    labelled = [i for i in readable if "：" in lines[i] or ":" in lines[i] or "\ufffd" in lines[i]]
+    field_lines = lines_matching(lines, labelled, _FIELD_HINT, 200)
+    fields = _read_fields(lines, readable, field_lines, heading_lines, basic, sections)
+    reference_lines = lines_matching(lines, readable, _REFERENCE_HINT, 200)
+    references = _read_references(lines, reference_lines, readable, sections)
     links = _read_links(lines, prose)
     scripts = _read_scripts(lines)
     document_title = _document_title(lines, sections)
@@ -631,9 +642,21 @@ _FIELD_HINT = re.compile(
 )
 
 
+def lines_matching(
+    lines: list[str], candidates: list[int], pattern: re.Pattern[str], within: int = 0
+) -> list[int]:
+    """The ``candidates`` (0-based) whose line matches ``pattern`` within its first ``within``
+    characters (all of it when 0): the cheap test before the per-line parsing."""
+    search = pattern.search
+    if within:
+        return [i for i in candidates if search(lines[i], 0, within)]
+    return [i for i in candidates if search(lines[i])]
+
+
 def _read_fields(
     lines: list[str],
     prose: list[int],
+    candidates: list[int],
     heading_lines: set[int],
     basic: Section | None,
     sections: list[Section],
@@ -648,9 +671,10 @@ def _read_fields(
         region = (0, (later[0] - 2) if later else len(lines))
     found: dict[str, FieldValue] = {}
     loose: dict[str, FieldValue] = {}
-    for position, index in enumerate(prose):
+    for index in candidates:
+        position = bisect_left(prose, index)
         line = lines[index]
-        if len(line) > 2000 or not _FIELD_HINT.search(line[:200]):
+        if len(line) > 2000:
             continue
         parsed = parse_field_line(line)
         if parsed is None:
@@ -730,14 +754,14 @@ _REFERENCE_HINT = re.compile(
 
 
 def _read_references(
-    lines: list[str], prose: list[int], sections: list[Section]
+    lines: list[str], candidates: list[int], prose: list[int], sections: list[Section]
 ) -> list[ReferenceBlock]:
     prose_set = set(prose)
     section_starts = {s.line - 1 for s in sections}
     blocks: list[ReferenceBlock] = []
-    for index in prose:
+    for index in candidates:
         line = lines[index]
-        if len(line) > 2000 or not _REFERENCE_HINT.search(line[:200]):
+        if len(line) > 2000:
             continue
         found = match_reference_label(line)
         if found is None:

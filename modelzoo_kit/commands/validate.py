@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,22 +88,28 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+#: What a training-deliverable README has near its top and a zoo's index README lacks.
+_DELIVERABLE_MARKERS = re.compile(
+    r"基本信息|Basic Information|发布者|Publisher|应用领域|Application Domain".encode(),
+    re.IGNORECASE,
+)
+
+
 def is_model_folder(folder: Path) -> bool:
     """A zoo folder is a model folder when it holds deliverable.yaml, or a README.md that has
-    the template's basic information (a zoo's index READMEs do not)."""
-    from modelzoo_kit.errors import InputFileError
-    from modelzoo_kit.readme import read_readme
-
+    the template's basic information (a zoo's index READMEs do not). The README test is a
+    byte search, so the walk does not parse every README twice."""
     if (folder / "deliverable.yaml").is_file():
         return True
     readme = folder / "README.md"
     if not readme.is_file():
         return False
     try:
-        document = read_readme(readme)
-    except InputFileError:
+        with open(readme, "rb") as handle:
+            head = handle.read(64 * 1024)
+    except OSError:
         return True  # let the check report the unreadable README
-    return document.basic_section is not None or len(document.fields) >= 3
+    return bool(_DELIVERABLE_MARKERS.search(head))
 
 
 def model_folders(root: Path) -> Iterator[Path]:
