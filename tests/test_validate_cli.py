@@ -248,3 +248,51 @@ def test_pre_commit_hooks_gate_a_zoo(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "MZ212" in bad.stdout
     tiny_only = run_hook("modelzoo-validate", [tiny / "README.md"], zoo, tmp_path)
     assert "MZ212" not in tiny_only.stdout and "legacy" not in tiny_only.stdout
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_provenance_findings_join_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--provenance proves the adapted code against a real repository (file:// url)."""
+    upstream = tmp_path / "upstream"
+    code = upstream / "models" / "tiny"
+    shutil.copytree(MINIMAL, code, ignore=shutil.ignore_patterns("deliverable.yaml"))
+    git("init", "-q", "-b", "main", cwd=upstream)
+    git("add", "-A", cwd=upstream)
+    git("commit", "-q", "-m", "tiny", cwd=upstream)
+    commit = git("rev-parse", "HEAD", cwd=upstream)
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(MINIMAL, folder)
+    data = yaml.safe_load((folder / "deliverable.yaml").read_text(encoding="utf-8"))
+    del data["overview"]["reference"]
+    data["overview"]["adapted"] = {
+        "url": upstream.as_uri(),
+        "branch": "main",
+        "commit_id": commit,
+        "code_path": "models/tiny",
+    }
+    (folder / "deliverable.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+
+    code_, report = run_json([str(folder), "--provenance", "--select", "PV", *cache], capsys)
+    rules = {f["rule"] for f in report["findings"]}
+    assert "PV010" in rules, report  # identical to the tree at commit:code_path
+    assert code_ == 0
+    (folder / "train.py").write_text("print('changed')\n", encoding="utf-8")
+    code_, report = run_json([str(folder), "--provenance", "--select", "PV", *cache], capsys)
+    assert code_ == 1 and "PV013" in {f["rule"] for f in report["findings"]}
+    code_, report = run_json([str(folder), "--select", "PV"], capsys)
+    assert report["findings"] == []  # provenance runs only when asked
