@@ -417,11 +417,9 @@ def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Fi
             "title the README with the model's name",
         )
     lines = document.lines
-    for index in document.readable_lines:
+    for index in document.lines_matching(_LEFTOVER_HINT):
         line = lines[index]
-        if not line.strip() or len(line) > 5000:
-            continue
-        if not _LEFTOVER_HINT.search(line):
+        if len(line) > 5000:
             continue
         text = plain_text(line)
         for pattern, what in _PLACEHOLDERS:
