@@ -320,6 +320,12 @@ _SECTION_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def _sections(document: ReadmeDocument, result: Extraction) -> None:
+    default_config = _default_config(document, result)
+    if default_config:
+        result.data["default_config"] = default_config
+    features = _features(document)
+    if features:
+        result.data["features"] = features
     for path, titles in _SECTION_FIELDS:
         section = _section_named(document, *titles)
         text = section_text(document, section) if section else ""
@@ -329,35 +335,136 @@ def _sections(document: ReadmeDocument, result: Extraction) -> None:
         result.data.setdefault(group, {})[key] = text
 
 
-_ENTRY = re.compile(
-    r"^\s*(?P<command>(?:bash|sh|python3?)\s+(?:\./)?(?P<script>[\w./-]*"
-    r"(?P<kind>train_full_1p|train_full_8p|train_performance_1p|train_performance_8p|"
-    r"train_eval_1p|eval|evaluate|export|pth2onnx)[\w.-]*\.(?:sh|py))\b[^\n]*)$"
+_BULLET = re.compile(r"^(?P<indent>\s*)[-*+]\s+(?P<text>.+)$")
+_DATASET_IN_TITLE = re.compile(
+    r"以\s*(?P<zh>[^，。()（）]+?)\s*(?:训练集|验证集|测试集|数据集)为例"
+    r"|uses the (?P<en>.+?) (?:training|validation|test) set"
 )
-_ENTRY_NAMES = {
-    "train_full_1p": "train-1p",
-    "train_full_8p": "train-8p",
-    "train_performance_1p": "performance-1p",
-    "train_performance_8p": "performance-8p",
-    "train_eval_1p": "evaluate",
-    "eval": "evaluate",
-    "evaluate": "evaluate",
-    "export": "export",
-    "pth2onnx": "export",
-}
+_CARDS = re.compile(r"(?P<n>\d+)\s*(?:卡|cards?|p\b)|(?P<one>单卡|1 card)")
+_GROUPS = (
+    ("network", ("网络结构", "network structure", "network")),
+    ("train_preprocessing", ("训练数据集预处理", "training set preprocessing")),
+    ("test_preprocessing", ("测试数据集预处理", "test set preprocessing")),
+    ("hyperparameters", ("训练超参", "training hyperparameters", "hyperparameters")),
+)
+
+
+def _bullet_groups(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """Top-level bullets with the bullets nested under them: [(title, [item, ...])]."""
+    groups: list[tuple[str, list[str]]] = []
+    top_indent: int | None = None
+    for line in lines:
+        match = _BULLET.match(line)
+        if not match:
+            continue
+        indent = len(match.group("indent").expandtabs(4))
+        text = plain_text(match.group("text"))
+        if top_indent is None or indent <= top_indent:
+            top_indent = indent
+            groups.append((text, []))
+        elif groups:
+            groups[-1][1].append(text)
+    return groups
+
+
+def _default_config(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
+    """默认配置: network, pre-processing and hyper-parameter bullets, the example dataset."""
+    section = _section_named(document, "默认配置", "default configuration")
+    if section is None:
+        return {}
+    body = document.lines[section.line : section.end_line]
+    config: dict[str, Any] = {}
+    for title, items in _bullet_groups(body):
+        lowered = title.lower()
+        group = next((g for g, names in _GROUPS if any(n in lowered for n in names)), None)
+        if group is None or not items or group in config:
+            continue
+        dataset = _DATASET_IN_TITLE.search(title)
+        if dataset and "dataset" not in config:
+            config["dataset"] = (dataset.group("zh") or dataset.group("en")).strip()
+        if group != "hyperparameters":
+            config[group] = items
+            continue
+        cards = _CARDS.search(title)
+        if cards and cards.group("n"):
+            config["hyperparameters_cards"] = int(cards.group("n"))
+        values = {}
+        for item in items:
+            pair = re.match(r"^(?P<name>[^:：]+)[:：]\s*(?P<value>.+)$", item)
+            if pair and pair.group("name").strip():
+                values[pair.group("name").strip()] = pair.group("value").strip()
+            else:
+                result.note("default_config.hyperparameters", UNREADABLE, f"{item!r} is no "
+                            "'name: value' pair; left out")  # fmt: skip
+        if values:
+            config["hyperparameters"] = values
+    return config
+
+
+_YES = {"是", "支持", "yes", "y", "true", "√", "✓", "✔"}
+_NO = {"否", "不支持", "no", "n", "false", "×", "✗", "-", "not supported"}
+
+
+def _features(document: ReadmeDocument) -> list[dict[str, Any]]:
+    """支持特性: the | 特性列表 | 是否支持 | table."""
+    section = _section_named(document, "支持特性", "supported features")
+    if section is None:
+        return []
+    features: list[dict[str, Any]] = []
+    body = document.lines[section.line : section.end_line]
+    for line in body:
+        cells = [plain_text(c) for c in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|") or len(cells) < 2:
+            continue
+        answer = cells[1].strip().lower()
+        if answer in _YES or answer in _NO:
+            features.append({"name": cells[0], "supported": answer in _YES})
+    by_name = {feature["name"]: feature for feature in features}
+    for title, _ in _bullet_groups(body):  # "-   混合精度：通过 --amp 开启" notes a feature
+        name, _, note = title.partition("：") if "：" in title else title.partition(":")
+        if name.strip() in by_name and note.strip():
+            by_name[name.strip()]["note"] = note.strip()
+    return features
+
+
+_COMMAND = re.compile(r"^\s*(?P<command>(?:bash|sh|python3?)\s+(?:\./)?(?P<script>[\w./-]+)\b.*)$")
+_ENTRY_KINDS = (
+    ("train_full_1p", "train-1p"),
+    ("train_full_8p", "train-8p"),
+    ("train_performance_1p", "performance-1p"),
+    ("train_performance_8p", "performance-8p"),
+    ("train_eval", "evaluate"),
+    ("eval", "evaluate"),
+    ("export", "export"),
+    ("pth2onnx", "export"),
+)
+_EVALUATE_FLAG = re.compile(r"\s--(?:evaluate|eval)\b")
+
+
+def entry_point_name(script: str, command: str) -> str | None:
+    """Which ModelZoo entry point a command is: by the launch script's name (the ModelZoo
+    test/train_full_1p.sh convention), or ``evaluate`` for a training script run with
+    ``--evaluate``."""
+    name = script.rsplit("/", 1)[-1]
+    for marker, entry in _ENTRY_KINDS:
+        if marker in name:
+            return entry
+    if _EVALUATE_FLAG.search(command):
+        return "evaluate"
+    return None
 
 
 def _entry_points(document: ReadmeDocument) -> dict[str, dict[str, str]]:
-    """The ModelZoo launch scripts the README runs, as entry points (first command each)."""
+    """The commands the README runs, as entry points (the first command of each kind)."""
     entries: dict[str, dict[str, str]] = {}
     for script in document.scripts:
-        line = document.lines[script.line - 1].replace("\\_", "_")
-        match = _ENTRY.match(line.strip("`* "))
+        line = document.lines[script.line - 1].replace("\\_", "_").strip("`* ")
+        match = _COMMAND.match(line)
         if not match:
             continue
-        name = _ENTRY_NAMES[match.group("kind")]
-        if name not in entries:
-            command = match.group("command").strip().rstrip("`").strip()
+        command = match.group("command").strip().rstrip("`").strip()
+        name = entry_point_name(match.group("script"), command)
+        if name is not None and name not in entries:
             entries[name] = {"command": command, "description": f"{name} (from the README)"}
     return entries
 

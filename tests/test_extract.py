@@ -42,7 +42,14 @@ def test_every_stated_value_lands_in_the_models_shape() -> None:
     assert data["entry_points"]["train-1p"]["command"].startswith("bash test/train_full_1p.sh")
     assert not [n for n in result.notes if n.field.startswith(("basic", "overview"))]
     # What a legacy README never states is listed, from the model itself.
-    assert {n.field for n in result.notes if n.kind == MISSING} >= {"default_config"}
+    assert data["default_config"]["hyperparameters"] == {
+        "Batch size": "256",
+        "Learning rate(LR)": "0.1",
+    }
+    assert {n.field for n in result.notes if n.kind == MISSING} >= {
+        "default_config.dataset",
+        "transfer_learning",
+    }
     assert not result.complete
 
 
@@ -128,13 +135,38 @@ def test_rendered_readme_extracts_to_its_own_metadata(tmp_path: Path) -> None:
     deliverable = load_deliverable(folder)
     for rendered in render_folder(folder, ("zh",)):
         write_atomically(rendered.path, rendered.text)
-    data = read_extraction(folder / "README.md").data
+    result = read_extraction(folder / "README.md")
+    data = result.data
     basic = deliverable.basic
     assert data["basic"]["version"] == basic.version
     assert data["basic"]["modified"] == basic.modified_text
     assert data["basic"]["framework"] == basic.framework
     assert data["overview"]["adapted"] == deliverable.overview.adapted.model_dump(mode="json")
     assert data["name"] == "minimal"
+    config = deliverable.default_config
+    assert data["default_config"]["dataset"] == config.dataset
+    assert data["default_config"]["hyperparameters"] == {
+        k: str(v) for k, v in config.hyperparameters.items()
+    }
+    assert data["default_config"]["network"] == [item.zh for item in config.network]
+    assert [(f["name"], f["supported"], f.get("note")) for f in data["features"]] == [
+        (f.name.zh, f.supported, f.note.zh if f.note else None) for f in deliverable.features
+    ]
+    # Transfer-learning steps are prose the importer does not split into fields.
+    assert {n.field for n in result.notes} == {"transfer_learning"}
+
+    # ... and rendering what was extracted gives a README with the same field values.
+    copy = tmp_path / "again"
+    shutil.copytree(MINIMAL, copy)
+    original = yaml.safe_load((MINIMAL / "deliverable.yaml").read_text(encoding="utf-8"))
+    data["transfer_learning"] = original["transfer_learning"]
+    (copy / "deliverable.yaml").write_text(dump_data(data), encoding="utf-8")
+    load_deliverable(copy)
+    for rendered in render_folder(copy, ("zh",)):
+        write_atomically(rendered.path, rendered.text)
+    shutil.copyfile(folder / "README.md", copy / "README.md")  # the README extract read
+    findings = check_deliverable_folder(copy, "again").findings
+    assert [f for f in findings if f.rule in ("MZ303", "MZ304")] == []
 
 
 def test_cli_writes_the_file_once_and_lists_what_is_left(
