@@ -80,12 +80,15 @@ _GOLD_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^format: .*(stray markup|misplaced \*\*|written as a '##' heading)", "MZ230"),
     (r"^format: .*table of contents .*does not match", "MZ105"),
     (r"^format: reference URL is followed by", "MZ243"),
+    (r"^format: section headings end with a full-width colon", "MZ106"),
+    (r"^format: broken markdown link", "MZ107"),
+    (r"^format: no markdown headings; section titles are bold", "MZ108"),
 )
 
 
 def gold_key(violation: str) -> str | None:
     """A gold violation -> the key a finding must have to match it (None: out of scope)."""
-    missing_field = re.match(r"^missing field (\S+)", violation)
+    missing_field = re.match(r"^missing field ([^\s（]+（[^）]*）|\S+)", violation)
     if missing_field:
         found = match_label(missing_field.group(1))
         return f"MZ201:{found[0]}" if found else None

@@ -55,6 +55,9 @@ RULES: dict[str, Rule] = {
         Rule("MZ103", _W, "heading written without a space after '#' (renders as text)"),
         Rule("MZ104", _W, "<h2 id> anchor names a different section than its title"),
         Rule("MZ105", _W, "table-of-contents link points to no heading or anchor"),
+        Rule("MZ106", _W, "heading ends with a colon"),
+        Rule("MZ107", _W, "broken markdown link (']( ' without its '[')"),
+        Rule("MZ108", _W, "section title written as bold text instead of a heading"),
         Rule("MZ201", _E, "basic-information field missing"),
         Rule("MZ210", _E, "publisher invalid"),
         Rule("MZ211", _E, "application domain not in the template's list"),
@@ -228,6 +231,54 @@ def heading_slug(title: str) -> str:
     """The anchor GitHub and Gitee give a markdown heading."""
     slug = re.sub(r"[^\w\- ]", "", title.strip().lower())
     return slug.replace(" ", "-")
+
+
+def check_heading_form(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    """Headings a reader sees as headings but written the wrong way."""
+    for section in document.sections:
+        if section.kind == "bold":
+            yield finding(
+                "MZ108",
+                path,
+                section.line,
+                f"section {section.title!r} is bold text, not a heading",
+                f"write it as a heading: ## {section.title}",
+            )
+        elif section.title.rstrip().endswith(("：", ":")):
+            yield finding(
+                "MZ106",
+                path,
+                section.line,
+                f"heading {section.title!r} ends with a colon",
+                "drop the colon: the template's headings have none",
+            )
+
+
+_LINK_SPAN = re.compile(r"!?\[[^\[\]]*\]\([^()]*(?:\([^()]*\)[^()]*)*\)")
+_ESCAPED_BRACKET = re.compile(r"\\[\[\]()]")
+
+
+def check_broken_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+    """``模型来源：Github](https://…)``: the ``[`` is missing, so the link shows as raw text."""
+    lines = document.lines
+    for index in document.prose_lines:
+        line = lines[index]
+        if "](" not in line or len(line) > 5000:
+            continue
+        rest = _LINK_SPAN.sub("", _ESCAPED_BRACKET.sub("", line))
+        position = rest.find("](")
+        if position < 0 or "[" in rest[:position]:
+            continue
+        previous = lines[index - 1] if index else ""
+        if "[" in previous:
+            continue  # link text that started on the line before
+        yield finding(
+            "MZ107",
+            path,
+            index + 1,
+            f"broken link: {rest.strip()[:60]!r} has '](' without a matching '['",
+            "write links as [text](url)",
+        )
 
 
 def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
@@ -449,6 +500,8 @@ _DOCUMENT_CHECKS: tuple[Callable[[ReadmeDocument, str], Iterable[Finding]], ...]
     check_encoding,
     check_sections,
     check_toc_links,
+    check_heading_form,
+    check_broken_links,
     check_fields,
     check_references,
     check_template_leftovers,

@@ -49,7 +49,7 @@ def test_field_extraction_accuracy_floor(measurement) -> None:
 
 
 def test_gold_violations_found_floor(measurement) -> None:
-    assert measurement.gold_in_scope >= 200
+    assert measurement.gold_in_scope >= 220
     assert measurement.recall >= 0.96, measurement.gold_missed
 
 
@@ -59,7 +59,8 @@ def test_findings_gold_does_not_list_stay_few(measurement) -> None:
     by_rule: dict[str, int] = {}
     for _, item in measurement.extras:
         by_rule[item.rule] = by_rule.get(item.rule, 0) + 1
-    assert set(by_rule) <= {"MZ102", "MZ103", "MZ105", "MZ230", "MZ244", "MZ245"}, by_rule
+    allowed = {"MZ102", "MZ103", "MZ105", "MZ106", "MZ107", "MZ230", "MZ244", "MZ245"}
+    assert set(by_rule) <= allowed, by_rule
     assert len(measurement.extras) <= 60
 
 
