@@ -661,16 +661,16 @@ def _read_fields(
     basic: Section | None,
     sections: list[Section],
 ) -> dict[str, FieldValue]:
-    """First occurrence of each field label. A label in only one language counts inside the
-    basic-information section (or, without one, before the first other section), where the
-    template puts it; elsewhere ``精度：`` is more likely an accuracy figure than the field."""
+    """First occurrence of each field label, preferring the basic-information section (or,
+    without one, the text before the first other section), where the template puts it. Outside
+    it only a bilingual label counts: a lone ``精度：`` there is an accuracy figure."""
     if basic is not None:
         region = (basic.line - 1, basic.end_line - 1)
     else:
         later = [s.line for s in sections if not _is_basic_title(s.title) and s.line > 3]
         region = (0, (later[0] - 2) if later else len(lines))
     found: dict[str, FieldValue] = {}
-    loose: dict[str, FieldValue] = {}
+    fallback: dict[str, FieldValue] = {}
     for index in candidates:
         position = bisect_left(prose, index)
         line = lines[index]
@@ -681,7 +681,7 @@ def _read_fields(
             continue
         name, label, value, bilingual, quirks = parsed
         in_region = region[0] <= index <= region[1]
-        if name in found or (not bilingual and not in_region):
+        if name in found or (not in_region and (not bilingual or name in fallback)):
             continue
         readable = "unreadable" not in quirks
         if readable and not value:
@@ -691,11 +691,8 @@ def _read_fields(
         if "\ufffd" in value:
             readable = False
         entry = FieldValue(name, label, value, line, index + 1, tuple(quirks), readable)
-        if in_region or bilingual:
-            found[name] = entry
-        else:
-            loose.setdefault(name, entry)
-    return found
+        (found if in_region else fallback)[name] = entry
+    return {**fallback, **found}
 
 
 def _value_on_next_line(

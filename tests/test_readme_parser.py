@@ -201,3 +201,13 @@ def test_binary_input_is_one_clear_error(data: bytes) -> None:
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="cannot read"):
         read_readme(tmp_path / "absent.md")
+
+
+def test_basic_information_section_wins_over_an_earlier_mention() -> None:
+    text = (
+        "# M\n\n> 修改时间（Modified）：2020.01.01 (old notes)\n\n## 基本信息\n\n"
+        "**修改时间（Modified）：2021.01.01**\n\n## 概述\n\n**框架（Framework）：PyTorch 1.8**\n"
+    )
+    fields = parse_readme(text).fields
+    assert (fields["modified"].value, fields["modified"].line) == ("2021.01.01", 7)
+    assert fields["framework"].value == "PyTorch 1.8"  # bilingual label: read anywhere
