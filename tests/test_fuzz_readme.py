@@ -24,13 +24,10 @@ FRAGMENTS = [
     "bash test/train_full_1p.sh", "|", "---", "<!--", "-->", "\t",
 ]  # fmt: skip
 
-markdownish = st.lists(
-    st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=60
-).map("".join)
+fragments = st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8))
+markdownish = st.lists(fragments, max_size=60).map("".join)
 
-FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
