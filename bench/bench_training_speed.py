@@ -1,0 +1,568 @@
+"""Training-step and eval throughput of our EfficientNet-B0 against the peers, on one machine.
+
+    python bench/bench_training_speed.py --out bench/results/training_speed.json
+    python bench/bench_training_speed.py --quick            # a few minutes, no compile
+
+Implementations: ours (models/efficientnet_b0), lukemelas/efficientnet_pytorch (the reference,
+"baseline"), timm and torchvision. Each runs in four configurations: NCHW, channels_last,
+torch.compile, and torch.compile + channels_last. A training step is forward + label-smoothed
+cross-entropy + backward + SGD (momentum, weight decay) on one fixed batch; eval is a forward
+under ``torch.inference_mode``. Everything uses the same batch, resolution, dtype (fp32) and
+thread count.
+
+Why the method looks like this:
+
+* One process, interleaved rounds: every candidate is measured once per round, in rotated order,
+  so a burst of load from elsewhere on the machine hits all of them alike; the report gives the
+  median with min-max over rounds, and ratios taken within this one run.
+* First step reported separately: it holds torch.compile's compilation (and eager warm-up);
+  the break-even is the number of steps after which compiling has paid for itself against the
+  same implementation's best eager configuration.
+* Peak memory is measured in a fresh subprocess per candidate (so one model's allocator state
+  cannot inflate another's): the resident set size sampled every 2 ms during steady-state
+  training steps, minus the resident size before the first step (model, optimiser and batch
+  already allocated). Compile configurations reuse the inductor cache of the main run.
+* Scaling: ours and the best peer, channels_last eager, over batch sizes and resolutions; the
+  cost per image relative to the default shape shows how the cost grows with the work.
+
+Nothing is installed or downloaded: the peers come from the ``bench`` extra
+(``pip install -e .[train,bench]``) and all weights are random.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+DELIVERABLE = REPO / "models" / "efficientnet_b0"
+IMPLEMENTATIONS = ("ours", "lukemelas", "timm", "torchvision")
+BASELINE = "lukemelas"
+CONFIGS = {
+    # name: (channels_last, compiled)
+    "nchw": (False, False),
+    "channels_last": (True, False),
+    "compile": (False, True),
+    "compile+channels_last": (True, True),
+}
+NUM_CLASSES = 1000
+LABEL_SMOOTHING = 0.1
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def build_network(impl: str) -> nn.Module:
+    """A freshly initialised EfficientNet-B0 of ``impl``, with the recipe's regularisation."""
+    if impl == "ours":
+        sys.path.insert(0, str(DELIVERABLE))
+        from efficientnet import build_model
+
+        return build_model("efficientnet_b0", num_classes=NUM_CLASSES)
+    if impl == "lukemelas":
+        from efficientnet_pytorch import EfficientNet
+
+        return EfficientNet.from_name("efficientnet-b0", num_classes=NUM_CLASSES)
+    if impl == "timm":
+        import timm
+
+        return timm.create_model("efficientnet_b0", num_classes=NUM_CLASSES, drop_path_rate=0.2)
+    if impl == "torchvision":
+        import torchvision
+
+        return torchvision.models.efficientnet_b0(weights=None, num_classes=NUM_CLASSES)
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"torch": torch.__version__, "python": platform.python_version()}
+    for name in ("torchvision", "timm", "efficientnet_pytorch"):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            dist = "efficientnet-pytorch" if name == "efficientnet_pytorch" else name
+            versions[name] = version(dist)
+    return versions
+
+
+@dataclass
+class Candidate:
+    """One (implementation, configuration): its model, optimiser and compiled callables."""
+
+    impl: str
+    config: str
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    images: torch.Tensor
+
+    @property
+    def name(self) -> str:
+        return f"{self.impl}/{self.config}"
+
+
+def make_candidate(impl: str, config: str, images: torch.Tensor) -> Candidate:
+    channels_last, compiled = CONFIGS[config]
+    torch.manual_seed(0)
+    model = build_network(impl).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    forward = torch.compile(model) if compiled else model
+    return Candidate(impl, config, model, optimizer, forward, images)
+
+
+def train_step(candidate: Candidate, labels: torch.Tensor) -> None:
+    logits = candidate.forward(candidate.images)
+    loss = F.cross_entropy(logits, labels, label_smoothing=LABEL_SMOOTHING)
+    candidate.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    candidate.optimizer.step()
+
+
+def eval_step(candidate: Candidate) -> None:
+    with torch.inference_mode():
+        candidate.forward(candidate.images)
+
+
+def timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class Throughput:
+    images_per_s: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        rates = self.images_per_s
+        return {
+            "median": statistics.median(rates),
+            "min": min(rates),
+            "max": max(rates),
+            "samples": len(rates),
+        }
+
+
+def interleaved_rounds(
+    candidates: list[Candidate],
+    step: Callable[[Candidate], None],
+    rounds: int,
+    steps_per_round: int,
+    batch_size: int,
+    log: Callable[[str], None],
+    label: str,
+) -> dict[str, Throughput]:
+    """Run every candidate once per round, rotating the order; one sample per round."""
+    results = {c.name: Throughput() for c in candidates}
+    for r in range(rounds):
+        shift = r % len(candidates)
+        order = candidates[shift:] + candidates[:shift]
+        for candidate in order:
+            elapsed = sum(timed(lambda c=candidate: step(c)) for _ in range(steps_per_round))
+            results[candidate.name].images_per_s.append(batch_size * steps_per_round / elapsed)
+        log(f"  {label} round {r + 1}/{rounds} done")
+    return results
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def current_rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class RssSampler:
+    """Samples the resident set size in a thread; ``peak`` is the largest value seen."""
+
+    def __init__(self, interval_s: float = 0.002) -> None:
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, current_rss_bytes())
+            time.sleep(self.interval_s)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = current_rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss_bytes())
+
+
+def measure_memory_in_child(args: argparse.Namespace) -> None:
+    """Child mode: one candidate, print its memory figures as one JSON line."""
+    torch.set_num_threads(args.threads)
+    images, labels = make_batch(args.batch_size, args.image_size)
+    candidate = make_candidate(args.child_impl, args.child_config, images)
+    gc.collect()
+    before = current_rss_bytes()
+    step = (
+        (lambda: train_step(candidate, labels))
+        if args.child_mode == "train"
+        else (lambda: eval_step(candidate))
+    )
+    for _ in range(2):  # warm-up (and compile) outside the sampled window
+        step()
+    with RssSampler() as sampler:
+        for _ in range(2):
+            step()
+    print(json.dumps({"rss_before_mb": before / 2**20, "peak_rss_mb": sampler.peak / 2**20}))
+
+
+def measure_memory(args: argparse.Namespace, impl: str, config: str, mode: str) -> dict:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child-impl", impl,
+        "--child-config", config,
+        "--child-mode", mode,
+        "--batch-size", str(args.batch_size),
+        "--image-size", str(args.image_size),
+        "--threads", str(args.threads),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["training_mb"] = figures["peak_rss_mb"] - figures["rss_before_mb"]
+    return figures
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def make_batch(batch_size: int, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
+    labels = torch.randint(0, NUM_CLASSES, (batch_size,), generator=generator)
+    return images, labels
+
+
+def initialise_backends() -> None:
+    """Pay the process's one-time costs (oneDNN set-up, lazy imports) before any timing."""
+    probe = nn.Sequential(nn.Conv2d(3, 8, 3, groups=1), nn.BatchNorm2d(8), nn.SiLU())
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(2, 3, 16, 16).contiguous(memory_format=memory_format)
+        probe.to(memory_format=memory_format)(x).sum().backward()
+
+
+def warm_up(candidates: list[Candidate], labels: torch.Tensor, log) -> dict[str, dict]:
+    """First train and eval calls (compile time included), then one more of each."""
+    first: dict[str, dict] = {}
+    for candidate in candidates:
+        train_first = timed(lambda c=candidate: train_step(c, labels))
+        train_step(candidate, labels)
+        eval_first = timed(lambda c=candidate: eval_step(c))
+        eval_step(candidate)
+        first[candidate.name] = {"train_first_step_s": train_first, "eval_first_call_s": eval_first}
+        log(f"  warm-up {candidate.name}: first train step {train_first:.1f} s, "
+            f"first eval {eval_first:.1f} s")  # fmt: skip
+    return first
+
+
+def scaling_run(args: argparse.Namespace, impls: list[str], log) -> dict:
+    """img/s for each impl over batch sizes and resolutions (channels_last, eager)."""
+    shapes = [(b, args.image_size) for b in args.scaling_batch_sizes] + [
+        (args.batch_size, s) for s in args.scaling_image_sizes if s != args.image_size
+    ]
+    results: dict[str, dict[str, dict]] = {}
+    for batch_size, image_size in shapes:
+        images, labels = make_batch(batch_size, image_size)
+        candidates = [make_candidate(i, "channels_last", images) for i in impls]
+        for c in candidates:
+            train_step(c, labels)
+        train = interleaved_rounds(
+            candidates, lambda c, y=labels: train_step(c, y), args.scaling_rounds, 1, batch_size,
+            log, f"scaling b{batch_size} r{image_size}",
+        )  # fmt: skip
+        key = f"batch{batch_size}_res{image_size}"
+        results[key] = {
+            c.impl: {"batch_size": batch_size, "image_size": image_size,
+                     **train[c.name].summary()}
+            for c in candidates
+        }  # fmt: skip
+        del candidates
+        gc.collect()
+    base_key = f"batch{args.batch_size}_res{args.image_size}"
+    if base_key in results:
+        for figures in results.values():
+            for impl, entry in figures.items():
+                base = results[base_key][impl]
+                work = entry["image_size"] ** 2 / args.image_size**2
+                # seconds per image relative to the default shape, per unit of pixel work
+                entry["relative_cost_per_image"] = base["median"] / entry["median"]
+                entry["relative_cost_per_pixel"] = base["median"] / entry["median"] / work
+    return results
+
+
+def best_of(summary: dict[str, dict], impls: list[str], key: str) -> tuple[str, float]:
+    options = [
+        (name, figures[key]["median"])
+        for name, figures in summary.items()
+        if name.split("/")[0] in impls
+    ]
+    return max(options, key=lambda item: item[1])
+
+
+def run(args: argparse.Namespace) -> dict:
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    torch.set_num_threads(args.threads)
+    initialise_backends()
+    images, labels = make_batch(args.batch_size, args.image_size)
+    log(f"building {len(args.impls) * len(args.configs)} candidates")
+    candidates = [make_candidate(i, c, images) for c in args.configs for i in args.impls]
+    first = warm_up(candidates, labels, log)
+    train = interleaved_rounds(
+        candidates, lambda c: train_step(c, labels), args.rounds, args.steps_per_round,
+        args.batch_size, log, "train",
+    )  # fmt: skip
+    evaluation = interleaved_rounds(
+        candidates, eval_step, args.rounds, args.steps_per_round, args.batch_size, log, "eval"
+    )
+    summary: dict[str, dict] = {}
+    for c in candidates:
+        summary[c.name] = {
+            "impl": c.impl,
+            "config": c.config,
+            "train": train[c.name].summary(),
+            "eval": evaluation[c.name].summary(),
+            **first[c.name],
+        }
+    del candidates
+    gc.collect()
+
+    peers = [i for i in args.impls if i != "ours"]
+    comparisons: dict[str, dict] = {}
+    if "ours" in args.impls and peers:
+        for key in ("train", "eval"):
+            ours_name, ours_rate = best_of(summary, ["ours"], key)
+            peer_name, peer_rate = best_of(summary, peers, key)
+            entry = {
+                "ours_best": ours_name,
+                "ours_images_per_s": ours_rate,
+                "best_peer": peer_name,
+                "best_peer_images_per_s": peer_rate,
+                "ratio_vs_best_peer": ours_rate / peer_rate,
+            }
+            if BASELINE in args.impls:
+                base_name, base_rate = best_of(summary, [BASELINE], key)
+                entry.update(
+                    baseline_best=base_name,
+                    baseline_images_per_s=base_rate,
+                    ratio_vs_baseline=ours_rate / base_rate,
+                )
+            comparisons[key] = entry
+        for figures in summary.values():
+            for key in ("train", "eval"):
+                figures[key]["ratio_vs_best_peer"] = (
+                    figures[key]["median"] / comparisons[key]["best_peer_images_per_s"]
+                )
+    add_break_even(summary, args)
+
+    if args.memory:
+        log("peak memory, one subprocess per candidate")
+        for name, figures in summary.items():
+            if CONFIGS[figures["config"]][1] and not args.memory_compile:
+                continue
+            figures["memory_train"] = measure_memory(args, figures["impl"], figures["config"],
+                                                     "train")  # fmt: skip
+            log(f"  {name}: {figures['memory_train']}")
+
+    scaling = {}
+    if args.scaling:
+        best_peer_impl = comparisons["train"]["best_peer"].split("/")[0] if comparisons else None
+        impls = ["ours"] + ([best_peer_impl] if best_peer_impl else [])
+        scaling = scaling_run(args, impls, log)
+
+    return {
+        "settings": {
+            "batch_size": args.batch_size,
+            "image_size": args.image_size,
+            "threads": args.threads,
+            "dtype": "float32",
+            "rounds": args.rounds,
+            "steps_per_round": args.steps_per_round,
+            "label_smoothing": LABEL_SMOOTHING,
+            "optimizer": "SGD lr 0.1 momentum 0.9 weight_decay 1e-4",
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "versions": package_versions(),
+        "results": summary,
+        "comparisons": comparisons,
+        "scaling": scaling,
+    }
+
+
+def add_break_even(summary: dict[str, dict], args: argparse.Namespace) -> None:
+    """Steps after which compiling pays for itself against the impl's best eager config."""
+    for figures in summary.values():
+        if not CONFIGS[figures["config"]][1]:
+            continue
+        eager = [
+            f for f in summary.values()
+            if f["impl"] == figures["impl"] and not CONFIGS[f["config"]][1]
+        ]  # fmt: skip
+        if not eager:
+            continue
+        best_eager = max(eager, key=lambda f: f["train"]["median"])
+        step_eager = args.batch_size / best_eager["train"]["median"]
+        step_compiled = args.batch_size / figures["train"]["median"]
+        overhead = figures["train_first_step_s"] - step_compiled
+        saving = step_eager - step_compiled
+        figures["compile_overhead_s"] = overhead
+        figures["break_even_steps_vs"] = best_eager["config"]
+        figures["break_even_steps"] = overhead / saving if saving > 0 else None
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def format_report(report: dict) -> str:
+    s = report["settings"]
+    lines = [
+        f"EfficientNet-B0 training step, fp32, batch {s['batch_size']}, {s['image_size']}px, "
+        f"{s['threads']} threads, {s['rounds']} interleaved rounds x {s['steps_per_round']} steps "
+        f"(images/s: median [min-max])",
+        "",
+        f"{'implementation/config':34} {'train img/s':>24} {'eval img/s':>24} "
+        f"{'first step s':>12} {'train MB':>9}",
+    ]
+    for name, f in report["results"].items():
+        train, ev = f["train"], f["eval"]
+        memory = f.get("memory_train", {}).get("training_mb")
+        lines.append(
+            f"{name:34} {train['median']:8.1f} [{train['min']:5.1f}-{train['max']:5.1f}]  "
+            f"{ev['median']:8.1f} [{ev['min']:5.1f}-{ev['max']:5.1f}]  "
+            f"{f['train_first_step_s']:12.1f} {memory if memory is None else round(memory):>9}"
+        )
+    lines.append("")
+    for key, c in report["comparisons"].items():
+        line = (
+            f"{key}: ours {c['ours_images_per_s']:.1f} ({c['ours_best']}) = "
+            f"{c['ratio_vs_best_peer']:.2f}x best peer {c['best_peer']} "
+            f"({c['best_peer_images_per_s']:.1f})"
+        )
+        if "ratio_vs_baseline" in c:
+            line += (
+                f", {c['ratio_vs_baseline']:.2f}x baseline {c['baseline_best']} "
+                f"({c['baseline_images_per_s']:.1f})"
+            )
+        lines.append(line)
+    for name, f in report["results"].items():
+        if f.get("break_even_steps") is not None:
+            lines.append(
+                f"{name}: compile overhead {f['compile_overhead_s']:.0f} s, pays off after "
+                f"{f['break_even_steps']:.0f} steps vs {f['break_even_steps_vs']}"
+            )
+    if report["scaling"]:
+        lines += ["", "scaling (channels_last, eager): img/s median, cost per pixel vs default"]
+        for key, figures in report["scaling"].items():
+            cells = ", ".join(
+                f"{impl} {e['median']:.1f} ({e.get('relative_cost_per_pixel', float('nan')):.2f})"
+                for impl, e in figures.items()
+            )
+            lines.append(f"  {key}: {cells}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help="write the full report as JSON here")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps-per-round", type=int, default=2)
+    parser.add_argument(
+        "--impls", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS)
+    )
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--no-memory", dest="memory", action="store_false",
+                        help="skip the per-candidate peak-memory subprocesses")  # fmt: skip
+    parser.add_argument("--no-memory-compile", dest="memory_compile", action="store_false",
+                        help="measure memory of eager configurations only")  # fmt: skip
+    parser.add_argument("--no-scaling", dest="scaling", action="store_false")
+    parser.add_argument("--scaling-batch-sizes", type=int, nargs="+", help="default 8 16 32 64")
+    parser.add_argument(
+        "--scaling-image-sizes", type=int, nargs="+", help="default 160 192 224 256"
+    )
+    parser.add_argument("--scaling-rounds", type=int, help="default 3 (--quick: 2)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="eager configs only, 3 rounds of 1 step, no compile, small scaling sweep",
+    )
+    parser.add_argument("--child-impl", help=argparse.SUPPRESS)
+    parser.add_argument("--child-config", help=argparse.SUPPRESS)
+    parser.add_argument("--child-mode", default="train", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child_impl:
+        measure_memory_in_child(args)
+        return 0
+    defaults = {
+        "rounds": (7, 3),
+        "steps_per_round": (2, 1),
+        "scaling_rounds": (3, 2),
+        "scaling_batch_sizes": ([8, 16, 32, 64], [16, args.batch_size]),
+        "scaling_image_sizes": ([160, 192, 224, 256], [160, args.image_size]),
+    }
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    if args.quick:
+        args.configs = [c for c in args.configs if not CONFIGS[c][1]]
+    report = run(args)
+    print(format_report(report))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_name(f".{args.out.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(tmp, args.out)
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
