@@ -14,11 +14,13 @@ author knows exactly what is left to write before ``modelzoo render``.
 from __future__ import annotations
 
 import re
+import textwrap
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.readme import FieldValue, ReadmeDocument, ReferenceBlock, Section, plain_text
@@ -288,7 +290,12 @@ def section_text(document: ReadmeDocument, section: Section, stop_at_child: bool
     return "\n".join(line.rstrip() for line in body).strip("\n")
 
 
-_OVERVIEW_STOP = re.compile(r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|参考实现|Reference paper)")
+#: Where the network's own description ends: the paper and code entries, or the category
+#: tip the template adds ("Research（研究版）：…"), which the category implies.
+_OVERVIEW_STOP = re.compile(
+    r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|参考实现|Reference paper|Reference implementation"
+    r"|(?:Benchmark|Official|Research|Tutorials?)\s*[（(])"
+)
 
 
 def _summary_text(document: ReadmeDocument) -> str:
@@ -326,9 +333,14 @@ def _sections(document: ReadmeDocument, result: Extraction) -> None:
     features = _features(document)
     if features:
         result.data["features"] = features
+    transfer = _transfer_learning(document)
+    if transfer:
+        result.data["transfer_learning"] = transfer
     for path, titles in _SECTION_FIELDS:
         section = _section_named(document, *titles)
         text = section_text(document, section) if section else ""
+        if path.startswith("advanced."):
+            text = _before_entry_list(text)
         if not text:
             continue
         group, key = path.split(".")
@@ -388,11 +400,12 @@ def _default_config(document: ReadmeDocument, result: Extraction) -> dict[str, A
         cards = _CARDS.search(title)
         if cards and cards.group("n"):
             config["hyperparameters_cards"] = int(cards.group("n"))
-        values = {}
+        values: dict[str, str | int] = {}
         for item in items:
             pair = re.match(r"^(?P<name>[^:：]+)[:：]\s*(?P<value>.+)$", item)
             if pair and pair.group("name").strip():
-                values[pair.group("name").strip()] = pair.group("value").strip()
+                value = pair.group("value").strip()
+                values[pair.group("name").strip()] = int(value) if value.isdigit() else value
             else:
                 result.note("default_config.hyperparameters", UNREADABLE, f"{item!r} is no "
                             "'name: value' pair; left out")  # fmt: skip
@@ -428,6 +441,63 @@ def _features(document: ReadmeDocument) -> list[dict[str, Any]]:
 
 
 _COMMAND = re.compile(r"^\s*(?P<command>(?:bash|sh|python3?)\s+(?:\./)?(?P<script>[\w./-]+)\b.*)$")
+#: 迁移学习指导 step titles (the template's, in both languages) -> transfer_learning field.
+_TRANSFER_STEPS: dict[str, str] = {
+    "获取数据与数据目录结构": "dataset",
+    "获取数据": "dataset",
+    "数据目录结构": "dataset",
+    "get the data and lay out its folders": "dataset",
+    "数据标注": "labels",
+    "label the data": "labels",
+    "（可选）数据转换": "conversion",
+    "(optional) convert the data": "conversion",
+    "数据转换": "conversion",
+    "修改配置文件": "config_changes",
+    "change the configuration": "config_changes",
+    "加载预训练模型": "pretrained",
+    "load the pretrained model": "pretrained",
+    "模型训练": "training",
+    "train the model": "training",
+    "模型评估": "evaluation",
+    "evaluate the model": "evaluation",
+}
+_STEP = re.compile(r"^\s*(?:\d{1,2}[.)、]|[-*+])\s+(?P<title>.+)$")
+
+
+def _step_field(line: str) -> str | None:
+    match = _STEP.match(line)
+    if not match:
+        return None
+    title = plain_text(match.group("title")).split("。")[0].rstrip(".：: ").lower()
+    return _TRANSFER_STEPS.get(title)
+
+
+def _transfer_learning(document: ReadmeDocument) -> dict[str, str]:
+    """迁移学习指导: the text under each of the template's numbered steps."""
+    section = _section_named(document, "迁移学习指导", "transfer learning")
+    if section is None:
+        return {}
+    body = document.lines[section.line : section.end_line]
+    steps: dict[str, str] = {}
+    current: str | None = None
+    collected: list[str] = []
+
+    def close() -> None:
+        text = textwrap.dedent("\n".join(collected)).strip("\n")
+        if current is not None and text.strip() and current not in steps:
+            steps[current] = text
+
+    for line in body:
+        step = _step_field(line)
+        if step is not None or _STEP.match(line) and not line.startswith((" ", "\t")):
+            close()
+            current, collected = step, []
+            continue
+        collected.append(line)
+    close()
+    return steps
+
+
 _ENTRY_KINDS = (
     ("train_full_1p", "train-1p"),
     ("train_full_8p", "train-8p"),
@@ -454,9 +524,43 @@ def entry_point_name(script: str, command: str) -> str | None:
     return None
 
 
-def _entry_points(document: ReadmeDocument) -> dict[str, dict[str, str]]:
-    """The commands the README runs, as entry points (the first command of each kind)."""
+_ENTRY_ITEM = re.compile(r"^\s*[-*+]\s+`(?P<name>[a-z0-9][a-z0-9-]*)`\s*[：:]\s*(?P<text>.+)$")
+
+
+def _before_entry_list(text: str) -> str:
+    """Section text up to a list of named entry points (which deliverable.yaml keeps under
+    ``entry_points``, so it is not prose to copy)."""
+    kept = []
+    for line in text.split("\n"):
+        if _ENTRY_ITEM.match(line):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _named_entry_points(document: ReadmeDocument) -> dict[str, dict[str, str]]:
+    """``-   `train-1p`：单卡训练`` followed by a code block holding its command."""
     entries: dict[str, dict[str, str]] = {}
+    lines = document.lines
+    for index, line in enumerate(lines):
+        match = _ENTRY_ITEM.match(line) if "`" in line else None
+        if not match or match.group("name") in entries:
+            continue
+        following = [x.strip() for x in lines[index + 1 : index + 6] if x.strip()]
+        if len(following) >= 2 and following[0].startswith(("```", "~~~")):
+            command = following[1]
+            if command and not command.startswith(("```", "~~~")):
+                entries[match.group("name")] = {
+                    "command": command,
+                    "description": plain_text(match.group("text")),
+                }
+    return entries
+
+
+def _entry_points(document: ReadmeDocument) -> dict[str, dict[str, str]]:
+    """The commands the README runs, as entry points: those it names (as the kit renders
+    them), else the first command of each ModelZoo launch-script kind."""
+    entries = _named_entry_points(document)
     for script in document.scripts:
         line = document.lines[script.line - 1].replace("\\_", "_").strip("`* ")
         match = _COMMAND.match(line)
@@ -490,8 +594,12 @@ def _missing_from_model(result: Extraction) -> None:
             result.note(path, MISSING, "the README does not state it; write it by hand")
 
 
-def read_extraction(readme: Path) -> Extraction:
-    """Extract from a README file (the folder's name becomes the deliverable's name)."""
+def read_extraction(readme: Path, translation: Path | None = None) -> Extraction:
+    """Extract from a README file (the folder's name becomes the deliverable's name).
+
+    ``translation`` is the same deliverable's README in English (README.en.md, looked for
+    beside a README.md when not given): its prose joins the Chinese as ``{zh, en}`` wherever
+    deliverable.yaml holds text in both languages, so neither README goes stale."""
     from modelzoo_kit.readme import read_readme
 
     document = read_readme(readme)
@@ -503,4 +611,64 @@ def read_extraction(readme: Path) -> Extraction:
             f"{len(document.encoding_problems)} line(s) are not valid UTF-8 or mis-decoded",
             document.encoding_problems[0],
         )
+    if translation is None and readme.name == "README.md":
+        beside = readme.with_name("README.en.md")
+        translation = beside if beside.is_file() else None
+    if translation is not None:
+        english = extract(read_readme(translation), readme.resolve().parent.name)
+        from modelzoo_kit.metadata import Deliverable
+
+        result.data = merge_languages(result.data, english.data, Deliverable)
     return result
+
+
+def _is_text(annotation: Any) -> bool:
+    """Whether a model field holds prose that may be written per language (``Text``)."""
+    from modelzoo_kit.metadata import Localized
+
+    if annotation is Localized:
+        return True
+    return any(_is_text(arg) for arg in typing.get_args(annotation))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def merge_languages(zh: Any, en: Any, model: type[BaseModel]) -> Any:
+    """Chinese data + English data of the same deliverable -> one, with ``{zh, en}`` where a
+    text field differs. Everything that is not prose (versions, urls, processor...) is taken
+    from the Chinese README, the template's reference language."""
+    if not isinstance(zh, dict) or not isinstance(en, dict):
+        return zh
+    merged = dict(zh)
+    for key, value in zh.items():
+        if key not in en:
+            continue
+        info = model.model_fields.get(key)
+        if info is None:
+            continue
+        merged[key] = _merge_value(value, en[key], info.annotation)
+    return merged
+
+
+def _merge_value(zh: Any, en: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is list and isinstance(zh, list) and isinstance(en, list) and len(zh) == len(en):
+        (item,) = typing.get_args(annotation)
+        return [_merge_value(a, b, item) for a, b in zip(zh, en, strict=True)]
+    if origin is dict and isinstance(zh, dict) and isinstance(en, dict):
+        value_type = typing.get_args(annotation)[1]
+        return {k: _merge_value(v, en.get(k, v), value_type) for k, v in zh.items()}
+    if isinstance(zh, str) and isinstance(en, str):
+        return {"zh": zh, "en": en} if zh != en and _is_text(annotation) else zh
+    model = _model_in(annotation)
+    if model is not None:
+        return merge_languages(zh, en, model)
+    return zh

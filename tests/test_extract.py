@@ -43,7 +43,7 @@ def test_every_stated_value_lands_in_the_models_shape() -> None:
     assert not [n for n in result.notes if n.field.startswith(("basic", "overview"))]
     # What a legacy README never states is listed, from the model itself.
     assert data["default_config"]["hyperparameters"] == {
-        "Batch size": "256",
+        "Batch size": 256,
         "Learning rate(LR)": "0.1",
     }
     assert {n.field for n in result.notes if n.kind == MISSING} >= {
@@ -145,21 +145,24 @@ def test_rendered_readme_extracts_to_its_own_metadata(tmp_path: Path) -> None:
     assert data["name"] == "minimal"
     config = deliverable.default_config
     assert data["default_config"]["dataset"] == config.dataset
-    assert data["default_config"]["hyperparameters"] == {
-        k: str(v) for k, v in config.hyperparameters.items()
-    }
+    assert (
+        data["default_config"]["hyperparameters"]
+        == config.model_dump(mode="json")["hyperparameters"]
+    )
     assert data["default_config"]["network"] == [item.zh for item in config.network]
     assert [(f["name"], f["supported"], f.get("note")) for f in data["features"]] == [
         (f.name.zh, f.supported, f.note.zh if f.note else None) for f in deliverable.features
     ]
-    # Transfer-learning steps are prose the importer does not split into fields.
-    assert {n.field for n in result.notes} == {"transfer_learning"}
+    assert data["transfer_learning"] == {
+        k: v["zh"]
+        for k, v in deliverable.transfer_learning.model_dump(mode="json").items()
+        if v is not None
+    }
+    assert result.notes == [] and result.complete
 
-    # ... and rendering what was extracted gives a README with the same field values.
+    # ... and rendering what was extracted, as it is, gives a README with the same values.
     copy = tmp_path / "again"
     shutil.copytree(MINIMAL, copy)
-    original = yaml.safe_load((MINIMAL / "deliverable.yaml").read_text(encoding="utf-8"))
-    data["transfer_learning"] = original["transfer_learning"]
     (copy / "deliverable.yaml").write_text(dump_data(data), encoding="utf-8")
     load_deliverable(copy)
     for rendered in render_folder(copy, ("zh",)):
@@ -193,3 +196,28 @@ def test_cli_input_errors_are_one_clear_message(
     assert main(["extract", str(FIXTURES / name)]) == 2
     err = capsys.readouterr().err
     assert name in err and "Traceback" not in err
+
+
+def test_cli_brings_a_readme_under_metadata_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A README with everything the template asks: extract writes a deliverable.yaml that
+    loads as it is (exit 0), and validate then finds the README in sync with it."""
+    folder = tmp_path / "tiny"
+    shutil.copytree(MINIMAL, folder)
+    for rendered in render_folder(folder):
+        write_atomically(rendered.path, rendered.text)
+    (folder / "deliverable.yaml").unlink()
+    readme = folder / "README.md"
+    assert main(["extract", str(readme), "-o", str(folder / "deliverable.yaml")]) == 0
+    assert capsys.readouterr().err.strip().endswith("deliverable.yaml")  # nothing left to do
+    extracted = load_deliverable(folder)
+    original = load_deliverable(MINIMAL)
+    # README.en.md beside README.md: prose comes back in both languages.
+    assert extracted.basic.description == original.basic.description
+    assert extracted.transfer_learning == original.transfer_learning
+    assert extracted.entry_points == original.entry_points
+    assert extracted.basic.processor == original.basic.processor  # not prose: from README.md
+    assert main(["validate", str(folder), "--format", "json", "--select", "MZ3"]) in (0, 1)
+    report = capsys.readouterr().out
+    assert '"MZ303"' not in report and '"MZ304"' not in report
