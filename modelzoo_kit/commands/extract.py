@@ -3,8 +3,11 @@ implies.
 
 Every value the README states is written in the metadata model's shape; what had to be
 normalised, what broke a rule and what the README never states are listed on stderr (and as a
-comment at the top of the file). Exit 0 when the result is a complete deliverable, 1 when
-something is left for the author to write or decide, 2 when the README cannot be read.
+comment at the top of the file). A README.en.md beside README.md contributes the English of
+every text field, so both READMEs render back from the one deliverable.yaml.
+
+Exit 0 when the result is a complete deliverable, 1 when something is left for the author to
+write or decide, 2 when the README cannot be read.
 """
 
 from __future__ import annotations
