@@ -615,10 +615,16 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
         beside = readme.with_name("README.en.md")
         translation = beside if beside.is_file() else None
     if translation is not None:
-        english = extract(read_readme(translation), readme.resolve().parent.name)
+        from modelzoo_kit.errors import InputFileError
         from modelzoo_kit.metadata import Deliverable
 
-        result.data = merge_languages(result.data, english.data, Deliverable)
+        try:
+            english = extract(read_readme(translation), readme.resolve().parent.name)
+        except InputFileError as exc:
+            reason = "; ".join(p.message for p in exc.problems)
+            result.note(translation.name, UNREADABLE, f"{reason}; English text left out")
+        else:
+            result.data = merge_languages(result.data, english.data, Deliverable)
     return result
 
 

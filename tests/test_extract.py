@@ -221,3 +221,11 @@ def test_cli_brings_a_readme_under_metadata_in_place(
     assert main(["validate", str(folder), "--format", "json", "--select", "MZ3"]) in (0, 1)
     report = capsys.readouterr().out
     assert '"MZ303"' not in report and '"MZ304"' not in report
+
+
+def test_unreadable_translation_is_a_note_not_a_failure(tmp_path: Path) -> None:
+    shutil.copyfile(FIXTURES / "good.md", tmp_path / "README.md")
+    shutil.copyfile(FIXTURES / "mz002_binary.md", tmp_path / "README.en.md")
+    result = read_extraction(tmp_path / "README.md")
+    assert result.data["basic"]["version"] == "1.1"
+    assert any(n.field == "README.en.md" and "binary" in n.message for n in result.notes)
