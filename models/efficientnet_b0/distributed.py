@@ -241,6 +241,15 @@ def broadcast_object(obj):
     return box[0]
 
 
+def parameter_checksum(model: nn.Module) -> float:
+    """A float64 sum of every parameter and buffer, to compare replicas across ranks."""
+    with torch.no_grad():
+        return float(
+            sum(t.detach().double().sum().item() * (i + 1) for i, t in
+                enumerate(model.state_dict().values()) if t.is_floating_point())
+        )
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

@@ -47,6 +47,7 @@ from distributed import (
     destroy_process_group,
     gather_objects,
     init_process_group,
+    parameter_checksum,
     read_env,
     scaled_learning_rate,
     wrap_model,
@@ -585,6 +586,11 @@ class Run:
             self.stop.restore()
             self.metrics.write("end", global_step=self.progress.global_step)
 
+        if self.env.is_distributed:
+            checksums = gather_objects(parameter_checksum(self.model))
+            identical = len(set(checksums)) == 1
+            self.log(f"replicas identical across {len(checksums)} ranks: {identical}")
+            self.metrics.write("replicas", checksums=checksums, identical=identical)
         summary = RunSummary(
             network=args.arch,
             rank_size=self.env.world_size,

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Full training on eight devices of one machine (or several machines: --nnodes, --node_rank,
+# --master_addr, --master_port on every node). Per-device batch 256, LR scaled to the global batch.
+#   bash test/train_full_8p.sh --data_path=/data/imagenet
+# Re-running continues the run in the output folder (--resume auto) instead of overwriting it.
+# shellcheck source=test/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+parse_args "$@"
+if [ -z "${data_path}" ]; then
+    echo "[Error] para \"data_path\" must be configured (--data_path=/path/to/imagenet or demo)" >&2
+    exit 2
+fi
+locate_paths
+common_train_args
+status=0
+run_training "$((nproc_per_node * nnodes))" "${train_args[@]}" --resume auto \
+    "${extra_args[@]}" || status=$?
+print_summary "${status}"

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Throughput on one device: one short epoch (1000 steps) without evaluation. Uses the dataset
+# given by --data_path, or synthetic tensors on the device when it is omitted.
+#   bash test/train_performance_1p.sh [--data_path=/data/imagenet]
+# Each run replaces the previous performance run in <output_dir>/perf.
+# shellcheck source=test/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+parse_args "$@"
+locate_paths
+output_dir="${output_dir}/perf"
+rm -rf "${output_dir}"
+mkdir -p "${output_dir}"
+common_train_args
+[ -z "${data_path}" ] && train_args+=(--dataset synthetic)
+[ -z "${epochs}" ] && train_args+=(--epochs 1)
+status=0
+run_training 1 "${train_args[@]}" --limit-train-batches "${PERF_STEPS:-1000}" \
+    --limit-val-batches 1 "${extra_args[@]}" || status=$?
+print_summary "${status}"

@@ -1,0 +1,93 @@
+"""Shared helpers for the EfficientNet training tests (not a test module).
+
+The deliverable's modules import each other as top-level modules (``from data import ...``), as
+they do when ``train.py`` runs from its folder, so the folder goes on ``sys.path`` here. The demo
+dataset is generated once per test process into a temporary folder and reused by every test.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+DELIVERABLE = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0"
+if str(DELIVERABLE) not in sys.path:
+    sys.path.insert(0, str(DELIVERABLE))
+
+# Small, fast settings every training test starts from: 32 px crops of the 64 px demo images,
+# no stochastic layers (so runs compare exactly), one thread-light loader, no progress bar.
+TINY = [
+    "--device", "cpu",
+    "--image-size", "32",
+    "--batch-size", "8",
+    "--workers", "0",
+    "--drop-rate", "0",
+    "--drop-path-rate", "0",
+    "--crop-scale-min", "0.35",
+    "--progress", "off",
+    "--log-interval", "1",
+    "--warmup-epochs", "0",
+]
+
+
+@functools.lru_cache(maxsize=1)
+def demo_root() -> Path:
+    """The demo dataset, generated once per test process."""
+    from demo_dataset import ensure_demo_dataset
+
+    folder = Path(tempfile.mkdtemp(prefix="effnet-demo-")) / "demo"
+    return ensure_demo_dataset(folder, log=lambda _message: None)
+
+
+@functools.lru_cache(maxsize=1)
+def small_image_folder() -> Path:
+    """A 3-class ImageFolder (12 train, 6 val images per class) cut from the demo images."""
+    import shutil
+
+    source = demo_root()
+    target = Path(tempfile.mkdtemp(prefix="effnet-small-")) / "data"
+    for split, count in (("train", 12), ("val", 6)):
+        for name in ("circle", "checkerboard", "vertical_stripes"):
+            folder = target / split / name
+            folder.mkdir(parents=True)
+            for image in sorted((source / split / name).iterdir())[:count]:
+                shutil.copy(image, folder / image.name)
+    return target
+
+
+def train_main(*argv: str) -> int:
+    """Run ``train.py`` in this process (no interpreter start-up) and return its exit status."""
+    import train
+
+    return train.main([str(a) for a in argv])
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    env.pop("WORLD_SIZE", None)
+    env.pop("RANK", None)
+    env.update(extra)
+    return env
+
+
+def run_train_process(*argv: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGV`` from the deliverable's folder and capture its output."""
+    return subprocess.run(
+        [sys.executable, "train.py", *map(str, argv)],
+        cwd=DELIVERABLE,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def model_state(checkpoint_path: Path) -> dict:
+    import torch
+
+    return torch.load(checkpoint_path, map_location="cpu", weights_only=True)["model"]

@@ -1,0 +1,127 @@
+"""Checkpoint files: atomic saves that survive SIGKILL, safe loading, RNG round trips."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+from effnet_support import DELIVERABLE
+
+# isort: split
+
+import checkpoint as ckpt
+from errors import CheckpointError
+
+
+def test_atomic_save_round_trips_and_leaves_no_temporary_files(tmp_path):
+    path = tmp_path / "run" / "last.pt"
+    ckpt.atomic_save({"kind": ckpt.KIND, "w": torch.arange(5)}, path)
+    assert torch.equal(ckpt.load(path)["w"], torch.arange(5))
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+
+
+class Payload:
+    """Not a tensor or plain value: weights_only loading must refuse to unpickle it."""
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        (b"not a checkpoint at all", "not a readable PyTorch checkpoint"),
+        ("truncated", "not a readable PyTorch checkpoint"),
+        ("code", "not a readable PyTorch checkpoint"),
+        ("list", "not a checkpoint dictionary"),
+    ],
+)
+def test_bad_checkpoint_files_are_refused_with_the_path_named(tmp_path, content, message):
+    path = tmp_path / "model.pt"
+    if content == "truncated":
+        torch.save({"w": torch.zeros(1000)}, path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif content == "code":
+        with open(path, "wb") as handle:
+            torch.save({"payload": Payload()}, handle, pickle_module=pickle)
+    elif content == "list":
+        torch.save([torch.zeros(1)], path)
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as caught:
+        ckpt.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_unwritable_folder_is_a_checkpoint_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CheckpointError, match="cannot write checkpoint"):
+        ckpt.atomic_save({"w": 1}, blocker / "last.pt")
+
+
+KILLED_SAVE = textwrap.dedent(
+    """
+    import sys, time, torch
+    sys.path.insert(0, {deliverable!r})
+    import checkpoint as ckpt
+    path = {path!r}
+    ckpt.atomic_save({{"version": 1, "w": torch.ones(1000)}}, path)
+    real_save = torch.save
+    def slow_save(obj, handle, *args, **kwargs):
+        handle.write(b"PK\\x03\\x04 half of a zip")  # start writing, then hang mid-file
+        handle.flush()
+        print("writing", flush=True)
+        time.sleep(60)
+    torch.save = slow_save
+    ckpt.atomic_save({{"version": 2, "w": torch.zeros(1000)}}, path)
+    """
+)
+
+
+def test_sigkill_in_the_middle_of_a_save_leaves_the_previous_checkpoint_loadable(tmp_path):
+    path = tmp_path / "last.pt"
+    script = KILLED_SAVE.format(deliverable=str(DELIVERABLE), path=str(path))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "writing"
+        assert any(p.name.startswith(".last.pt.") for p in tmp_path.iterdir())
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    survived = ckpt.load(path)
+    assert survived["version"] == 1 and torch.equal(survived["w"], torch.ones(1000))
+    ckpt.atomic_save({"version": 3}, path)  # the next save clears the killed save's leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_rng_state_round_trip_reproduces_python_and_torch_streams():
+    state = ckpt.capture_rng_state(torch.device("cpu"), lambda device: None)
+    expected = (random.random(), torch.rand(3))
+    random.seed(0)
+    torch.manual_seed(0)
+    ckpt.restore_rng_state(state, torch.device("cpu"), lambda device, s: None)
+    assert random.random() == expected[0] and torch.equal(torch.rand(3), expected[1])
+
+
+def test_state_dict_of_another_shape_is_refused_with_an_example_key(tmp_path):
+    model = torch.nn.Linear(4, 2)
+    other = torch.nn.Linear(4, 3).state_dict()
+    expected = r"2 of another shape \(e.g. bias: \(3,\) vs \(2,\)\)"
+    with pytest.raises(CheckpointError, match=expected):
+        ckpt.check_state_dict_fits(model, other, tmp_path / "x.pt")
+
+
+def test_a_stale_temporary_from_a_killed_process_is_removed_by_the_next_save(tmp_path):
+    stale = tmp_path / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 10, time.time() - 10))
+    ckpt.atomic_save({"v": 1}, tmp_path / "last.pt")
+    assert not stale.exists()
