@@ -108,47 +108,38 @@ def scaled_learning_rate(
     raise ConfigError(f"--lr-scaling must be linear or none, not {rule!r}")
 
 
-class SyncBatchNormAct(nn.SyncBatchNorm):
-    """SyncBatchNorm followed by the activation a fused norm+activation module carried.
+class _DifferentiableAllReduce(torch.autograd.Function):
+    """Sum over ranks whose gradient is again the sum over ranks (each rank's loss depends on
+    every rank's contribution to a global statistic)."""
 
-    ``nn.SyncBatchNorm.convert_sync_batchnorm`` would replace the model's ``BatchNormAct2d`` by a
-    plain SyncBatchNorm and silently drop its SiLU; this keeps it (and the state-dict keys).
-    PyTorch's SyncBatchNorm runs on accelerators only (CUDA, NPU via torch_npu).
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total)
+        return total
+
+
+class AllReduceBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """Normalisation over the global batch for CPU processes (gloo), where PyTorch's
+    SyncBatchNorm refuses to run.
+
+    Batch statistics are all-reduced with a differentiable all-reduce (mean first, then the
+    centred second moment, for accuracy), so autograd yields the exact gradient of BN over the
+    global batch. Running statistics use the unbiased global variance, as BatchNorm does.
     """
-
-    def __init__(
-        self, num_features: int, eps: float, momentum: float | None, act: nn.Module | None = None
-    ) -> None:
-        super().__init__(num_features, eps=eps, momentum=momentum)
-        self.act = act if act is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(super().forward(x))
-
-
-class AllReduceBatchNorm2d(nn.BatchNorm2d):
-    """Synchronised BatchNorm for CPU processes (gloo), where PyTorch's SyncBatchNorm refuses.
-
-    Batch statistics are all-reduced with the differentiable ``torch.distributed.nn`` all-reduce
-    (mean first, then the centred second moment, for accuracy), so autograd produces the exact
-    gradient of BN over the global batch. Running statistics use the unbiased global variance,
-    as ``nn.BatchNorm2d`` does for one process.
-    """
-
-    def __init__(
-        self, num_features: int, eps: float, momentum: float | None, act: nn.Module | None = None
-    ) -> None:
-        super().__init__(num_features, eps=eps, momentum=momentum)
-        self.act = act if act is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
-            return self.act(super().forward(x))
-        from torch.distributed.nn.functional import all_reduce
-
+            return super().forward(x)
+        all_reduce = _DifferentiableAllReduce.apply
         dims = (0, 2, 3)
-        local_count = torch.tensor([float(x.numel() // x.shape[1])], dtype=x.dtype, device=x.device)
-        count = all_reduce(local_count)
+        count = float(x.numel() // x.shape[1]) * dist.get_world_size()
         mean = all_reduce(x.sum(dims)) / count
         centred = x - mean[None, :, None, None]
         var = all_reduce((centred * centred).sum(dims)) / count
@@ -162,33 +153,46 @@ class AllReduceBatchNorm2d(nn.BatchNorm2d):
                     if self.momentum is None
                     else self.momentum
                 )
-                unbiased = var * (count / (count - 1).clamp(min=1))
+                unbiased = var * (count / max(count - 1.0, 1.0))
                 self.running_mean.lerp_(mean.detach(), momentum)
                 self.running_var.lerp_(unbiased.detach(), momentum)
-        return self.act(y)
+        return y
+
+
+class NativeSyncBatchNorm(nn.SyncBatchNorm):
+    """PyTorch's SyncBatchNorm (CUDA, and NPU through torch_npu), as a mix-in."""
+
+
+_SYNCED_CLASSES: dict[tuple[type, type], type] = {}
+
+
+def _synced_class(norm_class: type, sync_class: type) -> type:
+    """``norm_class`` with its normalisation step replaced by ``sync_class``'s.
+
+    The model's norm layers may add behaviour around BatchNorm (the EfficientNet's
+    ``BatchNormAct2d`` applies SiLU after ``super().forward``). Putting the synchronised
+    normalisation *behind* the layer's own class in the method order keeps that behaviour, the
+    attributes and the state-dict keys, where ``nn.SyncBatchNorm.convert_sync_batchnorm`` would
+    replace the layer by a plain SyncBatchNorm and silently drop the activation.
+    """
+    key = (norm_class, sync_class)
+    if key not in _SYNCED_CLASSES:
+        _SYNCED_CLASSES[key] = type(f"Synced{norm_class.__name__}", (norm_class, sync_class), {})
+    return _SYNCED_CLASSES[key]
 
 
 def convert_sync_batchnorm(module: nn.Module, device_type: str = "cuda") -> nn.Module:
-    """Replace every BatchNorm (norm+activation subclasses included) by a synchronised twin.
+    """Make every BatchNorm layer of ``module`` normalise over the global batch, in place.
 
-    PyTorch's SyncBatchNorm on accelerators, ``AllReduceBatchNorm2d`` on CPU. State-dict keys are
-    unchanged, so checkpoints load into the model with or without ``--sync-bn``.
+    PyTorch's SyncBatchNorm on accelerators, ``AllReduceBatchNorm`` on CPU.
     """
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(
-        module, (nn.SyncBatchNorm, AllReduceBatchNorm2d)
-    ):
-        act = getattr(module, "act", None)
-        act = act if isinstance(act, nn.Module) else None
-        kind = AllReduceBatchNorm2d if device_type == "cpu" else SyncBatchNormAct
-        converted = kind(module.num_features, module.eps, module.momentum, act)
-        converted.load_state_dict(module.state_dict())
-        converted.train(module.training)
-        param = next(module.parameters(), None)
-        if param is not None:
-            converted = converted.to(param.device)
-        return converted
-    for name, child in list(module.named_children()):
-        setattr(module, name, convert_sync_batchnorm(child, device_type))
+    sync_class = AllReduceBatchNorm if device_type == "cpu" else NativeSyncBatchNorm
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm) and not isinstance(
+            layer, (nn.SyncBatchNorm, AllReduceBatchNorm)
+        ):
+            layer.__class__ = _synced_class(type(layer), sync_class)
+            layer.process_group = None  # SyncBatchNorm's attribute: the whole world
     return module
 
 
@@ -245,8 +249,11 @@ def parameter_checksum(model: nn.Module) -> float:
     """A float64 sum of every parameter and buffer, to compare replicas across ranks."""
     with torch.no_grad():
         return float(
-            sum(t.detach().double().sum().item() * (i + 1) for i, t in
-                enumerate(model.state_dict().values()) if t.is_floating_point())
+            sum(
+                t.detach().double().sum().item() * (i + 1)
+                for i, t in enumerate(model.state_dict().values())
+                if t.is_floating_point()
+            )
         )
 
 

@@ -753,7 +753,12 @@ class Run:
         names: tuple[str, ...] = (ckpt.LAST,)
         if loaders.val is not None:
             result = self.evaluate_model(loaders, self.model)
-            record.update(val_loss=result.loss, val_top1=result.top1, val_top5=result.top5)
+            record.update(
+                val_loss=result.loss,
+                val_top1=result.top1,
+                val_top5=result.top5,
+                val_images=result.images,
+            )
             if self.ema is not None:
                 ema_result = self.evaluate_model(loaders, self.ema.module)
                 record.update(ema_val_top1=ema_result.top1, ema_val_top5=ema_result.top5)
