@@ -61,9 +61,16 @@ def small_image_folder() -> Path:
 
 def train_main(*argv: str) -> int:
     """Run ``train.py`` in this process (no interpreter start-up) and return its exit status."""
+    import torch
     import train
 
-    return train.main([str(a) for a in argv])
+    # One thread: on the shared 2-core test machine, oversubscribed threads are many times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train.main([str(a) for a in argv])
+    finally:
+        torch.set_num_threads(threads)
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

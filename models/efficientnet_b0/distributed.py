@@ -246,13 +246,15 @@ def broadcast_object(obj):
 
 
 def parameter_checksum(model: nn.Module) -> float:
-    """A float64 sum of every parameter and buffer, to compare replicas across ranks."""
+    """A position-weighted float64 sum of the parameters, to compare replicas across ranks.
+
+    Buffers are left out: without SyncBatchNorm each rank's BN running statistics differ by
+    design between DDP's broadcasts of rank 0's buffers.
+    """
     with torch.no_grad():
         return float(
             sum(
-                t.detach().double().sum().item() * (i + 1)
-                for i, t in enumerate(model.state_dict().values())
-                if t.is_floating_point()
+                p.detach().double().sum().item() * (i + 1) for i, p in enumerate(model.parameters())
             )
         )
 

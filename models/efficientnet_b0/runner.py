@@ -698,7 +698,7 @@ class Run:
                     )
                     message = (
                         f"epoch {epoch + 1}/{args.epochs} step {step + 1}/{steps_per_epoch} "
-                        f"loss {mean_loss:.4f} train-acc@1 {train_acc:.2f} lr {lr:.5f} "
+                        f"loss {mean_loss:.4f} train-acc@1 {train_acc:.2f} lr {lr:.5g} "
                         f"images/s {rate:.1f}"
                     )
                     if show_bar:

@@ -1,0 +1,116 @@
+"""Mistakes a user can make with train.py end in one clear line and exit status 2, never a
+traceback, and never overwrite a run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from effnet_support import TINY, demo_root, small_image_folder, train_main
+
+# isort: split
+
+import checkpoint as ckpt
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def dataset_with(tmp_path):
+    """Build train/ and val/ from a {relative path: bytes or None (folder)} table."""
+    png = (demo_root() / "val" / "circle" / "circle_0000.png").read_bytes()
+
+    def build(layout: dict[str, bytes | None]):
+        root = tmp_path / "dataset"
+        for relative, content in layout.items():
+            path = root / relative
+            if content is None:
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(png if content == b"png" else content)
+        return root
+
+    return build
+
+
+GOOD = {f"{split}/{c}/{i}.png": b"png" for split in ("train", "val") for c in "ab"
+        for i in range(4)}
+
+
+@pytest.mark.parametrize(
+    "layout, expected",
+    [
+        (None, "does not exist"),
+        ({"train/a/0.png": b"png"}, "lacks"),
+        ({**GOOD, "train/c": None, "val/c": None}, "holds no images"),
+        ({**GOOD, "train/a/1.png": b"\x89PNG broken"}, "corrupt image"),
+    ],
+    ids=["missing-folder", "missing-val", "empty-class", "corrupt-image"],
+)
+def test_bad_datasets_fail_with_one_line_naming_the_path(
+    tmp_path, capsys, dataset_with, layout, expected
+):
+    root = dataset_with(layout) if layout is not None else tmp_path / "nowhere"
+    status = train_main(*TINY, "--batch-size", "2", "--epochs", "1", "--data", root,
+                        "--output-dir", tmp_path / "out")
+    line = _error_line(capsys)
+    assert status == 2 and expected in line and str(tmp_path) in line
+
+
+def test_corrupt_image_can_be_skipped_instead(tmp_path, capsys, dataset_with):
+    root = dataset_with({**GOOD, "train/a/1.png": b"\x89PNG broken"})
+    status = train_main(*TINY, "--batch-size", "7", "--epochs", "1", "--data", root,
+                        "--on-corrupt", "skip", "--output-dir", tmp_path / "out")
+    assert status == 0
+    assert "skipping corrupt image" in capsys.readouterr().err
+
+
+def _fake_checkpoint(path, arch):
+    ckpt.atomic_save({"kind": ckpt.KIND, "config": {"arch": arch}, "model": {}}, path)
+
+
+@pytest.mark.parametrize(
+    "make_args, expected",
+    [
+        (lambda tmp: ["--resume", tmp / "missing.pt"], "does not exist"),
+        (lambda tmp: (_fake_checkpoint(tmp / "b3.pt", "efficientnet_b3"),
+                      ["--resume", tmp / "b3.pt"])[1], "architecture 'efficientnet_b3'"),
+        (lambda tmp: (torch.save(torch.nn.Conv2d(3, 8, 3).state_dict(), tmp / "resnet.pt"),
+                      ["--pretrained", tmp / "resnet.pt"])[1],
+         "not an EfficientNet checkpoint"),
+        (lambda tmp: (torch.save({"_conv_stem.weight": torch.zeros(48, 3, 3, 3)}, tmp / "b4.pt"),
+                      ["--pretrained", tmp / "b4.pt"])[1], "does not fit efficientnet_b0"),
+        (lambda tmp: ((tmp / "out").mkdir(), (tmp / "out" / "last.pt").write_bytes(b"x"),
+                      [])[2], "already holds a run"),
+        (lambda tmp: ((tmp / "out").write_text("a file"), [])[1], "cannot write to --output-dir"),
+        (lambda tmp: ["--batch-size", "0"], "--batch-size must be at least 1"),
+        (lambda tmp: ["--num-classes", "5"], "the dataset has 3 classes"),
+        (lambda tmp: ["--evaluate"], "--evaluate needs weights"),
+        (lambda tmp: ["--loss-scale", "lots", "--amp"], "--loss-scale must be"),
+    ],
+    ids=["missing-checkpoint", "other-architecture", "foreign-state-dict", "other-variant",
+         "existing-run", "unwritable-output", "bad-batch", "class-count", "evaluate-no-weights",
+         "bad-loss-scale"],
+)
+def test_bad_checkpoints_and_settings_fail_with_one_clear_line(tmp_path, capsys, make_args,
+                                                               expected):
+    extra = make_args(tmp_path)
+    status = train_main(*TINY, "--epochs", "1", "--data", small_image_folder(),
+                        "--output-dir", tmp_path / "out", *extra)
+    assert status == 2
+    assert expected in _error_line(capsys)
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "best.pt").write_bytes(b"precious")
+    assert train_main(*TINY, "--data", small_image_folder(), "--output-dir", out) == 2
+    assert (out / "best.pt").read_bytes() == b"precious"
+    assert "--resume auto" in _error_line(capsys)
