@@ -1,20 +1,22 @@
 """Devices, mixed precision and loss scaling.
 
-The NPU cannot run here. Where a test needs ``torch_npu`` it injects a fake module into
-``sys.modules`` that provides exactly what ``devices.py`` calls on it -- ``torch.npu.is_available``,
-``device_count``, ``set_device`` -- and registers PyTorch's PrivateUse1 backend under the name
-``npu`` (what the real torch_npu does) so that ``torch.device("npu:3")`` exists. No NPU kernel runs;
-what is proved is the selection logic, the error sentences, the backend and the precision plan.
+The NPU cannot run here. Where a test needs ``torch_npu`` it injects, in a subprocess, a fake
+module into ``sys.modules`` that provides exactly what ``devices.py`` calls on it --
+``torch.npu.is_available``, ``device_count``, ``set_device`` -- and registers PyTorch's PrivateUse1
+backend under the name ``npu`` (what the real torch_npu does) so that ``torch.device("npu:3")``
+exists. No NPU kernel runs; what is proved is the selection logic, the error sentences, the
+backend and the precision plan.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
-import types
+import textwrap
 
 import pytest
 import torch
-from effnet_support import DELIVERABLE  # noqa: F401  (puts the deliverable on sys.path)
+from effnet_support import DELIVERABLE
 
 # isort: split
 
@@ -102,37 +104,50 @@ def test_cuda_request_without_a_gpu_is_a_device_error():
         devices.resolve_device("cuda")
 
 
-@pytest.fixture
-def fake_torch_npu(monkeypatch):
-    """A stand-in for torch_npu: 8 visible NPUs, records set_device calls."""
-    if torch._C._get_privateuse1_backend_name() == "privateuseone":
-        torch.utils.rename_privateuse1_backend("npu")
-    if torch._C._get_privateuse1_backend_name() != "npu":
-        pytest.skip("PrivateUse1 backend already registered under another name")
-    calls: list[torch.device] = []
-    npu = types.SimpleNamespace(
-        is_available=lambda: True,
-        device_count=lambda: 8,
-        set_device=calls.append,
+FAKE_NPU_CHECKS = textwrap.dedent(
+    """
+    import sys, types, torch
+    sys.path.insert(0, {deliverable!r})
+    import devices
+    from distributed import backend_for
+    from errors import DeviceError
+
+    # The fake: registering PrivateUse1 as "npu" (as torch_npu does) makes torch.device("npu:3")
+    # exist; torch.npu offers only what devices.py calls. It is process-wide, hence a subprocess.
+    torch.utils.rename_privateuse1_backend("npu")
+    calls = []
+    visible = [True]
+    torch.npu = types.SimpleNamespace(
+        is_available=lambda: visible[0], device_count=lambda: 8, set_device=calls.append
     )
-    monkeypatch.setitem(sys.modules, "torch_npu", types.ModuleType("torch_npu"))
-    monkeypatch.setattr(torch, "npu", npu, raising=False)
-    return calls
+    sys.modules["torch_npu"] = types.ModuleType("torch_npu")
 
-
-def test_npu_is_chosen_by_auto_and_bound_to_the_local_rank(fake_torch_npu):
     assert devices.resolve_device("auto", local_rank=3) == torch.device("npu:3")
-    assert fake_torch_npu == [torch.device("npu:3")]
+    assert calls == [torch.device("npu:3")]
     assert backend_for("npu") == "hccl"
-    with pytest.raises(DeviceError, match="only 8 visible"):
+    try:
         devices.resolve_device("npu", local_rank=8)
-
-
-def test_npu_installed_but_not_visible_says_what_to_check(fake_torch_npu, monkeypatch):
-    monkeypatch.setattr(torch.npu, "is_available", lambda: False)
-    with pytest.raises(DeviceError, match="sees no NPU"):
+        raise AssertionError("rank 8 of 8 NPUs was accepted")
+    except DeviceError as exc:
+        assert "only 8 visible" in str(exc)
+    visible[0] = False
+    try:
         devices.resolve_device("npu")
+        raise AssertionError("an invisible NPU was accepted")
+    except DeviceError as exc:
+        assert "sees no NPU" in str(exc) and "set_env.sh" in str(exc)
     assert devices.resolve_device("auto") == torch.device("cpu")
+    print("fake NPU checks passed")
+    """
+)
+
+
+def test_npu_selection_binds_the_local_rank_and_explains_failures_with_a_fake_torch_npu():
+    script = FAKE_NPU_CHECKS.format(deliverable=str(DELIVERABLE))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fake NPU checks passed" in result.stdout
 
 
 @pytest.mark.parametrize("device, backend", [("npu", "hccl"), ("cuda", "nccl"), ("cpu", "gloo")])

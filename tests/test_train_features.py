@@ -62,6 +62,14 @@ def test_evaluate_reports_top1_top5_and_loss(trained_run, capsys):
     assert "(18 images)" in line
 
 
+def test_ema_weights_are_saved_and_evaluated(trained_run):
+    saved = torch.load(trained_run / "last.pt", weights_only=True)
+    assert saved["ema"]["updates"] == 4 and set(saved["ema"]["module"]) == set(saved["model"])
+    epoch = next(json.loads(x) for x in (trained_run / "metrics.jsonl").read_text().splitlines()
+                 if '"kind": "epoch"' in x)
+    assert 0.0 <= epoch["ema_val_top1"] <= 100.0
+
+
 def _torchvision_weights(path):
     import torchvision
 
