@@ -468,10 +468,11 @@ def format_report(report: dict) -> str:
     for name, f in report["results"].items():
         train, ev = f["train"], f["eval"]
         memory = f.get("memory_train", {}).get("training_mb")
+        memory_text = "-" if memory is None else f"{memory:.0f}"
         lines.append(
             f"{name:34} {train['median']:8.1f} [{train['min']:5.1f}-{train['max']:5.1f}]  "
             f"{ev['median']:8.1f} [{ev['min']:5.1f}-{ev['max']:5.1f}]  "
-            f"{f['train_first_step_s']:12.1f} {memory if memory is None else round(memory):>9}"
+            f"{f['train_first_step_s']:12.1f} {memory_text:>9}"
         )
     lines.append("")
     for key, c in report["comparisons"].items():
@@ -554,12 +555,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.configs = [c for c in args.configs if not CONFIGS[c][1]]
     report = run(args)
-    print(format_report(report))
-    if args.out:
+    if args.out:  # first: a long run's figures must survive a reporting bug
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(f".{args.out.name}.tmp")
         tmp.write_text(json.dumps(report, indent=2) + "\n")
         os.replace(tmp, args.out)
+    print(format_report(report))
+    if args.out:
         print(f"\nwrote {args.out}")
     return 0
 

@@ -16,7 +16,6 @@ sys.path.insert(0, str(DELIVERABLE))
 from efficientnet import (  # noqa: E402
     ARCH_IMAGE_SIZE,
     ARCHITECTURES,
-    StaticPadConv2d,
     UnknownArchitectureError,
     build_model,
     drop_path,
@@ -151,7 +150,7 @@ def test_tf_same_pads_match_tensorflow(size, kernel, stride, pads) -> None:
 
 def test_same_padding_is_static_and_keeps_tf_output_sizes() -> None:
     model = build_model(padding="same", image_size=64).eval()
-    static = [m for m in model.modules() if isinstance(m, StaticPadConv2d)]
+    static = [m for m in model.modules() if getattr(m, "pads", None) is not None]
     assert static, "stride-2 convolutions on even sizes need asymmetric pads"
     assert all(
         isinstance(m.pads, tuple) and all(isinstance(p, int) for p in m.pads) for m in static
@@ -203,3 +202,31 @@ def test_bad_options_are_rejected(kwargs) -> None:
 
 def test_arch_names_accept_dashes() -> None:
     assert build_model("efficientnet-b1").arch == "efficientnet_b1"
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (5, 2)])
+def test_depthwise_op_matches_conv2d_values_and_gradients(memory_format, kernel, stride) -> None:
+    from depthwise import depthwise_conv2d
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 9, 9).contiguous(memory_format=memory_format).requires_grad_()
+    weight = torch.randn(6, 1, kernel, kernel, requires_grad=True)
+    out = depthwise_conv2d(x, weight, stride, kernel // 2)
+    expected = torch.nn.functional.conv2d(x, weight, None, stride, kernel // 2, 1, 6)
+    assert out.is_contiguous(memory_format=memory_format)
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, weight), grad)
+    want = torch.autograd.grad(expected, (x, weight), grad)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+
+
+def test_depthwise_op_registration_is_sound_for_compile() -> None:
+    """opcheck: schema, fake (meta) kernel, autograd registration, as torch.compile needs."""
+    from depthwise import depthwise_conv2d_op
+
+    x = torch.randn(2, 4, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+    weight = torch.randn(4, 1, 3, 3, requires_grad=True)
+    torch.library.opcheck(depthwise_conv2d_op, (x, weight, 2, 1))

@@ -24,8 +24,8 @@ every residual branch zero-initialised (``zero_init_last_bn``), so each residual
 the identity and a deep network trains like a shallow one at first.
 
 Training speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and feed
-channels-last inputs (see ``recommended_memory_format``); activations are in place where
-autograd allows it.
+channels-last inputs (see ``recommended_memory_format``); activations are in place only where
+no gradient is recorded (see ``silu``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from depthwise import depthwise_conv2d
 from torch import nn
 
 Padding = Literal["symmetric", "same"]
@@ -213,6 +214,36 @@ class StaticPadConv2d(nn.Conv2d):
         return f"{super().extra_repr()}, pads={self.pads}"
 
 
+class DepthwiseConv2d(nn.Conv2d):
+    """A depthwise convolution (one filter per channel, no bias), with optional static pads.
+
+    Runs through ``depthwise.depthwise_conv2d``, which keeps compiled CPU training free of
+    layout copies; same parameters and state-dict keys as ``nn.Conv2d``.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        pads: tuple[int, int, int, int] | None = None,
+    ) -> None:
+        super().__init__(
+            channels, channels, kernel_size, stride, padding, groups=channels, bias=False
+        )
+        self.pads = pads  # asymmetric TF-"same" pads applied before the convolution
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pads is not None:
+            x = F.pad(x, self.pads)
+        return depthwise_conv2d(x, self.weight, self.stride[0], self.padding[0])
+
+    def extra_repr(self) -> str:
+        pads = f", pads={self.pads}" if self.pads is not None else ""
+        return f"{super().extra_repr()}{pads}"
+
+
 def make_conv(
     in_channels: int,
     out_channels: int,
@@ -223,38 +254,43 @@ def make_conv(
     padding: Padding = "symmetric",
     input_size: int | None = None,
 ) -> nn.Conv2d:
-    """A convolution padded in the requested style; TF-"same" needs the input's spatial size."""
+    """A convolution padded in the requested style; TF-"same" needs the input's spatial size.
+
+    Symmetric pads are the convolution's own; asymmetric TF-"same" pads (stride 2 on even
+    sizes) are constants applied with ``F.pad``, computed here once for ``input_size``.
+    """
     if padding == "symmetric" or kernel_size == 1:
-        return nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            kernel_size // 2,
-            groups=groups,
-            bias=bias,
-        )
-    if input_size is None:
+        before = after = kernel_size // 2
+    elif input_size is None:
         raise ValueError("TF-'same' padding is static: the input size must be known")
-    before, after = tf_same_pads(input_size, kernel_size, stride)
-    if before == after:
+    else:
+        before, after = tf_same_pads(input_size, kernel_size, stride)
+    pads = None if before == after else (before, after, before, after)
+    symmetric = before if pads is None else 0
+    if groups > 1 and groups == in_channels == out_channels and not bias:
+        return DepthwiseConv2d(in_channels, kernel_size, stride, symmetric, pads)
+    if pads is None:
         return nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, before, groups=groups, bias=bias
+            in_channels, out_channels, kernel_size, stride, symmetric, groups=groups, bias=bias
         )
     return StaticPadConv2d(
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        0,
-        groups=groups,
-        bias=bias,
-        pads=(before, after, before, after),
+        in_channels, out_channels, kernel_size, stride, 0, groups=groups, bias=bias, pads=pads
     )
 
 
+def silu(x: torch.Tensor) -> torch.Tensor:
+    """SiLU, in place only where no gradient is recorded.
+
+    Under autograd an in-place ``silu_`` makes PyTorch clone its input first (the backward
+    needs it), which costs one full copy of every activation per step: 49 copies in B0, about
+    7% of an eager CPU training step. Without autograd (``inference_mode``, ``no_grad``) in
+    place is free and saves an allocation.
+    """
+    return F.silu(x, inplace=not torch.is_grad_enabled())
+
+
 class BatchNormAct2d(nn.BatchNorm2d):
-    """BatchNorm followed by an optional in-place SiLU, in one module.
+    """BatchNorm followed by an optional SiLU, in one module.
 
     Keeping the activation inside the norm module keeps the state-dict keys timm's
     (``bn1.weight`` ...) and gives one place to change how the pair is computed.
@@ -262,10 +298,14 @@ class BatchNormAct2d(nn.BatchNorm2d):
 
     def __init__(self, num_features: int, eps: float, momentum: float, act: bool = True) -> None:
         super().__init__(num_features, eps=eps, momentum=momentum)
-        self.act = nn.SiLU(inplace=True) if act else nn.Identity()
+        self.apply_act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(super().forward(x))
+        x = super().forward(x)
+        return silu(x) if self.apply_act else x
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, act={'SiLU' if self.apply_act else None}"
 
 
 class SqueezeExcite(nn.Module):
@@ -274,12 +314,11 @@ class SqueezeExcite(nn.Module):
     def __init__(self, channels: int, squeeze_channels: int) -> None:
         super().__init__()
         self.conv_reduce = nn.Conv2d(channels, squeeze_channels, 1, bias=True)
-        self.act = nn.SiLU(inplace=True)
         self.conv_expand = nn.Conv2d(squeeze_channels, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.mean((2, 3), keepdim=True)
-        scale = self.conv_expand(self.act(self.conv_reduce(scale)))
+        scale = self.conv_expand(silu(self.conv_reduce(scale)))
         return x * scale.sigmoid()
 
 
