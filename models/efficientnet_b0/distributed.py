@@ -87,7 +87,7 @@ def init_process_group(env: DistEnv, device: torch.device, backend: str) -> None
     if not env.is_distributed or dist.is_initialized():
         return
     kwargs = {}
-    if device.type in ("cuda", "npu"):
+    if device.type == "cuda":  # torch_npu binds the device through torch.npu.set_device
         kwargs["device_id"] = device
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size, **kwargs)
 

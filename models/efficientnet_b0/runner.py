@@ -398,6 +398,11 @@ class Run:
                 )
         ckpt.check_state_dict_fits(self.model, obj["model"], path)
         self.model.load_state_dict(obj["model"])
+        if self.args.evaluate or self.args.export_onnx:
+            if self.ema is not None and obj.get("ema") is not None:
+                self.ema.load_state_dict(obj["ema"])
+            self.log(f"loaded the weights of {path}")
+            return  # evaluation and export need the weights only, not the training state
         try:
             self.optimizer.load_state_dict(obj["optimizer"])
         except (ValueError, KeyError) as exc:
