@@ -31,7 +31,6 @@ from data import (
 from demo_dataset import ensure_demo_dataset
 from devices import (
     LossScaler,
-    autocast,
     device_rng_state,
     plan_precision,
     resolve_device,
@@ -822,4 +821,4 @@ def run(args) -> int:
         destroy_process_group()
 
 
-__all__ = ["run", "validate", "Run", "autocast"]
+__all__ = ["Run", "run", "validate"]
