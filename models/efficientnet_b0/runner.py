@@ -197,6 +197,7 @@ class Run:
         self.stop = StopRequest()
         self.metrics = MetricsLog(None)
         self.ema: ModelEma | None = None
+        self.resume_checkpoint: dict | None = None
         self.classes: tuple[str, ...] = ()
         self.channels_last = (
             args.channels_last
@@ -227,9 +228,17 @@ class Run:
         if kind == "imagefolder":
             return Path(args.data).expanduser()
         root = Path(args.demo_root)
+        # One process per machine draws the images; the others wait, then find them. A failure
+        # on that process is re-raised after the barrier, so no rank is left waiting in it.
+        failure: TrainingError | None = None
         if self.env.local_rank == 0:
-            root = ensure_demo_dataset(root, log=self.log)
+            try:
+                ensure_demo_dataset(root, log=self.log)
+            except TrainingError as exc:
+                failure = exc
         barrier()
+        if failure is not None:
+            raise failure
         return ensure_demo_dataset(root, log=self.log)
 
     def build_loaders(self, num_classes_hint: int | None) -> Loaders:
@@ -382,7 +391,8 @@ class Run:
             ckpt.atomic_save(state, self.output_dir / name)
 
     def restore(self, path: Path) -> None:
-        obj = ckpt.load(path)
+        obj = self.resume_checkpoint if self.resume_checkpoint is not None else ckpt.load(path)
+        self.resume_checkpoint = None  # free the host copy once it is in the model
         if not ckpt.is_training_checkpoint(obj):
             raise CheckpointError(
                 f"{path} is a weights file, not a train.py checkpoint; pass it as --pretrained"
@@ -458,7 +468,8 @@ class Run:
             pretrained_state, pretrained_format, pretrained_config = self.read_pretrained()
         resume_config: dict = {}
         if resume_path is not None:
-            resume_config = ckpt.load(resume_path).get("config", {})
+            self.resume_checkpoint = ckpt.load(resume_path)
+            resume_config = self.resume_checkpoint.get("config", {})
 
         loaders = None
         if not args.export_onnx:
