@@ -12,7 +12,7 @@ Rule ids (stable; ``--select PV`` picks them all):
 PV000  info      the commit exists and is on the cited branch
 PV001  error     the url is refused: it would run a program, or looks like an option
 PV002  error     the url is unreachable, not a git repository, or needs credentials
-PV003  warn/err  offline (or unreachable): answered from the cache / nothing cached
+PV003  info/warn  offline (or unreachable): answered from the cache
 PV004  error     the branch does not exist
 PV005  error     the commit does not exist (or the server will not serve it)
 PV006  error     the commit exists but is not on the branch (not an ancestor of its head)
@@ -34,7 +34,9 @@ PV030  info      derivation from the upstream reference: files carried unchanged
 PV040  info/err  the deliverable lives in the repository it cites: committed tree vs cited
 PV041  warning   ... and has uncommitted changes
 PV042  info      ... the commit to cite
+PV043  info      ... its commit was checked in that repository; the url was not contacted
 PV050  warning   the deliverable cites no adapted source at all
+PV060  warn/err  not verified: no network (offline) and not cached; an error under strict
 =====  ========  =====================================================================
 """
 
@@ -155,8 +157,12 @@ class _Checker:
         offline: bool,
         extra_ignore: Iterable[str],
         limits: FetchLimits,
+        strict: bool = False,
     ):
         self.dir = Path(deliverable_dir)
+        self.strict = strict
+        self._homes: dict[str, HomeRepository | None] = {}
+        self._cited: dict[str, SourceRef] = {}
         self.deliverable = deliverable
         self.cache_dir = cache_dir
         self.offline = offline
@@ -226,17 +232,21 @@ class _Checker:
                      "cite an https://, ssh:// or file:// repository address",
                      field=f"{ref.field}.url")
             return None
+        home = self.home(ref)
+        if home is not None and home.has_commit:
+            return self._verify_in_home(ref, home)
         cache = self._caches.get(url)
         if cache is None:
             cache = RemoteCache(self.cache_dir, url, self.limits, offline=self.offline)
             self._caches[url] = cache
-        offline = self.offline or self._reachable.get(url) is False
-        if offline and not (cache.exists() and cache.cached_heads()):
-            self.add("PV003", Severity.ERROR,
-                     f"{ref.field}: {ref.url} cannot be reached (offline) and is not in the cache",
-                     "run once with network access and --cache DIR, then --offline works",
-                     field=f"{ref.field}.url")
-            return None
+        if not (cache.exists() and cache.cached_heads()):
+            if self.offline:
+                self.unverified(ref, "--offline was given and it is not in the cache")
+                return None
+            if self._reachable.get(url) is False:
+                self.unverified(ref, "no network is reachable (offline) and it is not in the "
+                                "cache")
+                return None
         cache.create()
         heads = self._heads(ref, cache, url)
         if heads is None:
@@ -259,10 +269,55 @@ class _Checker:
                 if not cache.offline:
                     cache.fetch_branch(ref.branch, branch_head)
             except GitCommandError as exc:
-                self.add("PV002", Severity.ERROR,
-                         f"{ref.field}: fetching branch {ref.branch!r} failed: {exc}")
+                if exc.kind == "network":
+                    self.unverified(ref, f"the network went away while fetching branch "
+                                    f"{ref.branch!r} (offline: {exc})")
+                else:
+                    self.add("PV002", Severity.ERROR,
+                             f"{ref.field}: fetching branch {ref.branch!r} failed: {exc}")
                 return None
         return self._verify_commit(ref, cache, on_branch=branch_head is not None)
+
+    def unverified(self, ref: SourceRef, reason: str, field: str | None = None,
+                   hint: str = "re-run with network access, or with --cache DIR of a previous "
+                   "check, to verify it") -> None:
+        """A reference that could not be checked (no network, nothing cached): a warning, as
+        nothing is known to be wrong; an error under ``strict``, for gates that demand proof."""
+        if not self.strict:
+            hint += " (--strict makes this an error)"
+        self.add("PV060", Severity.ERROR if self.strict else Severity.WARNING,
+                 f"{ref.field}: {ref.url} could not be verified: {reason}", hint,
+                 field=field or f"{ref.field}.url")
+
+    def _verify_in_home(self, ref: SourceRef, home: HomeRepository) -> RemoteCache:
+        """Branch and ancestry of a commit of the repository the deliverable lives in, read
+        from that repository: its local and remote-tracking branches of the cited name."""
+        repo = EnclosingRepository(home, self.limits)
+        self.add("PV043", Severity.INFO,
+                 f"{ref.field}: checked in the enclosing repository {home.top} (recognised by "
+                 f"{home.matched_by}); {ref.url} itself was not contacted",
+                 "the cited commit is here, so no network is needed", field=f"{ref.field}.url")
+        commit = ref.commit_id
+        refs = repo.branch_refs(ref.branch)
+        if not refs:
+            self.unverified(
+                ref, f"branch {ref.branch!r} is neither a local nor a remote-tracking branch of "
+                f"the enclosing repository {home.top}, so whether the commit is on it is unknown",
+                field=f"{ref.field}.branch",
+                hint=f"fetch it (git fetch origin {ref.branch}) and check again")
+        elif not repo.is_ancestor(commit, ref.branch):
+            containing = repo.branches_containing(commit)
+            hint = (f"it is on: {', '.join(containing[:_LIST_LIMIT])}" if containing
+                    else "it is on no branch; cite a commit on the branch")
+            self.add("PV006", Severity.ERROR,
+                     f"{ref.field}: commit {commit} is not on branch {ref.branch!r} "
+                     f"({', '.join(refs)} of {home.top})", hint, field=f"{ref.field}.commit_id")
+        else:
+            self.add("PV000", Severity.INFO,
+                     f"{ref.field}: commit {commit[:12]} ({repo.commit_date(commit)}) is on "
+                     f"branch {ref.branch!r} ({', '.join(refs)} of the enclosing repository)",
+                     field=f"{ref.field}.commit_id")
+        return repo
 
     def _heads(self, ref: SourceRef, cache: RemoteCache, url: str) -> dict[str, str] | None:
         if cache.offline:
@@ -283,10 +338,8 @@ class _Checker:
                              f"{ref.field}: {ref.url} is unreachable ({exc}); answered from the "
                              f"cache {cache.path}, which may be out of date")
                     return cached
-                self.add("PV003", Severity.ERROR,
-                         f"{ref.field}: {ref.url} is unreachable (no network?) and not cached: "
-                         f"{exc}", "check the network, or run with --cache DIR where it works",
-                         field=f"{ref.field}.url")
+                self.unverified(ref, f"no network is reachable (offline: {exc}) and it is not "
+                                "in the cache")
                 return None
             reasons = {
                 "not-a-repository": "is not a git repository (or does not exist)",
@@ -308,7 +361,12 @@ class _Checker:
             try:
                 present = cache.fetch_commit(commit)
             except GitCommandError as exc:
-                self.add("PV002", Severity.ERROR, f"{ref.field}: fetching {commit} failed: {exc}")
+                if exc.kind == "network":
+                    self.unverified(ref, f"the network went away while fetching {commit} "
+                                    f"(offline: {exc})")
+                else:
+                    self.add("PV002", Severity.ERROR,
+                             f"{ref.field}: fetching {commit} failed: {exc}")
                 return None
         if not present:
             where = "in the cache" if cache.offline else f"in {ref.url}"
@@ -410,7 +468,8 @@ class _Checker:
         where = f"{ref.commit_id[:12]}:{item.path}"
         if local.tree_id == item.oid:
             self.add("PV010", Severity.INFO,
-                     f"identical to {where} of {ref.url} (tree {item.oid})", path=".")
+                     f"identical to {where} of {_source_name(ref, cache)} (tree {item.oid})",
+                     path=".")
             return
         remote = {p: i for p, i in cache.list_tree(item.oid).items() if not self.is_ignored(p)}
         mine = local.entries
@@ -431,7 +490,8 @@ class _Checker:
         if differences == 0:
             ignored = len(local.excluded)
             self.add("PV010", Severity.INFO,
-                     f"identical to {where} of {ref.url} apart from {ignored} ignored path(s) "
+                     f"identical to {where} of {_source_name(ref, cache)} apart from {ignored} "
+                     "ignored path(s) "
                      f"({', '.join(local.excluded[:_LIST_LIMIT])})", path=".")
 
     def _removed(self, path: str, theirs: TreeItem, where: str) -> int:
@@ -566,8 +626,21 @@ class _Checker:
 
     # -- self reference ----------------------------------------------------------------
 
+    def home(self, ref: SourceRef) -> HomeRepository | None:
+        """The repository the deliverable lives in, when ``ref`` cites it (found once)."""
+        if ref.field not in self._homes:
+            found = find_home_repository(self.dir, ref.url, ref.commit_id, ref.code_path)
+            if found is None:  # e.g. inference code elsewhere in the repository adapted cites
+                found = next((home for field, home in self._homes.items()
+                              if home is not None and home.has_commit
+                              and self._cited[field].url == ref.url
+                              and self._cited[field].commit_id == ref.commit_id), None)
+            self._homes[ref.field] = found
+            self._cited[ref.field] = ref
+        return self._homes[ref.field]
+
     def self_reference(self, ref: SourceRef) -> None:
-        home = find_home_repository(self.dir, ref.url)
+        home = self.home(ref)
         if home is None:
             return
         top, rel = home.top, home.rel
@@ -587,7 +660,8 @@ class _Checker:
             work = "matches" if working == cited else "differs from"
             state = f"HEAD:{rel} {committed} the cited commit; the working tree {work} it"
         self.add("PV040", Severity.INFO,
-                 f"{ref.field} is the repository this deliverable lives in ({top}): {state}")
+                 f"{ref.field} is the repository this deliverable lives in ({top}, "
+                 f"recognised by {home.matched_by}): {state}")
         if head is not None and working != head:
             changed = sorted(set(working.items()) ^ set(head.items()))
             names = sorted({p for p, _ in changed})
@@ -601,6 +675,12 @@ class _Checker:
         if suggestion is not None:
             self.add("PV042", Severity.INFO, suggestion.message, suggestion.hint,
                      field=f"{ref.field}.commit_id")
+
+
+def _source_name(ref: SourceRef, cache: RemoteCache) -> str:
+    if isinstance(cache, EnclosingRepository):
+        return f"the enclosing repository {cache.home.top}"
+    return ref.url
 
 
 def yaml_lines(path: Path) -> dict[str, int]:
@@ -642,28 +722,88 @@ class HomeRepository:
 
     top: Path
     rel: str  # the deliverable's folder inside it ("." for the root)
-    refs: str  # where the cited url's branches are known here: refs/remotes/<r>/ or refs/heads/
+    #: where "pushed to the cited branch" is looked up: refs/remotes/<r>/ or refs/heads/
+    refs: tuple[str, ...]
+    #: whether the cited commit is in this repository (then nothing needs the network)
+    has_commit: bool = False
+    #: how it was recognised, in words for a report
+    matched_by: str = ""
 
 
-def find_home_repository(folder: Path, url: str) -> HomeRepository | None:
-    """Where ``folder`` lives, when that repository is the one ``url`` names (one of its
-    remotes, or the repository itself given as a local path)."""
+def find_home_repository(folder: Path, url: str, commit_id: str = "",
+                         code_path: str | None = None) -> HomeRepository | None:
+    """The repository ``folder`` lives in (found by walking up, read only), when it is the one
+    the citation names: ``url`` is one of its remotes or its own path, or — the project's
+    public url being unreachable or unknown here — it holds the cited commit and ``folder``
+    sits exactly at ``code_path`` in it."""
     top_text = gitremote.git_output(["rev-parse", "--show-toplevel"], cwd=folder)
     if not top_text:
         return None
     top = Path(top_text.strip())
     rel = Path(folder).resolve().relative_to(top.resolve()).as_posix()
     rel = rel if rel not in ("", ".") else "."
-    wanted = url_key(url)
-    if wanted == url_key(str(top)):
-        return HomeRepository(top, rel, "refs/heads/")
+    commit = commit_id.strip().lower()
+    has_commit = bool(_HEX_ID.match(commit)) and gitremote.git_output(
+        ["cat-file", "-e", f"{commit}^{{commit}}"], cwd=top) is not None
+    wanted = url_key(url) if url else None
+    if wanted is not None and wanted == url_key(str(top)):
+        return HomeRepository(top, rel, ("refs/heads/",), has_commit, "its own path")
     remotes = gitremote.git_output(["config", "--get-regexp", r"^remote\..*\.url$"], cwd=top)
+    names = []
     for line in (remotes or "").splitlines():
         key, _, remote_url = line.partition(" ")
-        if remote_url and url_key(remote_url) == wanted:
-            name = key[len("remote."):-len(".url")]
-            return HomeRepository(top, rel, f"refs/remotes/{name}/")
+        name = key[len("remote."):-len(".url")]
+        names.append(name)
+        if wanted is not None and remote_url and url_key(remote_url) == wanted:
+            return HomeRepository(top, rel, (f"refs/remotes/{name}/",), has_commit,
+                                  f"its remote {name!r}")
+    if (has_commit and code_path and code_path_problem(code_path) is None
+            and normalise_code_path(code_path) == rel):
+        refs = tuple(f"refs/remotes/{n}/" for n in names) or ("refs/heads/",)
+        return HomeRepository(top, rel, refs, True, "the cited commit and code_path")
     return None
+
+
+def _on_branch(top: Path, commit: str, prefixes: Iterable[str], branch: str) -> bool:
+    """Whether ``commit`` is an ancestor of ``<prefix><branch>`` for one of the prefixes."""
+    return any(gitremote.git_output(["merge-base", "--is-ancestor", commit, prefix + branch],
+                                    cwd=top) is not None for prefix in prefixes)
+
+
+class EnclosingRepository(RemoteCache):
+    """The repository a deliverable lives in, read in place as if it were the cache of the
+    url it cites: every object is already here, so nothing is fetched and nothing needs the
+    network. Only read-only commands run in it (``cat-file``, ``ls-tree``, ``for-each-ref``,
+    ``merge-base``); its index, refs and working tree are never written."""
+
+    def __init__(self, home: HomeRepository, limits: FetchLimits):
+        super().__init__(home.top, str(home.top), limits, offline=True)
+        self.path = home.top
+        self.home = home
+        self._config = ()  # no url of its own: no per-source transport settings
+
+    def exists(self) -> bool:
+        return True
+
+    def create(self) -> None:
+        """Nothing to create: the repository is the user's, and is never written."""
+
+    def branch_refs(self, branch: str) -> list[str]:
+        """The local branch and the remote-tracking branches named ``branch``."""
+        out = gitremote.git_output(
+            ["for-each-ref", "--format=%(refname)", f"refs/heads/{branch}",
+             f"refs/remotes/*/{branch}"], cwd=self.path) or ""
+        return [ref for ref in out.split() if ref == f"refs/heads/{branch}"
+                or (ref.startswith("refs/remotes/") and ref.endswith("/" + branch)
+                    and ref.count("/") == 3 + branch.count("/"))]
+
+    def is_ancestor(self, commit: str, branch: str) -> bool:
+        return _on_branch(self.path, commit, self.branch_refs(branch), "")
+
+    def branches_containing(self, commit: str) -> list[str]:
+        out = gitremote.git_output(["for-each-ref", "--format=%(refname:short)", "--contains",
+                                    commit, "refs/heads/", "refs/remotes/"], cwd=self.path) or ""
+        return [name for name in out.split() if not name.endswith("/HEAD")]
 
 
 def _flatten(repo: Path, commit: str, path: str, is_ignored: Callable[[str], bool]
@@ -692,7 +832,7 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
     ref = cited_sources(deliverable).get(role)
     if ref is None:
         return None
-    home = find_home_repository(Path(deliverable_dir), ref.url)
+    home = find_home_repository(Path(deliverable_dir), ref.url, ref.commit_id, ref.code_path)
     if home is None:
         return None
     top, rel = home.top, home.rel
@@ -708,9 +848,7 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
         return Suggestion(None, False, f"{rel} has uncommitted changes, so no commit holds it",
                           "commit them and push; then `modelzoo provenance --suggest` names it")
     if ref.commit_id and _flatten(top, ref.commit_id, rel, is_ignored) == working:
-        pushed = gitremote.git_output(
-            ["merge-base", "--is-ancestor", ref.commit_id, home.refs + ref.branch],
-            cwd=top) is not None
+        pushed = _on_branch(top, ref.commit_id, home.refs, ref.branch)
         return Suggestion(ref.commit_id, pushed, "the cited commit already holds exactly this "
                           "folder", "nothing to change", already_cited=True)
     excludes = [f":(exclude,glob){rel}/{p.rstrip('/')}" if rel != "." else f":(exclude,glob){p}"
@@ -722,8 +860,7 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
     commit = (out or "").strip()
     if not commit or _flatten(top, commit, rel, is_ignored) != head:
         commit = (gitremote.git_output(["rev-parse", "HEAD"], cwd=top) or "").strip()
-    pushed = gitremote.git_output(
-        ["merge-base", "--is-ancestor", commit, home.refs + ref.branch], cwd=top) is not None
+    pushed = _on_branch(top, commit, home.refs, ref.branch)
     hint = f"set overview.{role}.commit_id: {commit}"
     if not pushed:
         hint += f" (push it to {ref.branch!r} first, so others can fetch it)"
@@ -739,18 +876,21 @@ def check_provenance(
     *,
     extra_ignore: Iterable[str] = (),
     limits: FetchLimits | None = None,
+    strict: bool = False,
 ) -> list[Finding]:
     """Every provenance finding for one deliverable (see the module docstring for rule ids).
 
     ``cache_dir`` keeps what was fetched, so a second check is near-instant and ``offline``
-    works; without it a temporary cache is used and removed. The deliverable folder and the
-    user's repositories are only read, never written."""
+    works; without it a temporary cache is used and removed. A reference that cannot be
+    checked for want of a network is a PV060 warning, or an error when ``strict``. A commit
+    of the repository the deliverable lives in is checked there, without the network. The
+    deliverable folder and the user's repositories are only read, never written."""
     with ExitStack() as stack:
         if cache_dir is None:
             cache_dir = Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="modelzoo-provenance-")))
         checker = _Checker(Path(deliverable_dir), deliverable, Path(cache_dir), offline,
-                           extra_ignore, limits or FetchLimits())
+                           extra_ignore, limits or FetchLimits(), strict)
         _run_checks(checker)
         return checker.findings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import subprocess
 import tarfile
 from collections import Counter
@@ -475,8 +476,9 @@ def test_cache_makes_offline_checks_possible(
 
     nothing = check_provenance(deliverable_dir, meta, cache_dir=tmp_path / "empty",
                                offline=True)
-    [error] = by_rule(nothing, "PV003")
-    assert error.severity is Severity.ERROR and "not in the cache" in error.message
+    [unverified] = by_rule(nothing, "PV060")
+    assert unverified.severity is Severity.WARNING and "not in the cache" in unverified.message
+    assert "PV003" not in rules(nothing) and exit_code(nothing) == 0
 
 
 def test_unreachable_remote_falls_back_to_the_cache(
@@ -499,7 +501,61 @@ def test_unreachable_remote_falls_back_to_the_cache(
     assert rules(findings)["PV010"] == 1
 
     findings = check_provenance(deliverable_dir, meta, cache_dir=tmp_path / "other")
-    assert by_rule(findings, "PV003")[0].severity is Severity.ERROR
+    [unverified] = by_rule(findings, "PV060")
+    assert unverified.severity is Severity.WARNING and "PV003" not in rules(findings)
+
+
+def closed_port() -> int:
+    """A local TCP port nobody listens on (connections to it are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("host", ["dns", "refused"])
+def test_no_network_is_a_warning_and_an_error_only_when_strict(
+    tmp_path: Path, source: Source, deliverable_dir: Path, host: str
+) -> None:
+    """No network (a name that cannot resolve, a refused connection): nothing is known to be
+    wrong, so the reference is "not verified", a warning; --strict makes it an error."""
+    url = ("https://zoo.invalid/o/zoo.git" if host == "dns"
+           else f"http://127.0.0.1:{closed_port()}/zoo.git")
+    meta = cited(url, source.commits["c2"])
+    findings = check_provenance(deliverable_dir, meta, cache_dir=tmp_path / "cache")
+    [warning] = by_rule(findings, "PV060")
+    assert warning.severity is Severity.WARNING
+    assert "could not be verified" in warning.message and "offline" in warning.message
+    assert "re-run with network" in warning.hint
+    assert exit_code(findings) == 0 and not by_rule(findings, "PV002")
+
+    strict = check_provenance(deliverable_dir, meta, cache_dir=tmp_path / "cache", strict=True)
+    assert [f.severity for f in by_rule(strict, "PV060")] == [Severity.ERROR]
+    assert exit_code(strict) == 1
+
+
+def test_offline_flag_without_cache_leaves_references_unverified(
+    source: Source, deliverable_dir: Path
+) -> None:
+    meta = cited(source.url, source.commits["c2"])
+    findings = check_provenance(deliverable_dir, meta, offline=True)
+    [warning] = by_rule(findings, "PV060")
+    assert "--offline" in warning.message and exit_code(findings) == 0
+    assert "PV010" not in rules(findings)
+
+
+@pytest.mark.parametrize("kind", ["missing path", "plain folder"])
+def test_a_source_that_is_not_a_repository_stays_an_error(
+    tmp_path: Path, deliverable_dir: Path, kind: str
+) -> None:
+    target = tmp_path / "nowhere"
+    if kind == "plain folder":
+        target.mkdir()
+    findings = check_provenance(deliverable_dir, cited(str(target), "a" * 40))
+    [error] = by_rule(findings, "PV002")
+    assert error.severity is Severity.ERROR and "not a git repository" in error.message
+    assert not by_rule(findings, "PV060") and exit_code(findings) == 1
+    assert exit_code(check_provenance(deliverable_dir, cited(str(target), "a" * 40),
+                                      strict=True)) == 1
 
 
 # --------------------------------------------------------------------------- self reference
@@ -575,3 +631,102 @@ def test_self_reference_with_wrong_code_path(tmp_path: Path) -> None:
 )
 def test_url_spellings_of_one_repository(a: str, b: str, same: bool) -> None:
     assert (url_key(a) == url_key(b)) is same
+
+
+# --------------------------------------------------------------------------- enclosing repository
+
+PUBLIC_URL = "https://modelzoo.invalid/zoo/zoo.git"  # the project's public home, unreachable
+
+
+def make_clone(tmp_path: Path) -> tuple[git.Repo, Path, str]:
+    """What CI checks out: a fresh clone of main, origin a local path; the deliverable cites
+    the public url (not a remote here), branch main, a commit of this history and its folder."""
+    home, _, commit = make_home(tmp_path)
+    clone = git.Repo.clone_from(str(tmp_path / "zoo.git"), tmp_path / "ci", branch="main")
+    return clone, tmp_path / "ci" / "models" / "m", commit
+
+
+def test_public_url_unreachable_but_commit_in_the_enclosing_clone(tmp_path: Path) -> None:
+    clone, folder, commit = make_clone(tmp_path)
+    index_before = (tmp_path / "ci" / ".git" / "index").stat().st_mtime_ns
+    findings = check_provenance(folder, cited(PUBLIC_URL, commit), cache_dir=tmp_path / "c")
+    [where] = by_rule(findings, "PV043")
+    assert f"checked in the enclosing repository {tmp_path / 'ci'}" in where.message
+    assert f"{PUBLIC_URL} itself was not contacted" in where.message
+    assert where.severity is Severity.INFO
+    [on_branch] = by_rule(findings, "PV000")
+    assert "refs/heads/main" in on_branch.message
+    assert "refs/remotes/origin/main" in on_branch.message
+    assert rules(findings)["PV010"] == 1 and exit_code(findings) == 0
+    assert not by_rule(findings, "PV060") and not by_rule(findings, "PV002")
+    [state] = by_rule(findings, "PV040")
+    assert "the working tree matches it" in state.message
+    assert not (tmp_path / "c").exists()  # nothing fetched, no cache made
+    assert (tmp_path / "ci" / ".git" / "index").stat().st_mtime_ns == index_before
+    assert clone.git.status("--porcelain") == ""
+    assert exit_code(check_provenance(folder, cited(PUBLIC_URL, commit), strict=True)) == 0
+
+
+def test_enclosing_clone_with_a_modified_file_names_it(tmp_path: Path) -> None:
+    clone, folder, commit = make_clone(tmp_path)
+    write(folder / "train.py", "print('train, changed')\n")
+    findings = check_provenance(folder, cited(PUBLIC_URL, commit))
+    [modified] = by_rule(findings, "PV013")
+    assert modified.severity is Severity.ERROR and modified.path == str(folder / "train.py")
+    assert "+print('train, changed')" in modified.message  # the diff, read locally
+    [dirty] = by_rule(findings, "PV041")
+    assert "train.py" in dirty.message
+    assert "the working tree differs from it" in by_rule(findings, "PV040")[0].message
+    assert exit_code(findings) == 1
+
+
+def test_enclosing_clone_suggests_the_commit_to_cite(tmp_path: Path) -> None:
+    clone, folder, first = make_clone(tmp_path)
+    write(folder / "train.py", "print('v2')\n")
+    second = commit_all(clone, "v2")
+    findings = check_provenance(folder, cited(PUBLIC_URL, first))
+    [suggestion] = by_rule(findings, "PV042")
+    assert second in suggestion.hint and "push it" in suggestion.hint
+    advice = suggest_commit(folder, cited(PUBLIC_URL, first))
+    assert advice is not None and advice.commit == second and not advice.pushed
+    clone.git.push("-q", "origin", "main")
+    pushed = suggest_commit(folder, cited(PUBLIC_URL, first))
+    assert pushed is not None and pushed.commit == second and pushed.pushed
+
+
+def test_enclosing_repository_needs_the_commit_and_the_same_folder(tmp_path: Path) -> None:
+    """Neither a commit this repository lacks nor another code_path makes it the source."""
+    _, folder, commit = make_clone(tmp_path)
+    for meta in (cited(PUBLIC_URL, "b" * 40), cited(PUBLIC_URL, commit, code_path="models/x")):
+        findings = check_provenance(folder, meta)
+        assert not by_rule(findings, "PV043") and not by_rule(findings, "PV040")
+        [unverified] = by_rule(findings, "PV060")
+        assert unverified.severity is Severity.WARNING
+
+
+def test_enclosing_repository_branch_checks(tmp_path: Path) -> None:
+    clone, folder, commit = make_clone(tmp_path)
+    missing = check_provenance(folder, cited(PUBLIC_URL, commit, branch="release"))
+    [unknown] = by_rule(missing, "PV060")
+    assert "'release' is neither a local nor a remote-tracking branch" in unknown.message
+    assert exit_code(missing) == 0
+    assert exit_code(check_provenance(folder, cited(PUBLIC_URL, commit, branch="release"),
+                                      strict=True)) == 1
+
+    clone.git.checkout("-q", "-b", "topic")
+    write(folder / "train.py", "print('topic')\n")
+    topic = commit_all(clone, "topic only")
+    clone.git.checkout("-q", "main")
+    off = check_provenance(folder, cited(PUBLIC_URL, topic))
+    [error] = by_rule(off, "PV006")
+    assert "not on branch 'main'" in error.message and "topic" in error.hint
+
+
+def test_inference_code_elsewhere_in_the_enclosing_repository(tmp_path: Path) -> None:
+    _, folder, commit = make_clone(tmp_path)
+    inference = {"url": PUBLIC_URL, "branch": "main", "commit_id": commit,
+                 "code_path": "models/infer"}
+    findings = check_provenance(folder, cited(PUBLIC_URL, commit, inference=inference))
+    [missing] = by_rule(findings, "PV008")
+    assert "overview.inference.code_path 'models/infer' does not exist" in missing.message
+    assert not by_rule(findings, "PV060") and rules(findings)["PV043"] == 2

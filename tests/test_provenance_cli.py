@@ -108,11 +108,24 @@ def test_cache_and_offline(tmp_path: Path, zoo: tuple[Path, str],
     assert code == 0 and "PV010" in out and "offline" in out
 
 
-def test_offline_without_cache_is_a_usage_error(
+def test_offline_without_cache_warns_and_strict_fails(
     zoo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run_cli(capsys, str(zoo[0]), "--offline")
-    assert code == 2 and "--cache" in err
+    code, out, _ = run_cli(capsys, str(zoo[0]), "--offline")
+    assert code == 0 and out.count("PV060") == 2 and "could not be verified" in out
+    code, out, _ = run_cli(capsys, str(zoo[0]), "--offline", "--strict")
+    assert code == 1 and "2 error(s)" in out
+
+
+def test_validate_passes_strict_through_to_provenance(
+    zoo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    deliverable, _ = zoo
+    base = ["validate", str(deliverable), "--provenance", "--offline", "--select", "PV"]
+    assert main(base) == 0
+    assert "PV060" in capsys.readouterr().out
+    assert main([*base, "--strict-provenance"]) == 1
+    assert "PV060" in capsys.readouterr().out
 
 
 def test_ignore_option(zoo: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""``modelzoo provenance DIR... [--cache DIR] [--offline] [--format text|json] [--ignore GLOB]``
+"""``modelzoo provenance DIR... [--cache DIR] [--offline] [--strict] [--format text|json]``
 
 Prove a deliverable's code is exactly the code at the commit its deliverable.yaml cites: the
 url and branch exist, the commit is on the branch, ``code_path`` exists there, and the folder's
@@ -7,6 +7,9 @@ The upstream reference is checked too, with a report of which upstream files the
 carries. Nothing in the deliverable or the user's repositories is written.
 
 ``--suggest`` (for a deliverable that lives in the repository it cites) prints the commit to cite.
+A reference that cannot be checked because no network is reachable (and nothing is cached) is
+a warning (PV060), so an offline check still passes; ``--strict`` makes it an error. A deliverable
+citing a commit of the repository it lives in is checked there, without the network.
 Exit codes: 0 no error, 1 findings with errors, 2 usage or input error.
 """
 
@@ -27,7 +30,11 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
                         help="keep fetched commits and trees here: a re-check is near-instant "
                         "and --offline works (default: a temporary cache, removed afterwards)")
     parser.add_argument("--offline", action="store_true",
-                        help="never use the network; answer from --cache")
+                        help="never use the network; answer from --cache (an uncached "
+                        "reference is a PV060 warning: not verified)")
+    parser.add_argument("--strict", action="store_true",
+                        help="a reference that could not be verified (no network, not cached: "
+                        "PV060) is an error, for gates that demand proof")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--ignore", action="append", default=[], metavar="GLOB",
                         help="also ignore these paths (adds to provenance.ignore; repeatable)")
@@ -50,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.loading import load_deliverable
     from modelzoo_kit.provenance import check_provenance, suggest_commit
 
-    if args.offline and args.cache is None:
-        raise UsageError("--offline needs --cache DIR: there is nothing to answer from otherwise")
     if args.timeout <= 0 or args.max_fetch_mb <= 0:
         raise UsageError("--timeout and --max-fetch-mb must be positive")
     limits = FetchLimits(timeout_s=args.timeout, max_bytes=args.max_fetch_mb * 1024**2)
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         folder_path = folder if folder.is_dir() else folder.parent
         findings += check_provenance(folder_path, deliverable, cache_dir=args.cache,
                                      offline=args.offline, extra_ignore=args.ignore,
-                                     limits=limits)
+                                     limits=limits, strict=args.strict)
         if args.suggest:
             suggestions.append((folder_path, suggest_commit(folder_path, deliverable,
                                                             extra_ignore=args.ignore)))

@@ -64,10 +64,18 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         help="also prove each deliverable's code is the code at the commit it cites",
     )
     parser.add_argument(
-        "--offline", action="store_true", help="with --provenance: use only the cache"
+        "--offline",
+        action="store_true",
+        help="with --provenance: use only the cache (an uncached reference is a PV060 warning)",
     )
     parser.add_argument(
         "--cache-dir", type=Path, help="with --provenance: keep fetched commits here"
+    )
+    parser.add_argument(
+        "--strict-provenance",
+        action="store_true",
+        help="with --provenance: a reference that could not be verified (no network, not "
+        "cached: PV060) is an error instead of a warning",
     )
     parser.set_defaults(run=run)
 
@@ -161,7 +169,13 @@ def _provenance(folder: Path, deliverable: object, args: argparse.Namespace) -> 
     except ImportError as exc:
         raise UsageError(f"--provenance is not available in this installation ({exc})") from None
     return list(
-        check_provenance(folder, deliverable, cache_dir=args.cache_dir, offline=args.offline)
+        check_provenance(
+            folder,
+            deliverable,
+            cache_dir=args.cache_dir,
+            offline=args.offline,
+            strict=args.strict_provenance,
+        )
     )
 
 
