@@ -15,7 +15,9 @@ Why the method looks like this:
 * One process, interleaved rounds: every candidate is measured once per round, in rotated order,
   so a burst of load from elsewhere on the machine hits all of them alike; the report gives the
   median with min-max over rounds, and ratios taken within this one run.
-* First step reported separately: it holds torch.compile's compilation (and eager warm-up);
+* First step reported separately: it holds torch.compile's compilation (and eager warm-up),
+  from an empty inductor cache (a fresh ``TORCHINDUCTOR_CACHE_DIR``) unless
+  ``--warm-compile-cache``;
   the break-even is the number of steps after which compiling has paid for itself against the
   same implementation's best eager configuration.
 * Peak memory is measured in a fresh subprocess per candidate (so one model's allocator state
@@ -32,14 +34,17 @@ Nothing is installed or downloaded: the peers come from the ``bench`` extra
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -153,15 +158,24 @@ def timed(fn: Callable[[], None]) -> float:
 
 @dataclass
 class Throughput:
-    images_per_s: list[float] = field(default_factory=list)
+    """Per-round samples: wall-clock images/s, and this process's CPU seconds per image.
 
-    def summary(self) -> dict[str, float]:
+    CPU time is a second view for a shared machine: time spent descheduled by other work does
+    not count in it (spinning threads still do), so its ratios are steadier than wall-clock's.
+    """
+
+    images_per_s: list[float] = field(default_factory=list)
+    cpu_s_per_image: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict:
         rates = self.images_per_s
         return {
             "median": statistics.median(rates),
             "min": min(rates),
             "max": max(rates),
             "samples": len(rates),
+            "rounds": rates,
+            "cpu_s_per_image_median": statistics.median(self.cpu_s_per_image),
         }
 
 
@@ -180,8 +194,12 @@ def interleaved_rounds(
         shift = r % len(candidates)
         order = candidates[shift:] + candidates[:shift]
         for candidate in order:
+            cpu_start = time.process_time()
             elapsed = sum(timed(lambda c=candidate: step(c)) for _ in range(steps_per_round))
-            results[candidate.name].images_per_s.append(batch_size * steps_per_round / elapsed)
+            cpu = time.process_time() - cpu_start
+            images = batch_size * steps_per_round
+            results[candidate.name].images_per_s.append(images / elapsed)
+            results[candidate.name].cpu_s_per_image.append(cpu / images)
         log(f"  {label} round {r + 1}/{rounds} done")
     return results
 
@@ -375,6 +393,10 @@ def run(args: argparse.Namespace) -> dict:
                 "best_peer": peer_name,
                 "best_peer_images_per_s": peer_rate,
                 "ratio_vs_best_peer": ours_rate / peer_rate,
+                "cpu_time_ratio_vs_best_peer": (
+                    summary[peer_name][key]["cpu_s_per_image_median"]
+                    / summary[ours_name][key]["cpu_s_per_image_median"]
+                ),
             }
             if BASELINE in args.impls:
                 base_name, base_rate = best_of(summary, [BASELINE], key)
@@ -479,7 +501,8 @@ def format_report(report: dict) -> str:
         line = (
             f"{key}: ours {c['ours_images_per_s']:.1f} ({c['ours_best']}) = "
             f"{c['ratio_vs_best_peer']:.2f}x best peer {c['best_peer']} "
-            f"({c['best_peer_images_per_s']:.1f})"
+            f"({c['best_peer_images_per_s']:.1f}; by CPU time "
+            f"{c['cpu_time_ratio_vs_best_peer']:.2f}x)"
         )
         if "ratio_vs_baseline" in c:
             line += (
@@ -531,6 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="eager configs only, 3 rounds of 1 step, no compile, small scaling sweep",
     )
+    parser.add_argument(
+        "--warm-compile-cache",
+        action="store_true",
+        help="reuse the user's inductor cache (first-step times then omit most compiling)",
+    )
     parser.add_argument("--child-impl", help=argparse.SUPPRESS)
     parser.add_argument("--child-config", help=argparse.SUPPRESS)
     parser.add_argument("--child-mode", default="train", help=argparse.SUPPRESS)
@@ -554,6 +582,12 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, quick if args.quick else full)
     if args.quick:
         args.configs = [c for c in args.configs if not CONFIGS[c][1]]
+    if not args.warm_compile_cache and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        # An empty inductor cache makes the first step's compile time what a first run pays;
+        # the memory subprocesses inherit it, warm, through the environment.
+        fresh_cache = tempfile.mkdtemp(prefix="bench-inductor-")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = fresh_cache
+        atexit.register(shutil.rmtree, fresh_cache, ignore_errors=True)
     report = run(args)
     if args.out:  # first: a long run's figures must survive a reporting bug
         args.out.parent.mkdir(parents=True, exist_ok=True)
