@@ -37,8 +37,14 @@ README_FILES: dict[str, str] = {"zh": "README.md", "en": "README.en.md"}
 #: Entry points the quick start shows in its own steps, in this order.
 TRAINING_ENTRY_POINTS = ("train-1p", "train-8p")
 VERIFY_ENTRY_POINT = "evaluate"
-#: Entry points described under 推理/验证过程 (inference/validation) rather than 训练过程.
-INFERENCE_ENTRY_POINTS = ("evaluate", "export", "demo", "infer", "predict")
+#: An entry point whose name ends in one of these words (``evaluate``, ``demo-export``) is
+#: described under 推理/验证过程 (inference/validation); the others under 训练过程. Each section
+#: keeps deliverable.yaml's order, so a reader meets a run before the evaluation of its output.
+INFERENCE_WORDS = ("evaluate", "export", "infer", "predict")
+
+
+def is_inference_entry(name: str) -> bool:
+    return name.rsplit("-", 1)[-1] in INFERENCE_WORDS
 
 
 @dataclass(frozen=True)
@@ -201,10 +207,10 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         "training_entries": [(n, entry_points[n]) for n in TRAINING_ENTRY_POINTS],
         "verify_entry": entry_points[VERIFY_ENTRY_POINT],
         "process_entries": [
-            (n, e) for n, e in entry_points.items() if n not in INFERENCE_ENTRY_POINTS
+            (n, e) for n, e in entry_points.items() if not is_inference_entry(n)
         ],
         "inference_entries": [
-            (n, entry_points[n]) for n in INFERENCE_ENTRY_POINTS if n in entry_points
+            (n, e) for n, e in entry_points.items() if is_inference_entry(n)
         ],
         "repository_name": _repository_name(adapted.url),
     }

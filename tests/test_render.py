@@ -271,3 +271,14 @@ def test_hyperparameters_can_be_the_scripts_own_defaults(tmp_path):
         script.read_text(encoding="utf-8").replace("default=32", "default=64"), encoding="utf-8"
     )
     assert "    -   Batch size: 64\n" in render(folder)
+
+
+@pytest.mark.parametrize(
+    ("name", "inference"),
+    [("evaluate", True), ("demo-evaluate", True), ("export", True), ("demo-export", True),
+     ("demo", False), ("train-1p", False), ("performance-8p", False), ("evaluator", False)],
+)
+def test_entry_points_are_grouped_by_their_last_word(name, inference):
+    from modelzoo_kit.render import is_inference_entry
+
+    assert is_inference_entry(name) is inference
