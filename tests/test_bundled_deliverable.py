@@ -103,7 +103,7 @@ def parameter_table_flags(markdown: str) -> set[str]:
     section = markdown.split("## 脚本参数", 1)[1].split("\n## ", 1)[0]
     flags = set()
     for row in re.findall(r"^\| `(--?[^|]+?)` \|", section, flags=re.M):
-        flags.update(f.strip("` ") for f in row.split("、"))
+        flags.update(f.strip("` ") for f in re.split(r"、|`, `", row))
     return flags
 
 
