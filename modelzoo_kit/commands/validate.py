@@ -69,7 +69,11 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         help="with --provenance: use only the cache (an uncached reference is a PV060 warning)",
     )
     parser.add_argument(
-        "--cache-dir", type=Path, help="with --provenance: keep fetched commits here"
+        "--cache",
+        "--cache-dir",
+        dest="cache_dir",
+        type=Path,
+        help="with --provenance: keep fetched commits here (as `modelzoo provenance --cache`)",
     )
     parser.add_argument(
         "--strict-provenance",
