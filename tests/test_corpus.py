@@ -37,6 +37,9 @@ def measurement():
 
 
 def manifest() -> list[dict[str, str]]:
+    """The corpus rows; none where ../shared is absent (the module is skipped then)."""
+    if not (CORPUS / "manifest.tsv").is_file():
+        return []
     with open(CORPUS / "manifest.tsv", encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
 
