@@ -3,7 +3,7 @@
 #   validate -> render --check -> provenance -> train on the built-in demo dataset -> evaluate -> export ONNX
 # then a summary (accuracy, images/s, where the checkpoint, logs and ONNX file went).
 # Works from a clean clone with nothing but Python 3.10+ and bash; a few minutes on 2 CPU cores.
-#   DEMO_EPOCHS=3       epochs of the demo training run
+#   DEMO_EPOCHS=N       epochs of the demo training run (default: the demo entry point's, 5)
 #   MODELZOO_OFFLINE=1  skip the network in the provenance step (it also goes offline by itself
 #                       when no network is reachable, and says so)
 set -euo pipefail
@@ -13,7 +13,10 @@ cd "$repo_root"
 source tools/setup_env.sh "train"
 
 deliverable=models/efficientnet_b0
-epochs="${DEMO_EPOCHS:-3}"
+demo_args=()
+if [ -n "${DEMO_EPOCHS:-}" ]; then
+    demo_args+=(--epochs "$DEMO_EPOCHS")
+fi
 run_dir="runs/demo-$(date +%Y%m%d-%H%M%S)"   # inside the deliverable; runs/ is git-ignored there
 started=$SECONDS
 
@@ -32,8 +35,8 @@ if [ "${MODELZOO_OFFLINE:-0}" = "1" ]; then
 fi
 modelzoo provenance "$deliverable" "${provenance_args[@]}"
 
-step "4/6 train on the built-in demo dataset ($epochs epochs)"
-modelzoo run "$deliverable" demo -- --epochs "$epochs" --output-dir "$run_dir"
+step "4/6 train on the built-in demo dataset"
+modelzoo run "$deliverable" demo -- "${demo_args[@]}" --output-dir "$run_dir"
 
 step "5/6 evaluate the best checkpoint"
 modelzoo run "$deliverable" demo-evaluate -- --resume "$run_dir/best.pt"

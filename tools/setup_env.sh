@@ -17,7 +17,7 @@ stamp="$venv/.modelzoo-installed-$extras"
 if [ ! -f "$stamp" ] || [ "$repo_root/pyproject.toml" -nt "$stamp" ]; then
     echo "==> installing modelzoo-kit[$extras] (torch comes from pip's local files; ~1-2 min the first time)"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -e "$repo_root[$extras]"
+    "$venv/bin/python" -m pip install --quiet -e "${repo_root}[${extras}]"
     touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
