@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from deliverable_fixtures import FIXTURES, copy_fixture, edit_yaml
 
 from modelzoo_kit.errors import DeliverableNotFoundError, InputFileError
 from modelzoo_kit.loading import dump_deliverable, load_deliverable
-
-FIXTURES = Path(__file__).parent / "fixtures" / "deliverables"
-
-
-def copy_fixture(tmp_path: Path, name: str = "minimal") -> Path:
-    target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target)
-    return target
-
-
-def replace_in_yaml(folder: Path, old: str, new: str) -> Path:
-    path = folder / "deliverable.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -73,7 +57,7 @@ def test_every_problem_is_reported_with_line_column_and_field():
 
 def test_value_column_points_at_the_value(tmp_path):
     folder = copy_fixture(tmp_path)
-    path = replace_in_yaml(
+    path = edit_yaml(
         folder, "commit_id: 3d400a58023086b5c128ecd4b3ea46c129b5988b", "commit_id: nothex"
     )
     with pytest.raises(InputFileError) as caught:
@@ -86,7 +70,7 @@ def test_value_column_points_at_the_value(tmp_path):
 
 def test_yaml_syntax_error_has_a_position(tmp_path):
     folder = copy_fixture(tmp_path)
-    replace_in_yaml(folder, "  processor: 昇腾910", "  processor: [昇腾910")
+    edit_yaml(folder, "  processor: 昇腾910", "  processor: [昇腾910")
     with pytest.raises(InputFileError) as caught:
         load_deliverable(folder)
     (problem,) = caught.value.problems
@@ -96,7 +80,7 @@ def test_yaml_syntax_error_has_a_position(tmp_path):
 
 def test_duplicate_keys_are_errors_not_silently_overwritten(tmp_path):
     folder = copy_fixture(tmp_path)
-    path = replace_in_yaml(
+    path = edit_yaml(
         folder, "  precision: Mixed\n", "  precision: Mixed\n  precision: FP32\n"
     )
     with pytest.raises(InputFileError) as caught:
@@ -130,20 +114,20 @@ def test_not_utf8(tmp_path):
 
 def test_version_stays_as_written(tmp_path):
     folder = copy_fixture(tmp_path)
-    replace_in_yaml(folder, 'version: "1.1"', "version: 1.10")
+    edit_yaml(folder, 'version: "1.1"', "version: 1.10")
     assert load_deliverable(folder).basic.version == "1.10"
 
 
 def test_null_fields_ask_to_be_filled_in(tmp_path):
     folder = copy_fixture(tmp_path)
-    replace_in_yaml(folder, "  publisher: Huawei", "  publisher: null")
+    edit_yaml(folder, "  publisher: Huawei", "  publisher: null")
     with pytest.raises(InputFileError, match="basic.publisher: not filled in"):
         load_deliverable(folder)
 
 
 def test_union_errors_report_the_branch_that_fits_the_value(tmp_path):
     folder = copy_fixture(tmp_path)
-    replace_in_yaml(folder, "    en: TinyNet is a small network for tests.\n", "    de: Klein\n")
+    edit_yaml(folder, "    en: TinyNet is a small network for tests.\n", "    de: Klein\n")
     with pytest.raises(InputFileError) as caught:
         load_deliverable(folder)
     fields = {p.field: p.message for p in caught.value.problems}
@@ -155,20 +139,20 @@ def test_union_errors_report_the_branch_that_fits_the_value(tmp_path):
 def test_checkpoint_size_is_checked_against_the_file(tmp_path):
     folder = copy_fixture(tmp_path)
     (folder / "model.pth").write_bytes(b"\0" * (300 * 1024))
-    replace_in_yaml(folder, "  size: 888K\n", "  size: 888K\n  checkpoint: model.pth\n")
+    edit_yaml(folder, "  size: 888K\n", "  size: 888K\n  checkpoint: model.pth\n")
     with pytest.raises(InputFileError) as caught:
         load_deliverable(folder)
     (problem,) = caught.value.problems
     assert problem.field == "basic.size"
     assert "300K" in problem.message
-    replace_in_yaml(folder, "  size: 888K\n", "  size: 300K\n")
+    edit_yaml(folder, "  size: 888K\n", "  size: 300K\n")
     assert load_deliverable(folder).basic.checkpoint == "model.pth"
 
 
 def test_missing_checkpoint_and_training_script(tmp_path):
     folder = copy_fixture(tmp_path)
     (folder / "train.py").unlink()
-    replace_in_yaml(folder, "  size: 888K\n", "  checkpoint: gone.pth\n")
+    edit_yaml(folder, "  size: 888K\n", "  checkpoint: gone.pth\n")
     with pytest.raises(InputFileError) as caught:
         load_deliverable(folder)
     assert {p.field for p in caught.value.problems} == {
@@ -194,7 +178,7 @@ def test_dump_round_trips(tmp_path):
 )
 def test_hyperparameter_flags_must_exist_in_the_script(tmp_path, flag, message):
     folder = copy_fixture(tmp_path)
-    path = replace_in_yaml(folder, "    Batch size: 32\n", f"    Batch size: {{flag: {flag}}}\n")
+    path = edit_yaml(folder, "    Batch size: 32\n", f"    Batch size: {{flag: {flag}}}\n")
     with pytest.raises(InputFileError) as caught:
         load_deliverable(folder)
     (problem,) = caught.value.problems

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from deliverable_fixtures import FIXTURES, copy_fixture, edit_yaml
 
 from modelzoo_kit.errors import InputFileError
 from modelzoo_kit.loading import load_deliverable
 from modelzoo_kit.render import render_folder, render_readme, stale
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures" / "deliverables"
 SPEC = ROOT.parent / "shared" / "spec" / "training-deliverable-template.zh.md"
 
 #: The template's headings and anchors, in order (its 默认配置示例 is an example, not a section).
@@ -64,17 +63,6 @@ TEMPLATE_INSTRUCTIONS = [
 ]  # fmt: skip
 
 
-def copy_fixture(tmp_path: Path, name: str = "minimal") -> Path:
-    target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target)
-    return target
-
-
-def edit_yaml(folder: Path, old: str, new: str) -> None:
-    path = folder / "deliverable.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def render(folder: Path, lang: str = "zh") -> str:
