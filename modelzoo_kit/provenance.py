@@ -269,14 +269,16 @@ class _Checker:
                 if not cache.offline:
                     cache.fetch_branch(ref.branch, branch_head)
             except GitCommandError as exc:
-                if exc.kind == "network":
-                    self.unverified(ref, f"the network went away while fetching branch "
-                                    f"{ref.branch!r} (offline: {exc})")
-                else:
-                    self.add("PV002", Severity.ERROR,
-                             f"{ref.field}: fetching branch {ref.branch!r} failed: {exc}")
+                self._fetch_failed(ref, f"branch {ref.branch!r}", exc)
                 return None
         return self._verify_commit(ref, cache, on_branch=branch_head is not None)
+
+    def _fetch_failed(self, ref: SourceRef, what: str, exc: GitCommandError) -> None:
+        """A fetch broke off: a lost network leaves ``ref`` unverified; anything else is PV002."""
+        if exc.kind == "network":
+            self.unverified(ref, f"the network went away while fetching {what} (offline: {exc})")
+        else:
+            self.add("PV002", Severity.ERROR, f"{ref.field}: fetching {what} failed: {exc}")
 
     def unverified(self, ref: SourceRef, reason: str, field: str | None = None,
                    hint: str = "re-run with network access, or with --cache DIR of a previous "
@@ -361,12 +363,7 @@ class _Checker:
             try:
                 present = cache.fetch_commit(commit)
             except GitCommandError as exc:
-                if exc.kind == "network":
-                    self.unverified(ref, f"the network went away while fetching {commit} "
-                                    f"(offline: {exc})")
-                else:
-                    self.add("PV002", Severity.ERROR,
-                             f"{ref.field}: fetching {commit} failed: {exc}")
+                self._fetch_failed(ref, commit, exc)
                 return None
         if not present:
             where = "in the cache" if cache.offline else f"in {ref.url}"
