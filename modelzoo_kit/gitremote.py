@@ -32,6 +32,7 @@ import re
 import signal
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -471,42 +472,27 @@ class RemoteCache:
         if path in ("", "."):
             return TreeItem(".", "40000", "tree", self.ensure_trees(commit))
         self.ensure_trees(commit)
-        out = self._git(["ls-tree", "-z", commit, "--", path]).decode("utf-8", "surrogateescape")
+        return next((item for item in self._ls_tree(commit, "--", path) if item.path == path),
+                    None)
+
+    def _ls_tree(self, *options: str) -> Iterator[TreeItem]:
+        """The records of ``git ls-tree -z OPTIONS``, parsed."""
+        out = self._git(["ls-tree", "-z", "--full-tree", *options]).decode(
+            "utf-8", "surrogateescape")
         for record in out.split("\0"):
-            if not record:
-                continue
-            meta, _, item_path = record.partition("\t")
-            mode, kind, oid = meta.split()
-            if item_path == path:
-                return TreeItem(path, mode, kind, oid)
-        return None
+            if record:
+                meta, _, path = record.partition("\t")
+                mode, kind, oid = meta.split()
+                yield TreeItem(path, mode, kind, oid)
 
     def list_tree(self, tree: str) -> dict[str, TreeItem]:
         """Every blob, link and gitlink below ``tree`` (recursive), by path relative to it."""
-        out = self._git(["ls-tree", "-r", "-z", "--full-tree", tree]).decode(
-            "utf-8", "surrogateescape")
-        items = {}
-        for record in out.split("\0"):
-            if not record:
-                continue
-            meta, _, path = record.partition("\t")
-            mode, kind, oid = meta.split()
-            items[path] = TreeItem(path, mode, kind, oid)
-        return items
+        return {item.path: item for item in self._ls_tree("-r", tree)}
 
     def list_subtrees(self, tree: str) -> dict[str, str]:
         """Every folder below ``tree`` -> its tree id (to find a moved code_path)."""
-        out = self._git(["ls-tree", "-r", "-t", "-z", "--full-tree", tree]).decode(
-            "utf-8", "surrogateescape")
-        found = {}
-        for record in out.split("\0"):
-            if not record:
-                continue
-            meta, _, path = record.partition("\t")
-            mode, kind, oid = meta.split()
-            if kind == "tree":
-                found[path] = oid
-        return found
+        return {item.path: item.oid for item in self._ls_tree("-r", "-t", tree)
+                if item.kind == "tree"}
 
     def fetch_blobs(self, oids: list[str]) -> None:
         """Fetch the given blobs (one request), skipping those already cached."""
