@@ -99,13 +99,13 @@ def summarize(findings: list[Finding], files_checked: int) -> dict:
 
 
 def report_json(findings: list[Finding], files_checked: int) -> str:
+    # One finding per line: readable and diffable, and every json.dumps call stays on the C
+    # encoder (``indent`` falls back to the pure-Python one, a tenth of a zoo's validate time).
     ordered = sorted(findings, key=Finding.sort_key)
-    payload = {
-        "schema": 1,
-        "summary": summarize(ordered, files_checked),
-        "findings": [f.to_json() for f in ordered],
-    }
-    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+    summary = json.dumps(summarize(ordered, files_checked), ensure_ascii=False)
+    rows = ",\n    ".join(json.dumps(f.to_json(), ensure_ascii=False) for f in ordered)
+    body = f"[\n    {rows}\n  ]" if rows else "[]"
+    return f'{{\n  "schema": 1,\n  "summary": {summary},\n  "findings": {body}\n}}\n'
 
 
 _COLOURS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}

@@ -84,3 +84,13 @@ def test_clean_report_is_one_summary_line():
     assert report_text([], files_checked=5) == (
         "5 file(s) checked: 0 error(s), 0 warning(s), 0 info\n"
     )
+
+
+def test_json_report_puts_one_finding_per_line_and_parses_when_empty():
+    text = report_json([ERR, WARN], files_checked=1)
+    rows = [line for line in text.splitlines() if line.strip().startswith('{"rule"')]
+    assert len(rows) == 2
+    assert json.loads(rows[0].rstrip(","))["rule"] == "PV019"
+    assert json.loads(report_json([], files_checked=0))["findings"] == []
+    assert json.loads(report_json([Finding("MZ1", Severity.INFO, "读我.md", 1, "中文")], 1))[
+        "findings"][0]["path"] == "读我.md"
