@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
-DELIVERABLE = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0"
-sys.path.insert(0, str(DELIVERABLE))
-
+import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
 from efficientnet import (  # noqa: E402
     ARCH_IMAGE_SIZE,
     ARCHITECTURES,

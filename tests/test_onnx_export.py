@@ -12,9 +12,7 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 
-DELIVERABLE = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0"
-sys.path.insert(0, str(DELIVERABLE))
-
+import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
 from efficientnet import build_model  # noqa: E402
 from export import INPUT_NAME, OUTPUT_NAME, export_onnx, run  # noqa: E402
 from weights import save_state_dict  # noqa: E402
@@ -71,7 +69,7 @@ def test_onnx_logits_match_pytorch(tmp_path: Path, padding: str, opset: int) -> 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "export.py", *args],
-        cwd=DELIVERABLE,
+        cwd=effnet_support.DELIVERABLE,
         capture_output=True,
         text=True,
         timeout=300,

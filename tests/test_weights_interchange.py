@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,7 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 efficientnet_pytorch = pytest.importorskip("efficientnet_pytorch")
 
-DELIVERABLE = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0"
-sys.path.insert(0, str(DELIVERABLE))
-
+import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
 from efficientnet import build_model  # noqa: E402
 from weights import (  # noqa: E402
     WeightsMismatchError,
