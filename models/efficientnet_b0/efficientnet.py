@@ -38,6 +38,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from depthwise import depthwise_conv2d
+from folding import conv_bn, folding_applies
 from torch import nn
 
 Padding = Literal["symmetric", "same"]
@@ -308,6 +309,17 @@ class BatchNormAct2d(nn.BatchNorm2d):
         return f"{super().extra_repr()}, act={'SiLU' if self.apply_act else None}"
 
 
+def folded(
+    x: torch.Tensor,
+    conv: nn.Conv2d,
+    norm: BatchNormAct2d,
+    residual: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``norm(conv(x)) (+ residual)`` as one convolution with the norm folded in (eval only)."""
+    pads = getattr(conv, "pads", None)  # static asymmetric TF-"same" pads, if any
+    return conv_bn(x, conv, norm, act=norm.apply_act, residual=residual, pads=pads)
+
+
 class SqueezeExcite(nn.Module):
     """Channel attention: global average pool, reduce, SiLU, expand, sigmoid gate."""
 
@@ -382,6 +394,11 @@ class DepthwiseSeparable(nn.Module):
             out = self.drop_path(out) + x
         return out
 
+    def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
+        """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
+        out = folded(x, self.conv_dw, self.bn1)
+        return folded(self.se(out), self.conv_pw, self.bn2, x if self.has_residual else None)
+
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn2
 
@@ -416,6 +433,11 @@ class InvertedResidual(nn.Module):
         if self.has_residual:
             out = self.drop_path(out) + x
         return out
+
+    def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
+        """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
+        out = folded(folded(x, self.conv_pw, self.bn1), self.conv_dw, self.bn2)
+        return folded(self.se(out), self.conv_pwl, self.bn3, x if self.has_residual else None)
 
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn3
@@ -516,9 +538,19 @@ class EfficientNet(nn.Module):
         return [p for p in self.parameters() if id(p) not in head]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if folding_applies(self, x):
+            return self.forward_features_folded(x)
         x = self.bn1(self.conv_stem(x))
         x = self.blocks(x)
         return self.bn2(self.conv_head(x))
+
+    def forward_features_folded(self, x: torch.Tensor) -> torch.Tensor:
+        """CPU inference with each BatchNorm folded into its convolution (see ``folding``)."""
+        x = folded(x, self.conv_stem, self.bn1)
+        for stage in self.blocks:
+            for block in stage:
+                x = block.forward_folded(x)
+        return folded(x, self.conv_head, self.bn2)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         x = x.mean((2, 3))
