@@ -21,6 +21,7 @@ from pathlib import Path
 import checkpoint as ckpt
 import torch
 import weights
+from cpu_allocator import retain_freed_memory
 from data import (
     IMAGENET_TRAIN_IMAGES,
     Loaders,
@@ -825,6 +826,8 @@ def run(args) -> int:
     validate(args)
     env = read_env()
     device = resolve_device(args.device, env.local_rank)
+    if device.type == "cpu" and args.cpu_allocator == "retain":
+        retain_freed_memory()  # before the first large tensor; see cpu_allocator
     init_process_group(env, device, backend_for(device.type, args.dist_backend))
     try:
         return Run(args, env, device, started).execute()

@@ -184,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile", action="store_true", default=False, help="torch.compile the model"
     )
     model.add_argument(
+        "--cpu-allocator",
+        choices=("retain", "system"),
+        default="retain",
+        help="CPU runs: keep freed memory in the process for reuse (retain, about 1.4x "
+        "faster steps: no page faults per step) or glibc's defaults (system)",
+    )
+    model.add_argument(
         "--sync-bn",
         action="store_true",
         default=False,
