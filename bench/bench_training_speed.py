@@ -7,7 +7,7 @@ Implementations: ours (models/efficientnet_b0), lukemelas/efficientnet_pytorch (
 "baseline"), timm and torchvision. Each runs in four configurations: NCHW, channels_last,
 torch.compile, and torch.compile + channels_last. A training step is forward + label-smoothed
 cross-entropy + backward + SGD (momentum, weight decay) on one fixed batch; eval is a forward
-under ``torch.inference_mode``. Everything uses the same batch, resolution, dtype (fp32) and
+in eval mode (running BatchNorm statistics, no dropout) under ``torch.inference_mode``. Everything uses the same batch, resolution, dtype (fp32) and
 thread count.
 
 Why the method looks like this:
@@ -24,6 +24,9 @@ Why the method looks like this:
   cannot inflate another's): the resident set size sampled every 2 ms during steady-state
   training steps, minus the resident size before the first step (model, optimiser and batch
   already allocated). Compile configurations reuse the inductor cache of the main run.
+* One allocator for all: glibc's malloc is set once for the process as ``train.py`` sets it on
+  CPU (``--cpu-allocator retain``: freed activations are reused, not mapped afresh every step;
+  about 1.4x on every implementation). ``--cpu-allocator system`` measures glibc's defaults.
 * Scaling: ours and the best peer, channels_last eager, over batch sizes and resolutions; the
   cost per image relative to the default shape shows how the cost grows with the work.
 
@@ -143,8 +146,13 @@ def train_step(candidate: Candidate, labels: torch.Tensor) -> None:
 
 
 def eval_step(candidate: Candidate) -> None:
-    with torch.inference_mode():
-        candidate.forward(candidate.images)
+    """Inference as an evaluation loop runs it: eval mode (running BN statistics, no dropout)."""
+    candidate.model.eval()
+    try:
+        with torch.inference_mode():
+            candidate.forward(candidate.images)
+    finally:
+        candidate.model.train()
 
 
 def timed(fn: Callable[[], None]) -> float:
@@ -239,6 +247,7 @@ class RssSampler:
 
 def measure_memory_in_child(args: argparse.Namespace) -> None:
     """Child mode: one candidate, print its memory figures as one JSON line."""
+    set_cpu_allocator(args.cpu_allocator)
     torch.set_num_threads(args.threads)
     images, labels = make_batch(args.batch_size, args.image_size)
     candidate = make_candidate(args.child_impl, args.child_config, images)
@@ -267,6 +276,7 @@ def measure_memory(args: argparse.Namespace, impl: str, config: str, mode: str) 
         "--batch-size", str(args.batch_size),
         "--image-size", str(args.image_size),
         "--threads", str(args.threads),
+        "--cpu-allocator", args.cpu_allocator,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
@@ -284,6 +294,20 @@ def make_batch(batch_size: int, image_size: int) -> tuple[torch.Tensor, torch.Te
     images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
     labels = torch.randint(0, NUM_CLASSES, (batch_size,), generator=generator)
     return images, labels
+
+
+def set_cpu_allocator(mode: str) -> bool:
+    """The deliverable's ``--cpu-allocator``, for the whole process: every candidate alike.
+
+    ``retain`` is what ``train.py`` does on CPU by default (see ``cpu_allocator.py``); it is
+    process-wide, so the ratios between implementations compare models, never allocators.
+    """
+    if mode != "retain":
+        return False
+    sys.path.insert(0, str(DELIVERABLE))
+    from cpu_allocator import retain_freed_memory
+
+    return retain_freed_memory()
 
 
 def initialise_backends() -> None:
@@ -356,6 +380,7 @@ def run(args: argparse.Namespace) -> dict:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    allocator_retained = set_cpu_allocator(args.cpu_allocator)
     torch.set_num_threads(args.threads)
     initialise_backends()
     images, labels = make_batch(args.batch_size, args.image_size)
@@ -438,6 +463,9 @@ def run(args: argparse.Namespace) -> dict:
             "steps_per_round": args.steps_per_round,
             "label_smoothing": LABEL_SMOOTHING,
             "optimizer": "SGD lr 0.1 momentum 0.9 weight_decay 1e-4",
+            "cpu_allocator": args.cpu_allocator,
+            "cpu_allocator_applied": allocator_retained,
+            "eval": "model.eval() under torch.inference_mode",
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
         },
         "machine": {
@@ -481,8 +509,8 @@ def format_report(report: dict) -> str:
     s = report["settings"]
     lines = [
         f"EfficientNet-B0 training step, fp32, batch {s['batch_size']}, {s['image_size']}px, "
-        f"{s['threads']} threads, {s['rounds']} interleaved rounds x {s['steps_per_round']} steps "
-        f"(images/s: median [min-max])",
+        f"{s['threads']} threads, {s['rounds']} interleaved rounds x {s['steps_per_round']} steps, "
+        f"CPU allocator {s['cpu_allocator']} (images/s: median [min-max])",
         "",
         f"{'implementation/config':34} {'train img/s':>24} {'eval img/s':>24} "
         f"{'first step s':>12} {'train MB':>9}",
@@ -533,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cpu-allocator",
+        choices=("retain", "system"),
+        default="retain",
+        help="glibc malloc for the whole process, as train.py's flag (default retain)",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps-per-round", type=int, default=2)
     parser.add_argument(
