@@ -176,6 +176,7 @@ class _Checker:
         self._caches: dict[str, RemoteCache] = {}
         self._reachable: dict[str, bool] = {}
         self._lines: dict[str, int] | None = None
+        self._shallow: bool | None = None
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -285,6 +286,9 @@ class _Checker:
                    "check, to verify it") -> None:
         """A reference that could not be checked (no network, nothing cached): a warning, as
         nothing is known to be wrong; an error under ``strict``, for gates that demand proof."""
+        if self.in_shallow_clone():
+            hint = ("this clone is shallow, so the cited commit may be in the history it left "
+                    "out: run `git fetch --unshallow` and check again; or " + hint)
         if not self.strict:
             hint += " (--strict makes this an error)"
         self.add("PV060", Severity.ERROR if self.strict else Severity.WARNING,
@@ -622,6 +626,13 @@ class _Checker:
                      f"{label}: {shown}{more}")
 
     # -- self reference ----------------------------------------------------------------
+
+    def in_shallow_clone(self) -> bool:
+        """Whether the deliverable sits in a shallow clone (``git clone --depth N``, as CI makes)."""
+        if self._shallow is None:
+            answer = gitremote.git_output(["rev-parse", "--is-shallow-repository"], cwd=self.dir)
+            self._shallow = (answer or "").strip() == "true"
+        return self._shallow
 
     def home(self, ref: SourceRef) -> HomeRepository | None:
         """The repository the deliverable lives in, when ``ref`` cites it (found once)."""

@@ -533,6 +533,21 @@ def test_no_network_is_a_warning_and_an_error_only_when_strict(
     assert exit_code(strict) == 1
 
 
+@pytest.mark.parametrize("depth", [1, None])
+def test_in_a_shallow_clone_the_hint_says_to_unshallow(
+    tmp_path: Path, source: Source, depth: int | None
+) -> None:
+    """CI clones with --depth 1: a cited commit outside that history is only "not verified",
+    and the hint names the one command that lets the check run without a network."""
+    clone = tmp_path / "clone"
+    git.Repo.clone_from(f"file://{source.path}", clone, **({"depth": depth} if depth else {}))
+    meta = cited("https://zoo.invalid/o/zoo.git", source.commits["c2"])
+    findings = check_provenance(clone, meta, cache_dir=tmp_path / "cache")
+    [warning] = by_rule(findings, "PV060")
+    assert ("git fetch --unshallow" in warning.hint) is (depth is not None)
+    assert "re-run with network" in warning.hint and exit_code(findings) == 0
+
+
 def test_offline_flag_without_cache_leaves_references_unverified(
     source: Source, deliverable_dir: Path
 ) -> None:
