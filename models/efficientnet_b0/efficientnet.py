@@ -25,7 +25,8 @@ the identity and a deep network trains like a shallow one at first.
 
 Training speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and feed
 channels-last inputs (see ``recommended_memory_format``); activations are in place only where
-no gradient is recorded (see ``silu``).
+no gradient is recorded (see ``silu``). CPU inference in eval mode folds every BatchNorm into
+its convolution (see ``folding``); training, export and compiled models see the plain modules.
 """
 
 from __future__ import annotations
