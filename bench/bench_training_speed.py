@@ -7,8 +7,8 @@ Implementations: ours (models/efficientnet_b0), lukemelas/efficientnet_pytorch (
 "baseline"), timm and torchvision. Each runs in four configurations: NCHW, channels_last,
 torch.compile, and torch.compile + channels_last. A training step is forward + label-smoothed
 cross-entropy + backward + SGD (momentum, weight decay) on one fixed batch; eval is a forward
-in eval mode (running BatchNorm statistics, no dropout) under ``torch.inference_mode``. Everything uses the same batch, resolution, dtype (fp32) and
-thread count.
+in eval mode (running BatchNorm statistics, no dropout) under ``torch.inference_mode``.
+Everything uses the same batch, resolution, dtype (fp32) and thread count.
 
 Why the method looks like this:
 

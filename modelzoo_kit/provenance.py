@@ -628,7 +628,7 @@ class _Checker:
     # -- self reference ----------------------------------------------------------------
 
     def in_shallow_clone(self) -> bool:
-        """Whether the deliverable sits in a shallow clone (``git clone --depth N``, as CI makes)."""
+        """Whether the deliverable sits in a shallow clone (``git clone --depth N``, as in CI)."""
         if self._shallow is None:
             answer = gitremote.git_output(["rev-parse", "--is-shallow-repository"], cwd=self.dir)
             self._shallow = (answer or "").strip() == "true"
