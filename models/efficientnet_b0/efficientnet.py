@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from depthwise import depthwise_conv2d
 from folding import conv_bn, folding_applies
+from squeeze_excite import fused_gate_applies, squeeze_excite
 from torch import nn
 
 Padding = Literal["symmetric", "same"]
@@ -330,6 +331,8 @@ class SqueezeExcite(nn.Module):
         self.conv_expand = nn.Conv2d(squeeze_channels, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if fused_gate_applies(x):
+            return squeeze_excite(x, self.conv_reduce, self.conv_expand)
         scale = x.mean((2, 3), keepdim=True)
         scale = self.conv_expand(silu(self.conv_reduce(scale)))
         return x * scale.sigmoid()
