@@ -4,7 +4,8 @@ Why: PyTorch's CPU tensors come straight from ``malloc``. glibc serves every blo
 mmap threshold (at most 32 MB) with a fresh ``mmap`` and returns it with ``munmap`` when the
 tensor dies, so each training step maps, zero-fills and unmaps every large activation again:
 about 3 GB per step for EfficientNet-B0 at batch 32, 224 px. Measured on 2 CPU threads that is
-a third of the step (eager channels_last: ~19 img/s with glibc's defaults, ~27 img/s retained).
+a fifth of the step (eager channels_last: 19.3 img/s with glibc's defaults, 24.2 retained;
+bench/README.md).
 Serving large blocks from the heap and never trimming it (``M_MMAP_MAX=0``,
 ``M_TRIM_THRESHOLD`` at its maximum) lets the next step reuse the same pages, which is what
 jemalloc or tcmalloc under ``LD_PRELOAD`` would give, without a preload or a new dependency.

@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-allocator",
         choices=("retain", "system"),
         default="retain",
-        help="CPU runs: keep freed memory in the process for reuse (retain, about 1.4x "
+        help="CPU runs: keep freed memory in the process for reuse (retain, about 1.25x "
         "faster steps: no page faults per step) or glibc's defaults (system)",
     )
     model.add_argument(
