@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from eager_cpu import eager_cpu_training
 from torch import Tensor, nn
 
 
@@ -51,15 +52,8 @@ class _SqueezeExciteGate(torch.autograd.Function):
 
 
 def fused_gate_applies(x: Tensor) -> bool:
-    """CPU float32 training in eager mode (see the module docstring)."""
-    return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
-        and not torch.compiler.is_compiling()
-        and not torch.jit.is_tracing()
-    )
+    """CPU float32 training in eager mode (see the module docstring and ``eager_cpu``)."""
+    return eager_cpu_training(x)
 
 
 def squeeze_excite(x: Tensor, reduce: nn.Conv2d, expand: nn.Conv2d) -> Tensor:
