@@ -25,7 +25,8 @@ the identity and a deep network trains like a shallow one at first.
 
 Training speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and feed
 channels-last inputs (see ``recommended_memory_format``); activations are in place only where
-no gradient is recorded (see ``silu``). CPU inference in eval mode folds every BatchNorm into
+no gradient is recorded (see ``silu``), and CPU training runs each BatchNorm+SiLU pair as one
+hand-written kernel (see ``batchnorm_silu``). CPU inference in eval mode folds every BatchNorm into
 its convolution (see ``folding``); training, export and compiled models see the plain modules.
 """
 
@@ -38,6 +39,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from batchnorm_silu import batchnorm_silu, batchnorm_silu_applies
 from depthwise import depthwise_conv2d
 from folding import conv_bn, folding_applies
 from squeeze_excite import fused_gate_applies, squeeze_excite
@@ -304,6 +306,10 @@ class BatchNormAct2d(nn.BatchNorm2d):
         self.apply_act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The fused CPU kernel only for this class itself: a synchronised subclass
+        # (``distributed.convert_sync_batchnorm``) must reach its own ``super().forward``.
+        if self.apply_act and type(self) is BatchNormAct2d and batchnorm_silu_applies(self, x):
+            return batchnorm_silu(self, x)
         x = super().forward(x)
         return silu(x) if self.apply_act else x
 

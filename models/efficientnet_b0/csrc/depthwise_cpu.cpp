@@ -6,8 +6,9 @@
 // output row once, keeps the k*k*C accumulators of its thread in cache, and vectorises over the
 // contiguous channel axis. Rows are split between threads; each thread sums into its own
 // accumulators, which are added at the end, so the result does not depend on scheduling.
-#include <torch/extension.h>
 #include <ATen/Parallel.h>
+
+#include "kernels.h"
 
 torch::Tensor depthwise_weight_grad(torch::Tensor x, torch::Tensor grad, int64_t kernel,
                                     int64_t stride, int64_t padding) {
@@ -51,9 +52,4 @@ torch::Tensor depthwise_weight_grad(torch::Tensor x, torch::Tensor grad, int64_t
   });
   // (threads, k, k, C) -> (C, 1, k, k), the layout of a depthwise weight.
   return partial.sum(0).permute({2, 0, 1}).unsqueeze(1).contiguous();
-}
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("depthwise_weight_grad", &depthwise_weight_grad,
-        "depthwise convolution weight gradient, NHWC float32 CPU");
 }

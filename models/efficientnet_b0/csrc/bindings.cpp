@@ -1,0 +1,10 @@
+#include "kernels.h"
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("depthwise_weight_grad", &depthwise_weight_grad,
+        "depthwise convolution weight gradient, NHWC float32 CPU");
+  m.def("batchnorm_silu_forward", &batchnorm_silu_forward,
+        "training-mode BatchNorm followed by SiLU, NHWC float32 CPU: (out, mean, invstd, var)");
+  m.def("batchnorm_silu_backward", &batchnorm_silu_backward,
+        "gradients of batchnorm_silu_forward: (grad_x, grad_weight, grad_bias)");
+}

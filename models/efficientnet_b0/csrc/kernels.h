@@ -1,0 +1,16 @@
+// The hand-written CPU kernels of this deliverable; bindings.cpp exposes them to Python.
+#pragma once
+
+#include <torch/extension.h>
+
+#include <vector>
+
+torch::Tensor depthwise_weight_grad(torch::Tensor x, torch::Tensor grad, int64_t kernel,
+                                    int64_t stride, int64_t padding);
+
+std::vector<torch::Tensor> batchnorm_silu_forward(torch::Tensor x, torch::Tensor weight,
+                                                  torch::Tensor bias, double eps);
+
+std::vector<torch::Tensor> batchnorm_silu_backward(torch::Tensor grad, torch::Tensor x,
+                                                   torch::Tensor weight, torch::Tensor bias,
+                                                   torch::Tensor mean, torch::Tensor invstd);
