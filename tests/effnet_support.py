@@ -59,6 +59,17 @@ def small_image_folder() -> Path:
     return target
 
 
+def compiled_cpu_kernels():
+    """The deliverable's compiled CPU kernels (built on first use); the test skips without them."""
+    import cpu_kernels
+    import pytest
+
+    module = cpu_kernels.load()
+    if module is None:
+        pytest.skip(f"no C++ toolchain here ({cpu_kernels._unavailable})")
+    return module
+
+
 def train_main(*argv: str) -> int:
     """Run ``train.py`` in this process (no interpreter start-up) and return its exit status."""
     import torch

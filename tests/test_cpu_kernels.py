@@ -26,10 +26,7 @@ def onednn_weight_grad(x, grad, weight, stride, padding):
 
 @pytest.fixture(scope="module")
 def kernels():
-    module = cpu_kernels.load()
-    if module is None:
-        pytest.skip(f"no C++ toolchain here ({cpu_kernels._unavailable})")
-    return module
+    return effnet_support.compiled_cpu_kernels()
 
 
 @pytest.mark.parametrize(
