@@ -1,13 +1,13 @@
 """BatchNorm followed by SiLU for CPU training, as one hand-written kernel.
 
-Why: ATen runs the pair as two ops. The forward reads and writes the activation three times
+Why: ATen runs the pair as two ops. The forward passes over the activation about five times
 (statistics, normalisation, SiLU), autograd keeps the BatchNorm's output alive only for the
-SiLU's backward (one more activation-sized tensor per pair), and the backward's SiLU gradient is
-written out only for BatchNorm's backward to read it twice. ``csrc/batchnorm_silu_cpu.cpp``
-reads x twice and writes once in the forward, and recomputes the normalised value from x in the
-backward. B0 has 33 such pairs, on its largest activations; measured on 2 CPU threads (batch 32,
-224 px) they take about 30 % less time than ATen's pair, and the training step's peak memory
-drops by the tensors autograd no longer keeps.
+SiLU's backward (one more activation-sized tensor per pair), and the backward passes over it
+about eight times. ``csrc/batchnorm_silu_cpu.cpp`` reads x twice and writes once in the forward,
+and in the backward recomputes the normalised value from x and finishes the input gradient in
+place: six passes. B0 has 33 such pairs, on its largest activations; measured on 2 CPU threads
+(batch 32, 224 px) they take about 30 % less time than ATen's pair, and the training step's
+peak memory drops by the tensors autograd no longer keeps.
 
 Semantics are ``nn.BatchNorm2d``'s in training mode: normalisation with the biased batch
 variance, running statistics updated with the unbiased one by ``momentum`` (or the cumulative

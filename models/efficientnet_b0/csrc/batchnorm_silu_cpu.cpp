@@ -1,13 +1,14 @@
 // Training-mode BatchNorm (batch statistics) followed by SiLU, forward and backward, on
 // channels-last (NHWC) float32 CPU tensors.
 //
-// Why: as two ATen ops the pair costs five passes over the activation in the forward (statistics,
-// normalise, SiLU) and seven in the backward (silu_backward writes a gradient that
-// batch_norm_backward reads twice), and autograd keeps the BatchNorm's output alive only for the
-// SiLU's backward. Here the forward reads x twice (statistics, then normalise and SiLU in one
-// loop) and writes once; the backward recomputes the normalised value and the SiLU's derivative
-// from x instead of keeping them, reading grad and x twice and writing once. B0 has 33 such
-// pairs, on its largest activations.
+// Why: as two ATen ops the pair passes over the activation about five times in the forward
+// (statistics, normalise, SiLU) and eight in the backward (silu_backward reads grad and the
+// BatchNorm's output and writes a gradient that batch_norm_backward reads twice, with x), and
+// autograd keeps the BatchNorm's output alive only for the SiLU's backward. Here the forward
+// reads x twice (statistics, then normalise and SiLU in one loop) and writes once: three passes.
+// The backward recomputes the normalised value from x instead of keeping it; it reads grad and
+// x and writes the SiLU's gradient into grad_x's memory while summing, then reads that and x to
+// finish grad_x in place: six passes. B0 has 33 such pairs, on its largest activations.
 //
 // Numerics: sums are taken in float over blocks of 64 pixels, then in double; the statistics
 // are of x minus its first pixel, so a large mean does not cancel the variance's digits. The
