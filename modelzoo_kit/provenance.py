@@ -198,14 +198,7 @@ class _Checker:
     @property
     def local(self) -> githash.LocalTree:
         if self._local is None:
-            self._gitignored = gitremote.gitignored_paths(self.dir) or set()
-            ignored = self._gitignored
-
-            def exclude(path: str) -> bool:
-                return self.is_ignored(path) or path.rstrip("/") in ignored
-
-            self._local = githash.hash_folder(
-                self.dir, exclude=exclude, autocrlf=gitremote.user_autocrlf(self.dir))
+            self._local, self._gitignored = hash_working_folder(self.dir, self.is_ignored)
             for note in self._local.notes:
                 self.add("PV018", Severity.WARNING, note.message, path=note.path)
         return self._local
@@ -831,6 +824,23 @@ def _flatten(repo: Path, commit: str, path: str, is_ignored: Callable[[str], boo
     return flat
 
 
+def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool]
+                        ) -> tuple[githash.LocalTree, set[str]]:
+    """The folder as git would commit it, and the paths git ignores in it.
+
+    Left out: the deliverable's own ignore patterns (``is_ignored``) and whatever git itself
+    would not add (.gitignore, excludes: ``__pycache__`` and the like), with line endings as the
+    user's ``core.autocrlf`` would commit them. The check and ``suggest_commit`` must see the
+    same folder, or a byte-code cache makes one call a clean tree "uncommitted changes"."""
+    gitignored = gitremote.gitignored_paths(folder) or set()
+
+    def exclude(path: str) -> bool:
+        return is_ignored(path) or path.rstrip("/") in gitignored
+
+    local = githash.hash_folder(folder, exclude=exclude, autocrlf=gitremote.user_autocrlf(folder))
+    return local, gitignored
+
+
 def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted",
                    extra_ignore: Iterable[str] = ()) -> Suggestion | None:
     """Which commit a deliverable living in the repository it cites should cite.
@@ -846,7 +856,7 @@ def suggest_commit(deliverable_dir: Path, deliverable: Any, role: str = "adapted
     top, rel = home.top, home.rel
     patterns = ignore_patterns(deliverable, extra_ignore)
     is_ignored = make_ignore(patterns)
-    local = githash.hash_folder(Path(deliverable_dir), exclude=is_ignored)
+    local, _ = hash_working_folder(Path(deliverable_dir), is_ignored)
     working = {p: (e.mode, e.oid) for p, e in local.entries.items()}
     head = _flatten(top, "HEAD", rel, is_ignored)
     if head is None:

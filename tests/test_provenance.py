@@ -627,6 +627,19 @@ def test_self_reference_suggests_the_commit_to_cite(tmp_path: Path) -> None:
     assert settled is not None and settled.already_cited and settled.commit == second
 
 
+def test_suggest_sees_the_folder_as_git_does(tmp_path: Path) -> None:
+    """A byte-code cache that .gitignore excludes is no change, to the check or to --suggest."""
+    home, folder, first = make_home(tmp_path)
+    write(tmp_path / "home" / ".gitignore", "__pycache__/\n")
+    write(folder / "train.py", "print('train v2')\n")
+    second = commit_all(home, "v2")
+    write(folder / "__pycache__" / "train.cpython-311.pyc", "bytes python wrote on import")
+    url = home.remotes.origin.url
+    assert "PV041" not in rules(check_provenance(folder, cited(url, first)))
+    advice = suggest_commit(folder, cited(url, first))
+    assert advice is not None and advice.commit == second, advice
+
+
 def test_self_reference_with_wrong_code_path(tmp_path: Path) -> None:
     home, folder, commit = make_home(tmp_path)
     findings = check_provenance(folder, cited(home.remotes.origin.url, commit,
