@@ -75,29 +75,31 @@ def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
                 "that CANN's set_env.sh was sourced (test/env_npu.sh does it) and "
                 "ASCEND_RT_VISIBLE_DEVICES"
             )
-        count = torch.npu.device_count()
-        if local_rank >= count:
-            raise DeviceError(
-                f"local rank {local_rank} needs NPU {local_rank}; only {count} visible"
-            )
-        device = torch.device(f"npu:{local_rank}")
-        torch.npu.set_device(device)
-        return device
+        return _claim(torch.npu, "npu", "NPU", local_rank)
     if requested == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(
                 "--device cuda: no CUDA GPU is visible to this torch build; "
                 "check the driver and CUDA_VISIBLE_DEVICES, or choose --device cpu"
             )
-        count = torch.cuda.device_count()
-        if local_rank >= count:
-            raise DeviceError(
-                f"local rank {local_rank} needs GPU {local_rank}; only {count} visible"
-            )
-        device = torch.device(f"cuda:{local_rank}")
-        torch.cuda.set_device(device)
-        return device
+        return _claim(torch.cuda, "cuda", "GPU", local_rank)
     return torch.device("cpu")
+
+
+def _claim(backend, kind: str, label: str, local_rank: int) -> torch.device:
+    """Device ``local_rank`` of ``backend`` (``torch.npu``, ``torch.cuda``), made current.
+
+    One device per process: torchrun's local rank picks it, so a rank beyond the visible
+    devices is a launch error, reported before any work starts.
+    """
+    count = backend.device_count()
+    if local_rank >= count:
+        raise DeviceError(
+            f"local rank {local_rank} needs {label} {local_rank}; only {count} visible"
+        )
+    device = torch.device(f"{kind}:{local_rank}")
+    backend.set_device(device)
+    return device
 
 
 @dataclass(frozen=True)
