@@ -28,6 +28,21 @@ def test_atomic_save_round_trips_and_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
 
 
+def test_saved_files_get_the_permissions_of_a_new_file_or_keep_their_own(tmp_path):
+    """mkstemp makes its file 0600; a finished checkpoint must be as readable as any output."""
+    old_umask = os.umask(0o027)
+    try:
+        path = tmp_path / "last.pt"
+        ckpt.atomic_save({"v": 1}, path)
+        assert path.stat().st_mode & 0o777 == 0o640
+        os.chmod(path, 0o604)  # a file being replaced keeps the permissions it was given
+        ckpt.atomic_save({"v": 2}, path)
+        assert path.stat().st_mode & 0o777 == 0o604
+        assert ckpt.load(path)["v"] == 2
+    finally:
+        os.umask(old_umask)
+
+
 class Payload:
     """Not a tensor or plain value: weights_only loading must refuse to unpickle it."""
 

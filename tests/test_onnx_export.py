@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,9 @@ def test_onnx_logits_match_pytorch(tmp_path: Path, padding: str, opset: int) -> 
         memory_format=torch.channels_last
     ), "exporting must not change the caller's model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

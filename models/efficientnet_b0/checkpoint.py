@@ -1,10 +1,9 @@
 """Checkpoints that survive crashes: atomic writes, exact-resume contents, safe loading.
 
-A save writes a temporary file in the target's folder, flushes and fsyncs it, renames it over the
-target with ``os.replace`` (atomic on POSIX) and fsyncs the folder, so the rename itself is durable.
-A process killed at any moment -- even with SIGKILL in the middle of ``torch.save`` -- leaves the
-previous checkpoint intact and loadable; at worst a stale ``.tmp`` file remains, which the next
-save in that folder removes.
+A save goes through ``atomic_file.atomic_path`` (a temporary file in the target's folder, fsynced,
+renamed over the target, the folder fsynced). A process killed at any moment -- even with SIGKILL
+in the middle of ``torch.save`` -- leaves the previous checkpoint intact and loadable; at worst a
+stale ``.tmp`` file remains, which the next save in that folder removes.
 
 Loading uses ``torch.load(weights_only=True)``: a checkpoint can hold tensors and plain values but
 never run code. That is why everything in a checkpoint (config, RNG states, counters) is kept to
@@ -16,11 +15,11 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
+from atomic_file import atomic_path, remove_stale_temporaries
 from errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -29,53 +28,16 @@ BEST = "best.pt"
 KIND = "efficientnet-training-checkpoint"
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # platforms without directory fds (Windows) rely on os.replace alone
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete ``.*.tmp`` files left by saves that were killed part-way."""
-    for stale in folder.glob(".*.pt.*.tmp"):
-        try:
-            stale.unlink()
-        except OSError:
-            pass
-
-
 def atomic_save(obj, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to ``path`` so that the file is always the old or the new one, never half."""
     path = Path(path)
-    folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(folder)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        if path.parent.is_dir():
+            remove_stale_temporaries(path.parent, "*.pt")
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            torch.save(obj, handle)
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        _fsync_dir(folder)
-    except BaseException as exc:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise CheckpointError(
-                f"cannot write checkpoint {path}: {exc.strerror or exc}"
-            ) from None
-        raise
     return path
 
 

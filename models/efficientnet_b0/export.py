@@ -33,13 +33,13 @@ import argparse
 import copy
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from atomic_file import atomic_path
 from efficientnet import ARCH_IMAGE_SIZE, PADDING_STYLES, UnknownArchitectureError, build_model
 from torch import nn
 from weights import (
@@ -92,11 +92,7 @@ def export_onnx(
     exported = copy.deepcopy(source).float().eval().to("cpu", memory_format=torch.contiguous_format)
     generator = torch.Generator().manual_seed(seed)
     sample = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path, suffix=".onnx") as tmp:  # nothing at `path` unless the check passes
         _write_onnx(exported, sample, tmp, dynamic_batch, opset)
         samples = [sample]
         if dynamic_batch:
@@ -109,9 +105,6 @@ def export_onnx(
                 f"onnxruntime's logits differ from PyTorch's by {diff:.3g} (tolerance {atol:g}); "
                 f"{path} was not written"
             )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportResult(path, image_size, opset, diff, dynamic_batch)
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 import torch
+from atomic_file import atomic_path
 from efficientnet import (
     ARCH_SCALING,
     B0_HEAD_CHANNELS,
@@ -304,21 +304,12 @@ def model_for_state_dict(
 
 
 def save_state_dict(model: nn.Module, path: str | os.PathLike[str]) -> Path:
-    """Write the model's state dict atomically (temp file in the same folder, then rename)."""
+    """Write the model's state dict atomically (see ``atomic_file``)."""
     model = getattr(model, "_orig_mod", model)
     model = getattr(model, "module", model)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(model.state_dict(), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        torch.save(model.state_dict(), temporary)
     return path
 
 
