@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from eager_cpu import eager_cpu_float32
 from torch import nn
 
 _CACHE_ATTRIBUTE = "_folded_conv_bn"
@@ -31,13 +32,9 @@ def folding_applies(module: nn.Module, x: torch.Tensor) -> bool:
     return (
         not module.training
         and not torch.is_grad_enabled()
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and not torch.is_autocast_enabled("cpu")
+        and eager_cpu_float32(x)
         and not torch.jit.is_scripting()
-        and not torch.jit.is_tracing()
         and not torch.onnx.is_in_onnx_export()
-        and not torch.compiler.is_compiling()
     )
 
 
