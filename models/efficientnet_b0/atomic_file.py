@@ -23,9 +23,9 @@ from pathlib import Path
 TEMPORARY_SUFFIX = ".tmp"
 
 
-def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+def _fsync(path: Path) -> None:
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return  # platforms without directory fds (Windows) rely on os.replace alone
     try:

@@ -32,8 +32,7 @@ def atomic_save(obj, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to ``path`` so that the file is always the old or the new one, never half."""
     path = Path(path)
     try:
-        if path.parent.is_dir():
-            remove_stale_temporaries(path.parent, "*.pt")
+        remove_stale_temporaries(path.parent, "*.pt")  # a folder not made yet has none
         with atomic_path(path) as temporary, open(temporary, "wb") as handle:
             torch.save(obj, handle)
     except OSError as exc:
