@@ -10,6 +10,10 @@ cross-entropy + backward + SGD (momentum, weight decay) on one fixed batch; eval
 in eval mode (running BatchNorm statistics, no dropout) under ``torch.inference_mode``.
 Everything uses the same batch, resolution, dtype (fp32) and thread count.
 
+On a GPU (``--device cuda``) the same comparison runs with mixed precision (``--amp bfloat16``
+or ``--amp float16``, the latter with ``torch.amp.GradScaler`` for every candidate), cuDNN's
+autotuner on for all, and peak memory read from the CUDA allocator (``max_memory_allocated``).
+
 Why the method looks like this:
 
 * One process, interleaved rounds: every candidate is measured once per round, in rotated order,
@@ -70,6 +74,7 @@ CONFIGS = {
     "compile": (False, True),
     "compile+channels_last": (True, True),
 }
+AMP_DTYPES = {"none": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 NUM_CLASSES = 1000
 LABEL_SMOOTHING = 0.1
 
@@ -125,45 +130,72 @@ class Candidate:
     optimizer: torch.optim.Optimizer
     forward: Callable[[torch.Tensor], torch.Tensor]
     images: torch.Tensor
+    amp_dtype: torch.dtype | None = None
+    scaler: torch.amp.GradScaler | None = None
 
     @property
     def name(self) -> str:
         return f"{self.impl}/{self.config}"
 
 
-def make_candidate(impl: str, config: str, images: torch.Tensor) -> Candidate:
+def make_candidate(impl: str, config: str, images: torch.Tensor, amp: str = "none") -> Candidate:
+    """``images`` already sits on the device the candidate runs on."""
     channels_last, compiled = CONFIGS[config]
     torch.manual_seed(0)
-    model = build_network(impl).train()
+    model = build_network(impl).to(images.device).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     forward = torch.compile(model) if compiled else model
-    return Candidate(impl, config, model, optimizer, forward, images)
+    amp_dtype = AMP_DTYPES[amp]
+    scaler = torch.amp.GradScaler(images.device.type) if amp_dtype is torch.float16 else None
+    return Candidate(impl, config, model, optimizer, forward, images, amp_dtype, scaler)
+
+
+def autocast(candidate: Candidate) -> contextlib.AbstractContextManager:
+    if candidate.amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=candidate.images.device.type, dtype=candidate.amp_dtype)
 
 
 def train_step(candidate: Candidate, labels: torch.Tensor) -> None:
-    logits = candidate.forward(candidate.images)
-    loss = F.cross_entropy(logits, labels, label_smoothing=LABEL_SMOOTHING)
+    with autocast(candidate):
+        logits = candidate.forward(candidate.images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=LABEL_SMOOTHING)
     candidate.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    candidate.optimizer.step()
+    if candidate.scaler is None:
+        loss.backward()
+        candidate.optimizer.step()
+    else:
+        candidate.scaler.scale(loss).backward()
+        candidate.scaler.step(candidate.optimizer)
+        candidate.scaler.update()
 
 
 def eval_step(candidate: Candidate) -> None:
     """Inference as an evaluation loop runs it: eval mode (running BN statistics, no dropout)."""
     candidate.model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(candidate):
             candidate.forward(candidate.images)
     finally:
         candidate.model.train()
 
 
-def timed(fn: Callable[[], None]) -> float:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock read after it has seen the work done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], None], device: torch.device | None = None) -> float:
+    if device is not None:
+        synchronize(device)
     start = time.perf_counter()
     fn()
+    if device is not None:
+        synchronize(device)
     return time.perf_counter() - start
 
 
@@ -208,8 +240,14 @@ def interleaved_rounds(
         shift = r % len(candidates)
         order = candidates[shift:] + candidates[:shift]
         for candidate in order:
+
+            def round_of_steps(c: Candidate = candidate) -> None:
+                for _ in range(steps_per_round):
+                    step(c)
+
             cpu_start = time.process_time()
-            elapsed = sum(timed(lambda c=candidate: step(c)) for _ in range(steps_per_round))
+            # One clock over the round's steps: a GPU queues them back to back, as training does.
+            elapsed = timed(round_of_steps, candidate.images.device)
             cpu = time.process_time() - cpu_start
             images = batch_size * steps_per_round
             results[candidate.name].images_per_s.append(images / elapsed)
@@ -272,6 +310,27 @@ def measure_memory_in_child(args: argparse.Namespace) -> None:
     print(json.dumps({"rss_before_mb": before / 2**20, "peak_rss_mb": sampler.peak / 2**20}))
 
 
+def measure_gpu_memory(candidate: Candidate, labels: torch.Tensor) -> dict:
+    """Peak CUDA allocation over two training steps, above what was allocated before them.
+
+    The CUDA allocator counts every tensor exactly, so this runs in the main process: the other
+    candidates' tensors are in both figures and cancel out.
+    """
+    device = candidate.images.device
+    synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    for _ in range(2):
+        train_step(candidate, labels)
+    synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device)
+    return {
+        "allocated_before_mb": before / 2**20,
+        "peak_allocated_mb": peak / 2**20,
+        "training_mb": (peak - before) / 2**20,
+    }
+
+
 def measure_memory(args: argparse.Namespace, impl: str, config: str, mode: str) -> dict:
     command = [
         sys.executable,
@@ -295,11 +354,13 @@ def measure_memory(args: argparse.Namespace, impl: str, config: str, mode: str) 
 # ----------------------------------------------------------------------------- the run
 
 
-def make_batch(batch_size: int, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def make_batch(
+    batch_size: int, image_size: int, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
     labels = torch.randint(0, NUM_CLASSES, (batch_size,), generator=generator)
-    return images, labels
+    return images.to(device), labels.to(device)
 
 
 def set_cpu_allocator(mode: str) -> bool:
@@ -325,9 +386,10 @@ def warm_up(candidates: list[Candidate], labels: torch.Tensor, log) -> dict[str,
     """First train and eval calls (compile time included), then one more of each."""
     first: dict[str, dict] = {}
     for candidate in candidates:
-        train_first = timed(lambda c=candidate: train_step(c, labels))
+        device = candidate.images.device
+        train_first = timed(lambda c=candidate: train_step(c, labels), device)
         train_step(candidate, labels)
-        eval_first = timed(lambda c=candidate: eval_step(c))
+        eval_first = timed(lambda c=candidate: eval_step(c), device)
         eval_step(candidate)
         first[candidate.name] = {"train_first_step_s": train_first, "eval_first_call_s": eval_first}
         log(f"  warm-up {candidate.name}: first train step {train_first:.1f} s, "
@@ -342,8 +404,8 @@ def scaling_run(args: argparse.Namespace, impls: list[str], log) -> dict:
     ]
     results: dict[str, dict[str, dict]] = {}
     for batch_size, image_size in shapes:
-        images, labels = make_batch(batch_size, image_size)
-        candidates = [make_candidate(i, "channels_last", images) for i in impls]
+        images, labels = make_batch(batch_size, image_size, args.device)
+        candidates = [make_candidate(i, "channels_last", images, args.amp) for i in impls]
         for c in candidates:
             train_step(c, labels)
         train = interleaved_rounds(
@@ -383,12 +445,17 @@ def run(args: argparse.Namespace) -> dict:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    allocator_retained = set_cpu_allocator(args.cpu_allocator)
+    on_gpu = args.device == "cuda"
+    allocator_retained = not on_gpu and set_cpu_allocator(args.cpu_allocator)
     torch.set_num_threads(args.threads)
+    if on_gpu:
+        # The autotuner picks each convolution's fastest algorithm for the fixed shapes: on for
+        # every candidate, as train.py turns it on for CUDA.
+        torch.backends.cudnn.benchmark = True
     initialise_backends()
-    images, labels = make_batch(args.batch_size, args.image_size)
+    images, labels = make_batch(args.batch_size, args.image_size, args.device)
     log(f"building {len(args.impls) * len(args.configs)} candidates")
-    candidates = [make_candidate(i, c, images) for c in args.configs for i in args.impls]
+    candidates = [make_candidate(i, c, images, args.amp) for c in args.configs for i in args.impls]
     first = warm_up(candidates, labels, log)
     train = interleaved_rounds(
         candidates, lambda c: train_step(c, labels), args.rounds, args.steps_per_round,
@@ -397,6 +464,10 @@ def run(args: argparse.Namespace) -> dict:
     evaluation = interleaved_rounds(
         candidates, eval_step, args.rounds, args.steps_per_round, args.batch_size, log, "eval"
     )
+    gpu_memory = {}
+    if args.memory and on_gpu:
+        log("peak memory, from the CUDA allocator")
+        gpu_memory = {c.name: measure_gpu_memory(c, labels) for c in candidates}
     summary: dict[str, dict] = {}
     for c in candidates:
         summary[c.name] = {
@@ -406,6 +477,8 @@ def run(args: argparse.Namespace) -> dict:
             "eval": evaluation[c.name].summary(),
             **first[c.name],
         }
+        if c.name in gpu_memory:
+            summary[c.name]["memory_train"] = gpu_memory[c.name]
     del candidates
     gc.collect()
 
@@ -441,7 +514,7 @@ def run(args: argparse.Namespace) -> dict:
                 )
     add_break_even(summary, args)
 
-    if args.memory:
+    if args.memory and not on_gpu:
         log("peak memory, one subprocess per candidate")
         for name, figures in summary.items():
             if CONFIGS[figures["config"]][1] and not args.memory_compile:
@@ -461,7 +534,10 @@ def run(args: argparse.Namespace) -> dict:
             "batch_size": args.batch_size,
             "image_size": args.image_size,
             "threads": args.threads,
-            "dtype": "float32",
+            "device": args.device,
+            "dtype": "float32" if args.amp == "none" else f"float32 weights, {args.amp} autocast",
+            "loss_scaling": "GradScaler" if args.amp == "float16" else "none",
+            "cudnn_benchmark": on_gpu,
             "rounds": args.rounds,
             "steps_per_round": args.steps_per_round,
             "label_smoothing": LABEL_SMOOTHING,
@@ -475,6 +551,7 @@ def run(args: argparse.Namespace) -> dict:
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name() if on_gpu else None,
             "load_average_at_end": os.getloadavg(),
         },
         "versions": package_versions(),
@@ -511,8 +588,9 @@ def add_break_even(summary: dict[str, dict], args: argparse.Namespace) -> None:
 def format_report(report: dict) -> str:
     s = report["settings"]
     lines = [
-        f"EfficientNet-B0 training step, fp32, batch {s['batch_size']}, {s['image_size']}px, "
-        f"{s['threads']} threads, {s['rounds']} interleaved rounds x {s['steps_per_round']} steps, "
+        f"EfficientNet-B0 training step on {report['machine']['gpu'] or 'CPU'}, {s['dtype']}, "
+        f"batch {s['batch_size']}, {s['image_size']}px, {s['threads']} threads, "
+        f"{s['rounds']} interleaved rounds x {s['steps_per_round']} steps, "
         f"CPU allocator {s['cpu_allocator']} (images/s: median [min-max])",
         "",
         f"{'implementation/config':34} {'train img/s':>24} {'eval img/s':>24} "
@@ -564,6 +642,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--amp",
+        choices=tuple(AMP_DTYPES),
+        default="none",
+        help="autocast dtype for every candidate (float16 adds a GradScaler); default none: fp32",
+    )
     parser.add_argument(
         "--cpu-allocator",
         choices=("retain", "system"),
@@ -607,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_impl:
         measure_memory_in_child(args)
         return 0
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: torch sees no CUDA device here", file=sys.stderr)
+        return 2
     defaults = {
         "rounds": (7, 3),
         "steps_per_round": (2, 1),
