@@ -828,6 +828,10 @@ def run(args) -> int:
     device = resolve_device(args.device, env.local_rank)
     if device.type == "cpu" and args.cpu_allocator == "retain":
         retain_freed_memory()  # before the first large tensor; see cpu_allocator
+    if device.type == "cuda":
+        # Every training batch has one shape (fixed crop), so cuDNN's autotuner times each
+        # convolution's algorithms once and keeps the fastest; the bench turns it on for all.
+        torch.backends.cudnn.benchmark = True
     init_process_group(env, device, backend_for(device.type, args.dist_backend))
     try:
         return Run(args, env, device, started).execute()
