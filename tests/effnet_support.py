@@ -70,6 +70,31 @@ def compiled_cpu_kernels():
     return module
 
 
+def model_with_trained_statistics(padding: str = "symmetric", seed: int = 0):
+    """A B0 whose BatchNorms are not the identity (a fresh one would hide folding mistakes).
+
+    Running statistics are those of random images (as after training) and the affine
+    parameters are random, so every folded scale and shift differs from 1 and 0.
+    """
+    import torch
+    from efficientnet import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(padding=padding, num_classes=10, image_size=64)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for norm in norms:
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.2, 0.2)
+            norm.reset_running_stats()
+            norm.momentum = None  # a plain average over the calibration batches
+        for _ in range(2):
+            model.train()(torch.randn(8, 3, 64, 64))
+    for norm in norms:
+        norm.momentum = 0.1
+    return model.eval()
+
+
 def train_main(*argv: str) -> int:
     """Run ``train.py`` in this process (no interpreter start-up) and return its exit status."""
     import torch

@@ -9,33 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
-from efficientnet import build_model  # noqa: E402
+import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
+from efficientnet import build_model  # noqa: E402, F401  (imports the deliverable's modules)
+
+model_with_trained_statistics = effnet_support.model_with_trained_statistics
 
 efficientnet = sys.modules["efficientnet"]
 folding = sys.modules["folding"]
-
-
-def model_with_trained_statistics(padding: str = "symmetric", seed: int = 0):
-    """A B0 whose BatchNorms are not the identity (a fresh one would hide folding mistakes).
-
-    Running statistics are those of random images (as after training) and the affine
-    parameters are random, so every folded scale and shift differs from 1 and 0.
-    """
-    torch.manual_seed(seed)
-    model = build_model(padding=padding, num_classes=10, image_size=64)
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    with torch.no_grad():
-        for norm in norms:
-            norm.weight.uniform_(0.5, 1.5)
-            norm.bias.uniform_(-0.2, 0.2)
-            norm.reset_running_stats()
-            norm.momentum = None  # a plain average over the calibration batches
-        for _ in range(2):
-            model.train()(torch.randn(8, 3, 64, 64))
-    for norm in norms:
-        norm.momentum = 0.1
-    return model.eval()
 
 
 def unfolded_logits(model, x: torch.Tensor, monkeypatch) -> torch.Tensor:
@@ -58,6 +38,9 @@ def test_folded_inference_gives_the_unfolded_logits(
     if fused_kernels and not folding.FUSED_KERNELS:
         pytest.skip("this torch build has no oneDNN fused convolutions")
     monkeypatch.setattr(folding, "FUSED_KERNELS", fused_kernels)
+    # Folding alone: the blocks' fused kernel (tests/test_fused_block.py) would take over the
+    # expansion and depthwise convolutions of channels-last runs.
+    monkeypatch.setattr(efficientnet, "fused_block_applies", lambda x, norms: False)
     model = model_with_trained_statistics(padding)
     x = torch.randn(3, 3, 64, 64)
     if channels_last:

@@ -1,10 +1,13 @@
 """Hand-written CPU kernels (``csrc/``), compiled on first use by the machine's C++ compiler.
 
-Why: a few of EfficientNet's CPU training kernels are far slower in PyTorch than the arithmetic
-needs. The depthwise weight gradient for 5x5 filters costs about ten times its forward in
-oneDNN (``csrc/depthwise_cpu.cpp``); BatchNorm followed by SiLU is two ATen ops that pass over
-the activation about thirteen times in a training step where nine do
-(``csrc/batchnorm_silu_cpu.cpp``, used through ``batchnorm_silu``).
+Why: a few of EfficientNet's CPU kernels are far slower in PyTorch than the arithmetic needs.
+The depthwise weight gradient for 5x5 filters costs about ten times its forward in oneDNN
+(``csrc/depthwise_cpu.cpp``); BatchNorm followed by SiLU is two ATen ops that pass over the
+activation about thirteen times in a training step where nine do
+(``csrc/batchnorm_silu_cpu.cpp``, used through ``batchnorm_silu``); in inference, a block's
+expansion, depthwise convolution and squeeze-excitation write and re-read the network's largest
+activations four times where none is needed (``csrc/mbconv_cpu.cpp``, used through
+``fused_block``).
 
 The build uses ``torch.utils.cpp_extension`` (a C++ compiler and ninja) with OpenMP, so the
 kernels run on PyTorch's threads (``torch.set_num_threads``; the library is the one PyTorch
@@ -12,8 +15,8 @@ loaded). It takes about a minute once and is cached in ``TORCH_EXTENSIONS_DIR`` 
 ``~/.cache/torch_extensions``) under a name made of the CPU type (it is compiled for the host's
 instruction set) and a digest of the sources, so neither another CPU nor another version of
 these files ever gets a stale build. Without a compiler, or with ``EFFICIENTNET_CPU_KERNELS=0``
-in the environment, training runs PyTorch's kernels instead: the same values to float
-rounding, only slower. Accelerators (NPU, CUDA) never use these kernels.
+in the environment, training and inference run PyTorch's kernels instead: the same values to
+float rounding, only slower. Accelerators (NPU, CUDA) never use these kernels.
 """
 
 from __future__ import annotations
@@ -28,7 +31,12 @@ from pathlib import Path
 import torch
 
 CSRC = Path(__file__).with_name("csrc")
-SOURCES = [CSRC / "bindings.cpp", CSRC / "depthwise_cpu.cpp", CSRC / "batchnorm_silu_cpu.cpp"]
+SOURCES = [
+    CSRC / "bindings.cpp",
+    CSRC / "depthwise_cpu.cpp",
+    CSRC / "batchnorm_silu_cpu.cpp",
+    CSRC / "mbconv_cpu.cpp",
+]
 SWITCH = "EFFICIENTNET_CPU_KERNELS"  # "0": never build or use them
 
 _lock = threading.Lock()
@@ -80,8 +88,8 @@ def load():
         except Exception as exc:  # no compiler, no ninja, a failed build: fall back, loudly
             _unavailable = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             warnings.warn(
-                f"EfficientNet CPU kernels unavailable ({_unavailable}); training uses PyTorch's "
-                f"slower kernels instead (set {SWITCH}=0 to skip the build)",
+                f"EfficientNet CPU kernels unavailable ({_unavailable}); PyTorch's slower "
+                f"kernels are used instead (set {SWITCH}=0 to skip the build)",
                 RuntimeWarning,
                 stacklevel=2,
             )

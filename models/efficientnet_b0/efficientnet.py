@@ -27,7 +27,9 @@ Training speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and f
 channels-last inputs (see ``recommended_memory_format``); activations are in place only where
 no gradient is recorded (see ``silu``), and CPU training runs each BatchNorm+SiLU pair as one
 hand-written kernel (see ``batchnorm_silu``). CPU inference in eval mode folds every BatchNorm into
-its convolution (see ``folding``); training, export and compiled models see the plain modules.
+its convolution (see ``folding``) and runs each block's expansion, depthwise convolution and
+squeeze-excitation as one kernel (see ``fused_block``); training, export and compiled models see
+the plain modules.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import torch.nn.functional as F
 from batchnorm_silu import batchnorm_silu, batchnorm_silu_applies
 from depthwise import depthwise_conv2d
 from folding import conv_bn, folding_applies
+from fused_block import expand_depthwise_se, fused_block_applies
 from squeeze_excite import fused_gate_applies, squeeze_excite
 from torch import nn
 
@@ -406,8 +409,11 @@ class DepthwiseSeparable(nn.Module):
 
     def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
         """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
-        out = folded(x, self.conv_dw, self.bn1)
-        return folded(self.se(out), self.conv_pw, self.bn2, x if self.has_residual else None)
+        if fused_block_applies(x, (self.bn1,)):
+            out = expand_depthwise_se(self, x, None, self.conv_dw, self.bn1, self.se)
+        else:
+            out = self.se(folded(x, self.conv_dw, self.bn1))
+        return folded(out, self.conv_pw, self.bn2, x if self.has_residual else None)
 
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn2
@@ -446,8 +452,12 @@ class InvertedResidual(nn.Module):
 
     def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
         """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
-        out = folded(folded(x, self.conv_pw, self.bn1), self.conv_dw, self.bn2)
-        return folded(self.se(out), self.conv_pwl, self.bn3, x if self.has_residual else None)
+        if fused_block_applies(x, (self.bn1, self.bn2)):
+            expand = (self.conv_pw, self.bn1)
+            out = expand_depthwise_se(self, x, expand, self.conv_dw, self.bn2, self.se)
+        else:
+            out = self.se(folded(folded(x, self.conv_pw, self.bn1), self.conv_dw, self.bn2))
+        return folded(out, self.conv_pwl, self.bn3, x if self.has_residual else None)
 
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn3
