@@ -33,8 +33,11 @@ def close(got: torch.Tensor, expected: torch.Tensor, rtol: float = 2e-6) -> bool
     return bool((got - expected).abs().max() <= rtol * expected.abs().max() + 1e-7)
 
 
-def layers(cin: int, channels: int, squeezed: int, kernel: int, expand: bool, seed: int = 0):
-    """Random weights of one block's first half (BatchNorms already folded: plain biases)."""
+def layers(
+    cin: int, channels: int, squeezed: int, kernel: int, expand: bool, cout: int = 0, seed: int = 0
+):
+    """Random weights of one block (BatchNorms already folded: plain biases); cout 0: no
+    projection."""
     g = torch.Generator().manual_seed(seed)
 
     def rand(*shape, scale=1.0):
@@ -49,10 +52,12 @@ def layers(cin: int, channels: int, squeezed: int, kernel: int, expand: bool, se
         "br": rand(squeezed, scale=0.2),
         "wg": rand(channels, squeezed, 1, 1, scale=squeezed**-0.5),
         "bg": rand(channels, scale=0.2),
+        "wp": rand(cout, channels, 1, 1, scale=channels**-0.5) if cout else None,
+        "bp": rand(cout, scale=0.2) if cout else None,
     }
 
 
-def reference(x, p, kernel, stride, pads):
+def reference(x, p, kernel, stride, pads, residual=False):
     """The layers one by one, as the unfused model computes them."""
     h = x if p["we"] is None else F.silu(F.conv2d(x, p["we"], p["be"]))
     h = F.pad(h, pads)
@@ -60,23 +65,29 @@ def reference(x, p, kernel, stride, pads):
     pooled = h.mean((2, 3))
     hidden = F.silu(F.linear(pooled, p["wr"].flatten(1), p["br"]))
     gate = torch.sigmoid(F.linear(hidden, p["wg"].flatten(1), p["bg"]))
-    return h * gate[:, :, None, None]
+    h = h * gate[:, :, None, None]
+    if p["wp"] is None:
+        return h
+    h = F.conv2d(h, p["wp"], p["bp"])
+    return h + x if residual else h
 
 
-def fused(kernels, x, p, kernel, stride, pads):
+def fused(kernels, x, p, kernel, stride, pads, residual=False):
     left, right, top, bottom = pads
-    channels = p["wd"].shape[0]
     out_h = (x.shape[2] + top + bottom - kernel) // stride + 1
     out_w = (x.shape[3] + left + right - kernel) // stride + 1
     empty = torch.empty(0)
-    we = empty if p["we"] is None else p["we"].reshape(channels, -1).t().contiguous()
-    return kernels.mbconv_expand_depthwise_se(
+
+    def packed(weight):  # (C_out, C_in/groups, kh, kw) -> (C_in*kh*kw, C_out)
+        return empty if weight is None else weight.reshape(weight.shape[0], -1).t().contiguous()
+
+    return kernels.mbconv_forward(
         x.contiguous(memory_format=torch.channels_last),
-        we,
-        empty if p["be"] is None else p["be"],
-        p["wd"].reshape(channels, -1).t().contiguous(),
-        p["bd"], p["wr"], p["br"], p["wg"], p["bg"],
-        kernel, stride, top, left, out_h, out_w,
+        packed(p["we"]), empty if p["be"] is None else p["be"],
+        packed(p["wd"]), p["bd"],
+        p["wr"], p["br"], p["wg"], p["bg"],
+        packed(p["wp"]), empty if p["bp"] is None else p["bp"],
+        residual, kernel, stride, top, left, out_h, out_w,
     )  # fmt: skip
 
 
@@ -104,6 +115,38 @@ def test_the_kernel_gives_the_layers_values(
     assert got.shape == expected.shape
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert close(got, expected), (got - expected).abs().max()
+
+
+@pytest.mark.parametrize(
+    "batch, cin, channels, cout, size, stride, residual",
+    [
+        (2, 24, 144, 24, 12, 1, True),  # 16 + 8 output lanes, with the residual
+        (2, 16, 96, 40, 12, 2, False),  # 32 + 8 output lanes, stride 2
+        (3, 8, 48, 20, 9, 1, False),  # 16 lanes and 4 single output channels
+        (1, 16, 64, 16, 10, 1, True),  # one image: projected after all its bands
+    ],
+)
+def test_the_projection_in_the_kernel_gives_the_layers_values(
+    kernels, batch, cin, channels, cout, size, stride, residual
+) -> None:
+    torch.manual_seed(3)
+    p = layers(cin, channels, max(1, cin // 4), 3, expand=True, cout=cout)
+    x = torch.randn(batch, cin, size, size)
+    expected = reference(x, p, 3, stride, (1, 1, 1, 1), residual)
+    got = fused(kernels, x, p, 3, stride, (1, 1, 1, 1), residual)
+    assert got.shape == expected.shape
+    assert close(got, expected), (got - expected).abs().max()
+
+
+def test_a_residual_without_a_matching_projection_is_refused(kernels) -> None:
+    p = layers(16, 48, 4, 3, expand=True, cout=24)
+    with pytest.raises(RuntimeError, match="residual needs a projection"):
+        fused(kernels, torch.randn(1, 16, 8, 8), p, 3, 1, (1, 1, 1, 1), residual=True)
+
+
+def test_the_kernel_projects_where_its_gated_weight_is_the_smaller_write() -> None:
+    assert fused_block.projection_in_kernel(pixels=14 * 14, out_channels=112)
+    assert not fused_block.projection_in_kernel(pixels=7 * 7, out_channels=192)
 
 
 @pytest.mark.parametrize("batch", [1, 4])
@@ -155,9 +198,9 @@ def plain_logits(model, x, monkeypatch):
 
 def count_fused_calls(monkeypatch) -> list:
     calls: list = []
-    real = efficientnet.expand_depthwise_se
+    real = efficientnet.mbconv_forward
     monkeypatch.setattr(
-        efficientnet, "expand_depthwise_se", lambda *a, **k: calls.append(1) or real(*a, **k)
+        efficientnet, "mbconv_forward", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     return calls
 

@@ -5,9 +5,8 @@ The depthwise weight gradient for 5x5 filters costs about ten times its forward 
 (``csrc/depthwise_cpu.cpp``); BatchNorm followed by SiLU is two ATen ops that pass over the
 activation about thirteen times in a training step where nine do
 (``csrc/batchnorm_silu_cpu.cpp``, used through ``batchnorm_silu``); in inference, a block's
-expansion, depthwise convolution and squeeze-excitation write and re-read the network's largest
-activations four times where none is needed (``csrc/mbconv_cpu.cpp``, used through
-``fused_block``).
+five layers write and re-read the network's largest activations four times where none is
+needed (``csrc/mbconv_cpu.cpp``, used through ``fused_block``).
 
 The build uses ``torch.utils.cpp_extension`` (a C++ compiler and ninja) with OpenMP, so the
 kernels run on PyTorch's threads (``torch.set_num_threads``; the library is the one PyTorch

@@ -27,9 +27,8 @@ Training speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and f
 channels-last inputs (see ``recommended_memory_format``); activations are in place only where
 no gradient is recorded (see ``silu``), and CPU training runs each BatchNorm+SiLU pair as one
 hand-written kernel (see ``batchnorm_silu``). CPU inference in eval mode folds every BatchNorm into
-its convolution (see ``folding``) and runs each block's expansion, depthwise convolution and
-squeeze-excitation as one kernel (see ``fused_block``); training, export and compiled models see
-the plain modules.
+its convolution (see ``folding``) and runs each block as one kernel (see ``fused_block``);
+training, export and compiled models see the plain modules.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ import torch.nn.functional as F
 from batchnorm_silu import batchnorm_silu, batchnorm_silu_applies
 from depthwise import depthwise_conv2d
 from folding import conv_bn, folding_applies
-from fused_block import expand_depthwise_se, fused_block_applies
+from fused_block import fused_block_applies, mbconv_forward
 from squeeze_excite import fused_gate_applies, squeeze_excite
 from torch import nn
 
@@ -410,9 +409,9 @@ class DepthwiseSeparable(nn.Module):
     def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
         """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
         if fused_block_applies(x, (self.bn1,)):
-            out = expand_depthwise_se(self, x, None, self.conv_dw, self.bn1, self.se)
-        else:
-            out = self.se(folded(x, self.conv_dw, self.bn1))
+            depthwise, project = (self.conv_dw, self.bn1), (self.conv_pw, self.bn2)
+            return mbconv_forward(self, x, None, depthwise, self.se, project, self.has_residual)
+        out = self.se(folded(x, self.conv_dw, self.bn1))
         return folded(out, self.conv_pw, self.bn2, x if self.has_residual else None)
 
     def last_norm(self) -> nn.BatchNorm2d:
@@ -453,11 +452,11 @@ class InvertedResidual(nn.Module):
     def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
         """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
         if fused_block_applies(x, (self.bn1, self.bn2)):
-            expand = (self.conv_pw, self.bn1)
-            out = expand_depthwise_se(self, x, expand, self.conv_dw, self.bn2, self.se)
-        else:
-            out = self.se(folded(folded(x, self.conv_pw, self.bn1), self.conv_dw, self.bn2))
-        return folded(out, self.conv_pwl, self.bn3, x if self.has_residual else None)
+            expand, depthwise = (self.conv_pw, self.bn1), (self.conv_dw, self.bn2)
+            project = (self.conv_pwl, self.bn3)
+            return mbconv_forward(self, x, expand, depthwise, self.se, project, self.has_residual)
+        out = folded(folded(x, self.conv_pw, self.bn1), self.conv_dw, self.bn2)
+        return folded(self.se(out), self.conv_pwl, self.bn3, x if self.has_residual else None)
 
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn3

@@ -7,7 +7,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "training-mode BatchNorm followed by SiLU, NHWC float32 CPU: (out, mean, invstd, var)");
   m.def("batchnorm_silu_backward", &batchnorm_silu_backward,
         "gradients of batchnorm_silu_forward: (grad_x, grad_weight, grad_bias)");
-  m.def("mbconv_expand_depthwise_se", &mbconv_expand_depthwise_se,
-        "inference: 1x1 expansion + SiLU, depthwise conv + SiLU, squeeze-excitation; NHWC "
-        "float32 CPU, BatchNorms folded, weights packed channels-innermost");
+  m.def("mbconv_forward", &mbconv_forward,
+        "inference of an MBConv block: 1x1 expansion + SiLU (optional), depthwise conv + SiLU, "
+        "squeeze-excitation, 1x1 projection (+ residual; optional); NHWC float32 CPU, "
+        "BatchNorms folded, weights packed channels-innermost");
 }

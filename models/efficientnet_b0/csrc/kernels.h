@@ -15,10 +15,11 @@ std::vector<torch::Tensor> batchnorm_silu_backward(torch::Tensor grad, torch::Te
                                                    torch::Tensor weight, torch::Tensor bias,
                                                    torch::Tensor mean, torch::Tensor invstd);
 
-torch::Tensor mbconv_expand_depthwise_se(torch::Tensor x, torch::Tensor expand_weight,
-                                         torch::Tensor expand_bias, torch::Tensor dw_weight,
-                                         torch::Tensor dw_bias, torch::Tensor reduce_weight,
-                                         torch::Tensor reduce_bias, torch::Tensor gate_weight,
-                                         torch::Tensor gate_bias, int64_t kernel, int64_t stride,
-                                         int64_t pad_top, int64_t pad_left, int64_t out_h,
-                                         int64_t out_w);
+torch::Tensor mbconv_forward(torch::Tensor x, torch::Tensor expand_weight,
+                             torch::Tensor expand_bias, torch::Tensor dw_weight,
+                             torch::Tensor dw_bias, torch::Tensor reduce_weight,
+                             torch::Tensor reduce_bias, torch::Tensor gate_weight,
+                             torch::Tensor gate_bias, torch::Tensor project_weight,
+                             torch::Tensor project_bias, bool residual, int64_t kernel,
+                             int64_t stride, int64_t pad_top, int64_t pad_left, int64_t out_h,
+                             int64_t out_w);

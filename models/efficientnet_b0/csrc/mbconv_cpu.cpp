@@ -1,17 +1,21 @@
-// CPU inference of the first half of EfficientNet's blocks on channels-last float32 tensors:
-// the 1x1 expansion (+ bias, SiLU; absent in the first stage's blocks), the depthwise
-// convolution (+ bias, SiLU) and the squeeze-excitation (pool, gate, scale). BatchNorms arrive
-// folded into the convolutions (``folding.py``); the block's projection stays with oneDNN.
+// CPU inference of EfficientNet's blocks on channels-last float32 tensors: the 1x1 expansion
+// (+ bias, SiLU; absent in the first stage's blocks), the depthwise convolution (+ bias, SiLU),
+// the squeeze-excitation (pool, gate) and the 1x1 projection (+ bias, + residual), with every
+// BatchNorm folded into its convolution beforehand (``folding.py``).
 //
 // Why: the expansion's output is the largest activation of the network (32x96x112x112 floats,
 // 154 MB, in B0's first expanding block at batch 32). Written out by a 1x1 convolution, read
-// back by the depthwise one, then read twice more by the squeeze-excitation's pool and scale,
-// it made those kernels the slowest of eval. Here the expanded rows that the depthwise windows
-// need are computed into a buffer that stays in cache (a band's rows when they fit, else a ring
-// of k rows) and consumed from there; the pool is summed as outputs are written, and each
-// image is scaled by its gate right after it is finished, while it is still in cache.
-// Measured over B0 at batch 32 on 2 threads: these layers take about 0.7x the time of oneDNN's
-// kernels plus ATen's pool and scale (bench/README.md).
+// back by the depthwise one, then read twice more by the squeeze-excitation's pool and scale
+// and once by the projection, it made those kernels the slowest of eval. Here:
+// * the expanded rows that the depthwise windows need are computed into a buffer that stays in
+//   cache (a band's rows when they fit, else a ring of k rows) and consumed from there;
+// * the pool is summed as the depthwise outputs are written;
+// * the projection runs on each image as soon as it is finished, still in cache, with the
+//   image's gate folded into the projection weight (scaling input channel c is scaling row c
+//   of the weight), so the depthwise output never reaches memory either.
+// Where an image is smaller than its gated weight (7x7 maps in B0) the kernel stops after
+// scaling by the gate and oneDNN's batched convolution projects (``fused_block.py``).
+// Measured over B0 at batch 32 on 2 threads: eval 1.34x the folded oneDNN path (bench/README.md).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -216,9 +220,10 @@ struct SqueezeExcite {
   const float* b_gate;    // (C)
   int64_t squeezed, channels;
 
-  void apply(const double* sums, double count, float* image, int64_t pixels) const {
+  // gate[c] for the channel sums of one image over `count` pixels.
+  void gate(const double* sums, double count, float* gate) const {
     const int64_t C = channels, S = squeezed;
-    std::vector<float> mean(C), hidden(S), gate(C);
+    std::vector<float> mean(C), hidden(S);
     for (int64_t c = 0; c < C; ++c) mean[c] = static_cast<float>(sums[c] / count);
     for (int64_t j = 0; j < S; ++j) {
       float a = b_reduce[j];
@@ -230,13 +235,84 @@ struct SqueezeExcite {
       for (int64_t j = 0; j < S; ++j) a += w_gate[c * S + j] * hidden[j];
       gate[c] = 1.0f / (1.0f + exp_clamped(-a));
     }
-    const float* g = gate.data();
+  }
+
+  void apply(const double* sums, double count, float* image, int64_t pixels) const {
+    std::vector<float> g(channels);
+    gate(sums, count, g.data());
+    const float* gp = g.data();
     for (int64_t p = 0; p < pixels; ++p) {
-      float* o = image + p * C;
-      efficientnet_kernels::for_each_channel(C, [&](int64_t c) { o[c] *= g[c]; });
+      float* o = image + p * channels;
+      efficientnet_kernels::for_each_channel(channels, [&](int64_t c) { o[c] *= gp[c]; });
     }
   }
 };
+
+// The block's projection: out[p][o] = bias[o] + sum_c in[p][c] * w[c][o] (+ residual[p][o]).
+// P pixels x one vector of output channels in registers (V: 16 lanes, or 8 for the last 8 of
+// a count like 24 or 40 that is not a multiple of 16).
+template <int P, typename V>
+inline void project_chunk(const float* in, int64_t K, const float* w, const float* bias,
+                          int64_t cout, int64_t o0, const float* residual, float* out) {
+  V acc[P];
+  V b;
+  std::memcpy(&b, bias + o0, sizeof b);
+  for (int p = 0; p < P; ++p) {
+    acc[p] = b;
+    if (residual != nullptr) {
+      V r;
+      std::memcpy(&r, residual + p * cout + o0, sizeof r);
+      acc[p] += r;
+    }
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    V wv;
+    std::memcpy(&wv, w + k * cout + o0, sizeof wv);
+    for (int p = 0; p < P; ++p) acc[p] += in[p * K + k] * wv;
+  }
+  for (int p = 0; p < P; ++p) std::memcpy(out + p * cout + o0, &acc[p], sizeof(V));
+}
+
+typedef float v8 __attribute__((vector_size(32)));
+
+template <int P>
+inline void project_pixels(const float* in, int64_t K, const float* w, const float* bias,
+                           int64_t cout, const float* residual, float* out) {
+  int64_t o0 = 0;
+  for (; o0 + 16 <= cout; o0 += 16) project_chunk<P, v16>(in, K, w, bias, cout, o0, residual, out);
+  for (; o0 + 8 <= cout; o0 += 8) project_chunk<P, v8>(in, K, w, bias, cout, o0, residual, out);
+  for (; o0 < cout; ++o0) {
+    for (int p = 0; p < P; ++p) {
+      float a = bias[o0] + (residual != nullptr ? residual[p * cout + o0] : 0.0f);
+      for (int64_t k = 0; k < K; ++k) a += in[p * K + k] * w[k * cout + o0];
+      out[p * cout + o0] = a;
+    }
+  }
+}
+
+void project(const float* in, int64_t pixels, int64_t K, const float* w, const float* bias,
+             int64_t cout, const float* residual, float* out) {
+  int64_t p = 0;
+  auto at = [&](int64_t q) { return residual == nullptr ? nullptr : residual + q * cout; };
+  for (; p + 8 <= pixels; p += 8)
+    project_pixels<8>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
+  for (; p + 4 <= pixels; p += 4)
+    project_pixels<4>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
+  for (; p < pixels; ++p) project_pixels<1>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
+}
+
+// The projection weight with the squeeze-excitation's gate folded in: scaling input channel c
+// by gate[c] before the projection is scaling row c of its (C, C_out) weight.
+void gated_weight(const float* weight, const float* gate, int64_t channels, int64_t cout,
+                  float* out) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const float g = gate[c];
+    const float* w = weight + c * cout;
+    float* o = out + c * cout;
+#pragma omp simd
+    for (int64_t j = 0; j < cout; ++j) o[j] = w[j] * g;
+  }
+}
 
 // Expanded rows held in cache: the rows of a band computed at once when they fit in
 // kBandBytes (small images: the pixel blocks run across rows), else a ring of k rows.
@@ -244,20 +320,22 @@ constexpr int64_t kBandBytes = 768 * 1024;
 
 }  // namespace
 
-torch::Tensor mbconv_expand_depthwise_se(torch::Tensor x, torch::Tensor expand_weight,
-                                         torch::Tensor expand_bias, torch::Tensor dw_weight,
-                                         torch::Tensor dw_bias, torch::Tensor reduce_weight,
-                                         torch::Tensor reduce_bias, torch::Tensor gate_weight,
-                                         torch::Tensor gate_bias, int64_t kernel, int64_t stride,
-                                         int64_t pad_top, int64_t pad_left, int64_t out_h,
-                                         int64_t out_w) {
+torch::Tensor mbconv_forward(torch::Tensor x, torch::Tensor expand_weight,
+                             torch::Tensor expand_bias, torch::Tensor dw_weight,
+                             torch::Tensor dw_bias, torch::Tensor reduce_weight,
+                             torch::Tensor reduce_bias, torch::Tensor gate_weight,
+                             torch::Tensor gate_bias, torch::Tensor project_weight,
+                             torch::Tensor project_bias, bool residual, int64_t kernel,
+                             int64_t stride, int64_t pad_top, int64_t pad_left, int64_t out_h,
+                             int64_t out_w) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat, "expected a 4-d float32 input");
   auto xs = x.permute({0, 2, 3, 1}).contiguous();  // NHWC view; free for channels-last input
   const int64_t N = xs.size(0), H = xs.size(1), W = xs.size(2), Cin = xs.size(3);
-  const bool expanding = expand_weight.numel() > 0;
+  const bool expanding = expand_weight.numel() > 0, projecting = project_weight.numel() > 0;
   const int64_t C = dw_weight.size(1), k = kernel, S = reduce_weight.size(0), s = stride;
+  const int64_t Cout = projecting ? project_weight.size(1) : C;
   for (const auto* t : {&expand_weight, &expand_bias, &dw_weight, &dw_bias, &reduce_weight,
-                        &reduce_bias, &gate_weight, &gate_bias})
+                        &reduce_bias, &gate_weight, &gate_bias, &project_weight, &project_bias})
     TORCH_CHECK(t->scalar_type() == at::kFloat && t->is_contiguous(),
                 "weights must be contiguous float32 tensors");
   TORCH_CHECK(dw_weight.dim() == 2 && dw_weight.size(0) == k * k,
@@ -266,35 +344,58 @@ torch::Tensor mbconv_expand_depthwise_se(torch::Tensor x, torch::Tensor expand_w
                            expand_weight.size(1) == C && expand_bias.numel() == C)
                         : C == Cin,
               "expansion weight must be packed as (in_channels, channels)");
+  TORCH_CHECK(!projecting || (project_weight.dim() == 2 && project_weight.size(0) == C &&
+                              project_bias.numel() == Cout),
+              "projection weight must be packed as (channels, out_channels)");
   TORCH_CHECK(reduce_weight.numel() == S * C && gate_weight.numel() == C * S,
               "squeeze-excitation weights do not match the channels");
   TORCH_CHECK(dw_bias.numel() == C && reduce_bias.numel() == S && gate_bias.numel() == C,
               "a bias does not match its layer");
   TORCH_CHECK(out_h > 0 && out_w > 0 && k > 0 && s > 0 && pad_top >= 0 && pad_left >= 0,
               "bad output size, kernel, stride or padding");
-  auto out = torch::empty({N, out_h, out_w, C}, xs.options());
+  TORCH_CHECK(!residual || (projecting && Cout == Cin && out_h == H && out_w == W),
+              "a residual needs a projection back to the input's shape");
+  auto out = torch::empty({N, out_h, out_w, Cout}, xs.options());
   // Tasks: whole images when there are enough for every thread, else bands of output rows
   // (a batch smaller than the thread count), whose squeeze-excitation then waits for all bands.
   const int64_t threads = at::get_num_threads();
   const int64_t bands = std::min<int64_t>(out_h, std::max<int64_t>(1, (2 * threads + N - 1) / N));
   const int64_t band_rows = (out_h + bands - 1) / bands;
+  const int64_t pixels = out_h * out_w;
+  // The depthwise output: the result itself, or, before a projection, a scratch tensor
+  // (whole images per task: one image's worth per thread, consumed while in cache).
+  torch::Tensor staged;
+  if (projecting && bands > 1) staged = torch::empty({N, out_h, out_w, C}, xs.options());
   auto sums = torch::zeros({N, bands, C}, xs.options().dtype(at::kDouble));
   const float* X = xs.data_ptr<float>();
   const float* WT = expand_weight.data_ptr<float>();
   const float* BE = expand_bias.data_ptr<float>();
+  const float* WP = project_weight.data_ptr<float>();
+  const float* BP = project_bias.data_ptr<float>();
   float* O = out.data_ptr<float>();
+  float* STAGED = staged.defined() ? staged.data_ptr<float>() : nullptr;
   double* SUMS = sums.data_ptr<double>();
   const Depthwise dw{dw_weight.data_ptr<float>(), dw_bias.data_ptr<float>(), k, s, pad_left, W, C};
   const SqueezeExcite se{reduce_weight.data_ptr<float>(), reduce_bias.data_ptr<float>(),
                          gate_weight.data_ptr<float>(), gate_bias.data_ptr<float>(), S, C};
-  const double area = static_cast<double>(out_h * out_w);
+  const double area = static_cast<double>(pixels);
   // Input rows a band of band_rows outputs reads, at most.
   const int64_t band_in_rows = std::min(H, (band_rows - 1) * s + k);
   const bool whole_band = band_in_rows * W * C * 4 <= kBandBytes;
   const int64_t buffer_rows = !expanding ? 0 : (whole_band ? band_in_rows : k);
+  // Projection of image n from its depthwise output dw_out, with its gate folded in.
+  auto project_image = [&](int64_t n, const float* dw_out, const double* image_sums,
+                           std::vector<float>& gate, std::vector<float>& weight) {
+    se.gate(image_sums, area, gate.data());
+    gated_weight(WP, gate.data(), C, Cout, weight.data());
+    project(dw_out, pixels, C, weight.data(), BP, Cout,
+            residual ? X + n * H * W * Cin : nullptr, O + n * pixels * Cout);
+  };
   at::parallel_for(0, N * bands, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> buffer(static_cast<size_t>((buffer_rows + 1) * W * C), 0.0f);
     const float* zero_row = buffer.data() + buffer_rows * W * C;
+    std::vector<float> image_out(projecting && bands == 1 ? pixels * C : 0);
+    std::vector<float> gate(projecting ? C : 0), weight(projecting ? C * Cout : 0);
     std::vector<int64_t> held(k);
     std::vector<float> row_sums(C);
     std::vector<const float*> rows(k);
@@ -303,6 +404,8 @@ torch::Tensor mbconv_expand_depthwise_se(torch::Tensor x, torch::Tensor expand_w
       const int64_t oy0 = band * band_rows, oy1 = std::min(out_h, oy0 + band_rows);
       double* band_sums = SUMS + (n * bands + band) * C;
       if (oy0 >= oy1) continue;  // the last bands of a short image can be empty
+      float* dw_out = !projecting ? O + n * pixels * C
+                                  : (bands == 1 ? image_out.data() : STAGED + n * pixels * C);
       const float* image = X + n * H * W * Cin;
       std::fill(held.begin(), held.end(), -1);
       const int64_t iy_lo = std::max<int64_t>(0, oy0 * s - pad_top);
@@ -329,18 +432,27 @@ torch::Tensor mbconv_expand_depthwise_se(torch::Tensor x, torch::Tensor expand_w
         }
         // The pool: a row's sum in float, rows summed in double.
         std::fill(row_sums.begin(), row_sums.end(), 0.0f);
-        depthwise_row(dw, rows.data(), out_w, O + (n * out_h + oy) * out_w * C, row_sums.data());
+        depthwise_row(dw, rows.data(), out_w, dw_out + oy * out_w * C, row_sums.data());
         for (int64_t c = 0; c < C; ++c) band_sums[c] += row_sums[c];
       }
-      if (bands == 1) se.apply(band_sums, area, O + n * out_h * out_w * C, out_h * out_w);
+      if (bands > 1) continue;
+      if (projecting)
+        project_image(n, dw_out, band_sums, gate, weight);
+      else
+        se.apply(band_sums, area, dw_out, pixels);
     }
   });
-  if (bands > 1) {
+  if (bands > 1) {  // a small batch: each image's squeeze-excitation after all its bands
     auto image_sums = sums.sum(1).contiguous();
     const double* IS = image_sums.data_ptr<double>();
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n)
-        se.apply(IS + n * C, area, O + n * out_h * out_w * C, out_h * out_w);
+      std::vector<float> gate(C), weight(projecting ? C * Cout : 0);
+      for (int64_t n = begin; n < end; ++n) {
+        if (projecting)
+          project_image(n, STAGED + n * pixels * C, IS + n * C, gate, weight);
+        else
+          se.apply(IS + n * C, area, O + n * pixels * C, pixels);
+      }
     });
   }
   return out.permute({0, 3, 1, 2});
