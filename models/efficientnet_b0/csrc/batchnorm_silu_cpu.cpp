@@ -27,7 +27,7 @@
 namespace {
 
 using efficientnet_kernels::for_each_channel;
-using efficientnet_kernels::sigmoid;
+using efficientnet_kernels::silu;
 using efficientnet_kernels::silu_derivative;
 
 constexpr int64_t kBlock = 64;  // pixels summed in float before joining the double sums
@@ -127,7 +127,7 @@ std::vector<torch::Tensor> batchnorm_silu_forward(torch::Tensor x, torch::Tensor
       float* dst = O + p * C;
       for_each_channel(C, [&](int64_t c) {
         const float y = row[c] * S[c] + F[c];
-        dst[c] = y * sigmoid(y);
+        dst[c] = silu(y);
       });
     }
   });

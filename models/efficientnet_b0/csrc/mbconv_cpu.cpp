@@ -31,24 +31,25 @@
 
 namespace {
 
-using efficientnet_kernels::exp_clamped;
+using efficientnet_kernels::sigmoid;
+using efficientnet_kernels::silu;
 typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
 constexpr int64_t kLanes = 16;
 
-inline v16 load16(const float* p) {
-  v16 v;
+template <typename V>
+inline V load_vector(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-inline float silu(float y) { return y / (1.0f + exp_clamped(-y)); }
-
-// silu(acc) stored to out[0, 16).
 #if defined(__AVX512F__)
+// silu(acc) stored to out[0, 16).
 inline void store_silu16(float* out, v16 acc) {
-  // exp(-y) as exp_clamped computes it, with the scaling by 2^n done by vscalefps, and
-  // 1 / (1 + e) from the 14-bit reciprocal estimate refined by one Newton step (within 1 ulp
-  // of a division, at a fraction of its cost).
+  // exp(-y) as vector_math.h's exp_clamped computes it, with the scaling by 2^n done by
+  // vscalefps, and 1 / (1 + e) from the 14-bit reciprocal estimate refined by one Newton step
+  // (within 1 ulp of a division, at a fraction of its cost).
   const __m512 y = (__m512)acc;
   __m512 x = _mm512_sub_ps(_mm512_setzero_ps(), y);
   x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
@@ -68,47 +69,82 @@ inline void store_silu16(float* out, v16 acc) {
   inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0f)));
   _mm512_storeu_ps(out, _mm512_mul_ps(y, inv));
 }
-#else
-inline void store_silu16(float* out, v16 acc) {
-  float tmp[kLanes];
-  std::memcpy(tmp, &acc, sizeof tmp);
-#pragma omp simd
-  for (int64_t i = 0; i < kLanes; ++i) out[i] = silu(tmp[i]);
-}
 #endif
 
-// out[p][c] = silu(bias[c] + sum_k in[p][k] * wt[k][c]) for P consecutive pixels: P x 16
-// accumulators in registers, one weight vector loaded per k for all P pixels.
-template <int P>
-inline void expand_pixels(const float* in, int64_t cin, const float* wt, const float* bias,
-                          int64_t cmid, float* out) {
-  int64_t c0 = 0;
-  for (; c0 + kLanes <= cmid; c0 += kLanes) {
-    v16 acc[P];
-    const v16 b = load16(bias + c0);
-    for (int p = 0; p < P; ++p) acc[p] = b;
-    for (int64_t k = 0; k < cin; ++k) {
-      const v16 w = load16(wt + k * cmid + c0);
-      for (int p = 0; p < P; ++p) acc[p] += in[p * cin + k] * w;
-    }
-    for (int p = 0; p < P; ++p) store_silu16(out + p * cmid + c0, acc[p]);
+// The 1x1 convolutions, for P consecutive NHWC pixels:
+//   out[p][o] = f(bias[o] + sum_k in[p][k] * w[k][o])
+// with f = SiLU (the expansion) or + residual[p][o] (the projection; residual may be null).
+// P pixels x one vector of outputs in registers, one weight vector loaded per k for all P
+// pixels; V is 16 lanes, or 8 for the last 8 of a count like 24 or 40.
+enum class Epilogue { kSilu, kResidual };
+
+// acc stored to out, through the epilogue's SiLU if it has one.
+template <Epilogue E, typename V>
+inline void store_vector(float* out, V acc) {
+  constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  if constexpr (E == Epilogue::kResidual) {
+    std::memcpy(out, &acc, sizeof acc);
+#if defined(__AVX512F__)
+  } else if constexpr (lanes == 16) {
+    store_silu16(out, acc);
+#endif
+  } else {
+    float tmp[lanes];
+    std::memcpy(tmp, &acc, sizeof tmp);
+#pragma omp simd
+    for (int64_t i = 0; i < lanes; ++i) out[i] = silu(tmp[i]);
   }
-  for (; c0 < cmid; ++c0) {
+}
+
+template <int P, typename V, Epilogue E>
+inline void gemm_chunk(const float* in, int64_t K, const float* w, const float* bias,
+                       int64_t cout, int64_t o0, const float* residual, float* out) {
+  V acc[P];
+  const V b = load_vector<V>(bias + o0);
+  for (int p = 0; p < P; ++p) {
+    acc[p] = b;
+    if (E == Epilogue::kResidual && residual != nullptr)
+      acc[p] += load_vector<V>(residual + p * cout + o0);
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const V wv = load_vector<V>(w + k * cout + o0);
+    for (int p = 0; p < P; ++p) acc[p] += in[p * K + k] * wv;
+  }
+  for (int p = 0; p < P; ++p) store_vector<E>(out + p * cout + o0, acc[p]);
+}
+
+template <int P, Epilogue E>
+inline void gemm_pixels(const float* in, int64_t K, const float* w, const float* bias,
+                        int64_t cout, const float* residual, float* out) {
+  int64_t o0 = 0;
+  for (; o0 + 16 <= cout; o0 += 16) gemm_chunk<P, v16, E>(in, K, w, bias, cout, o0, residual, out);
+  for (; o0 + 8 <= cout; o0 += 8) gemm_chunk<P, v8, E>(in, K, w, bias, cout, o0, residual, out);
+  for (; o0 < cout; ++o0) {
     for (int p = 0; p < P; ++p) {
-      float a = bias[c0];
-      for (int64_t k = 0; k < cin; ++k) a += in[p * cin + k] * wt[k * cmid + c0];
-      out[p * cmid + c0] = silu(a);
+      float a = bias[o0];
+      if (E == Epilogue::kResidual && residual != nullptr) a += residual[p * cout + o0];
+      for (int64_t k = 0; k < K; ++k) a += in[p * K + k] * w[k * cout + o0];
+      out[p * cout + o0] = E == Epilogue::kSilu ? silu(a) : a;
     }
   }
 }
 
-// The expansion of `pixels` consecutive NHWC pixels (any number of whole rows).
-void expand(const float* in, int64_t pixels, int64_t cin, const float* wt, const float* bias,
-            int64_t cmid, float* out) {
+// `pixels` consecutive NHWC pixels (any number of whole rows) through the 1x1 convolution.
+template <Epilogue E>
+void gemm(const float* in, int64_t pixels, int64_t K, const float* w, const float* bias,
+          int64_t cout, const float* residual, float* out) {
   int64_t p = 0;
-  for (; p + 8 <= pixels; p += 8) expand_pixels<8>(in + p * cin, cin, wt, bias, cmid, out + p * cmid);
-  for (; p + 4 <= pixels; p += 4) expand_pixels<4>(in + p * cin, cin, wt, bias, cmid, out + p * cmid);
-  for (; p < pixels; ++p) expand_pixels<1>(in + p * cin, cin, wt, bias, cmid, out + p * cmid);
+  auto at = [&](int64_t q) { return residual == nullptr ? nullptr : residual + q * cout; };
+  for (; p + 8 <= pixels; p += 8)
+    gemm_pixels<8, E>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
+  for (; p + 4 <= pixels; p += 4)
+    gemm_pixels<4, E>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
+  for (; p < pixels; ++p) gemm_pixels<1, E>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
+}
+
+void expand(const float* in, int64_t pixels, int64_t cin, const float* w, const float* bias,
+            int64_t cmid, float* out) {
+  gemm<Epilogue::kSilu>(in, pixels, cin, w, bias, cmid, nullptr, out);
 }
 
 struct Depthwise {
@@ -130,19 +166,19 @@ inline void depthwise_interior(const Depthwise& d, const float* const* rows, int
   int64_t c0 = 0;
   for (; c0 + kLanes <= C; c0 += kLanes) {
     v16 acc[B];
-    const v16 b = load16(d.bias + c0);
+    const v16 b = load_vector<v16>(d.bias + c0);
     for (int j = 0; j < B; ++j) acc[j] = b;
     for (int64_t ky = 0; ky < k; ++ky) {
       const float* r = rows[ky] + x0 * C + c0;
       const float* wk = d.weight + ky * k * C + c0;
       for (int64_t kx = 0; kx < k; ++kx) {
-        const v16 w = load16(wk + kx * C);
-        for (int j = 0; j < B; ++j) acc[j] += load16(r + (j * s + kx) * C) * w;
+        const v16 w = load_vector<v16>(wk + kx * C);
+        for (int j = 0; j < B; ++j) acc[j] += load_vector<v16>(r + (j * s + kx) * C) * w;
       }
     }
     for (int j = 0; j < B; ++j) {
       float* o = out + (ox + j) * C + c0;
-      store_silu16(o, acc[j]);
+      store_vector<Epilogue::kSilu>(o, acc[j]);
       float* ps = pooled + c0;
 #pragma omp simd
       for (int64_t i = 0; i < kLanes; ++i) ps[i] += o[i];
@@ -233,7 +269,7 @@ struct SqueezeExcite {
     for (int64_t c = 0; c < C; ++c) {
       float a = b_gate[c];
       for (int64_t j = 0; j < S; ++j) a += w_gate[c * S + j] * hidden[j];
-      gate[c] = 1.0f / (1.0f + exp_clamped(-a));
+      gate[c] = sigmoid(a);
     }
   }
 
@@ -247,59 +283,6 @@ struct SqueezeExcite {
     }
   }
 };
-
-// The block's projection: out[p][o] = bias[o] + sum_c in[p][c] * w[c][o] (+ residual[p][o]).
-// P pixels x one vector of output channels in registers (V: 16 lanes, or 8 for the last 8 of
-// a count like 24 or 40 that is not a multiple of 16).
-template <int P, typename V>
-inline void project_chunk(const float* in, int64_t K, const float* w, const float* bias,
-                          int64_t cout, int64_t o0, const float* residual, float* out) {
-  V acc[P];
-  V b;
-  std::memcpy(&b, bias + o0, sizeof b);
-  for (int p = 0; p < P; ++p) {
-    acc[p] = b;
-    if (residual != nullptr) {
-      V r;
-      std::memcpy(&r, residual + p * cout + o0, sizeof r);
-      acc[p] += r;
-    }
-  }
-  for (int64_t k = 0; k < K; ++k) {
-    V wv;
-    std::memcpy(&wv, w + k * cout + o0, sizeof wv);
-    for (int p = 0; p < P; ++p) acc[p] += in[p * K + k] * wv;
-  }
-  for (int p = 0; p < P; ++p) std::memcpy(out + p * cout + o0, &acc[p], sizeof(V));
-}
-
-typedef float v8 __attribute__((vector_size(32)));
-
-template <int P>
-inline void project_pixels(const float* in, int64_t K, const float* w, const float* bias,
-                           int64_t cout, const float* residual, float* out) {
-  int64_t o0 = 0;
-  for (; o0 + 16 <= cout; o0 += 16) project_chunk<P, v16>(in, K, w, bias, cout, o0, residual, out);
-  for (; o0 + 8 <= cout; o0 += 8) project_chunk<P, v8>(in, K, w, bias, cout, o0, residual, out);
-  for (; o0 < cout; ++o0) {
-    for (int p = 0; p < P; ++p) {
-      float a = bias[o0] + (residual != nullptr ? residual[p * cout + o0] : 0.0f);
-      for (int64_t k = 0; k < K; ++k) a += in[p * K + k] * w[k * cout + o0];
-      out[p * cout + o0] = a;
-    }
-  }
-}
-
-void project(const float* in, int64_t pixels, int64_t K, const float* w, const float* bias,
-             int64_t cout, const float* residual, float* out) {
-  int64_t p = 0;
-  auto at = [&](int64_t q) { return residual == nullptr ? nullptr : residual + q * cout; };
-  for (; p + 8 <= pixels; p += 8)
-    project_pixels<8>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
-  for (; p + 4 <= pixels; p += 4)
-    project_pixels<4>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
-  for (; p < pixels; ++p) project_pixels<1>(in + p * K, K, w, bias, cout, at(p), out + p * cout);
-}
 
 // The projection weight with the squeeze-excitation's gate folded in: scaling input channel c
 // by gate[c] before the projection is scaling row c of its (C, C_out) weight.
@@ -388,8 +371,8 @@ torch::Tensor mbconv_forward(torch::Tensor x, torch::Tensor expand_weight,
                            std::vector<float>& gate, std::vector<float>& weight) {
     se.gate(image_sums, area, gate.data());
     gated_weight(WP, gate.data(), C, Cout, weight.data());
-    project(dw_out, pixels, C, weight.data(), BP, Cout,
-            residual ? X + n * H * W * Cin : nullptr, O + n * pixels * Cout);
+    gemm<Epilogue::kResidual>(dw_out, pixels, C, weight.data(), BP, Cout,
+                              residual ? X + n * H * W * Cin : nullptr, O + n * pixels * Cout);
   };
   at::parallel_for(0, N * bands, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> buffer(static_cast<size_t>((buffer_rows + 1) * W * C), 0.0f);

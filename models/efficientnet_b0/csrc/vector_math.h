@@ -33,6 +33,8 @@ inline float exp_clamped(float x) {
 
 inline float sigmoid(float y) { return 1.0f / (1.0f + exp_clamped(-y)); }
 
+inline float silu(float y) { return y * sigmoid(y); }
+
 // d silu(y) / dy = s * (1 + y * (1 - s)) with s = sigmoid(y).
 inline float silu_derivative(float y) {
   const float s = sigmoid(y);
