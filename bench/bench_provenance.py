@@ -119,7 +119,12 @@ def export(repo: Path, commit: str, dest: Path) -> None:
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="tar")
+        # Extraction filters exist from 3.10.12 / 3.11.4 (Debian 12's 3.11.2 has none); without
+        # them the default keeps modes and symlinks just the same, for git's own archive.
+        if hasattr(tarfile, "tar_filter"):
+            tar.extractall(dest, filter="tar")
+        else:
+            tar.extractall(dest)
 
 
 def metadata(url: str, commit: str) -> SimpleNamespace:

@@ -74,6 +74,7 @@ def tiny(command: str, data: Path, port: int) -> list[str] | None:
 
 
 @pytest.mark.slow
+@pytest.mark.needs_torch
 def test_every_command_in_the_readme_runs_on_cpu_in_order(tmp_path):
     """Quick start, transfer learning (fine-tune from a checkpoint, evaluate, export) and the
     remaining entry points, exactly as quoted, on a user's image folder built here."""
@@ -107,6 +108,7 @@ def parameter_table_flags(markdown: str) -> set[str]:
     return flags
 
 
+@pytest.mark.needs_torch
 def test_the_parameter_table_is_exactly_what_train_py_accepts():
     import train  # the deliverable's folder is on sys.path (effnet_support)
     accepted = {

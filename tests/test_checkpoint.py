@@ -20,6 +20,8 @@ from effnet_support import DELIVERABLE
 import checkpoint as ckpt
 from errors import CheckpointError
 
+pytestmark = pytest.mark.needs_torch
+
 
 def test_atomic_save_round_trips_and_leaves_no_temporary_files(tmp_path):
     path = tmp_path / "run" / "last.pt"

@@ -9,6 +9,8 @@ import sys
 import pytest
 from effnet_support import DELIVERABLE
 
+pytestmark = pytest.mark.needs_torch
+
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the setting is glibc's (Linux)"
 )

@@ -16,6 +16,8 @@ import data
 import demo_dataset
 from errors import CorruptImageError, DataError
 
+pytestmark = pytest.mark.needs_torch
+
 
 def test_demo_dataset_has_ten_balanced_classes_and_is_byte_identical_to_a_fresh_drawing():
     root = demo_root()

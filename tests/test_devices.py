@@ -24,6 +24,8 @@ import devices
 from distributed import backend_for
 from errors import ConfigError, DeviceError
 
+pytestmark = pytest.mark.needs_torch
+
 
 @pytest.mark.parametrize(
     "device, amp, amp_dtype, loss_scale, dtype, mode, scale",

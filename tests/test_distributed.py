@@ -23,6 +23,8 @@ from effnet_support import (
 from distributed import DistEnv, read_env, scaled_learning_rate
 from errors import ConfigError
 
+pytestmark = pytest.mark.needs_torch
+
 
 def _records(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
+pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
+import torch  # noqa: E402
+import torchvision  # noqa: E402
 from efficientnet import (  # noqa: E402
     ARCH_IMAGE_SIZE,
     ARCHITECTURES,

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-onnx = pytest.importorskip("onnx")
-onnxruntime = pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
+import onnx  # noqa: E402
+import onnxruntime  # noqa: E402
+import torch  # noqa: E402
 from efficientnet import build_model  # noqa: E402
 from export import INPUT_NAME, OUTPUT_NAME, export_onnx, run  # noqa: E402
 from weights import save_state_dict  # noqa: E402

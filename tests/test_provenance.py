@@ -83,8 +83,18 @@ def export(repo_path: Path, commit: str, code_path: str, dest: Path) -> Path:
                           check=True, capture_output=True).stdout
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        archive.extractall(dest, filter="tar")
+        extract_all(archive, dest)
     return dest
+
+
+def extract_all(archive: tarfile.TarFile, dest: Path) -> None:
+    """Unpack, keeping modes and symlinks. Pythons with extraction filters (3.10.12+, 3.11.4+;
+    Debian 12's 3.11.2 has none) are told so with ``filter="tar"``; older ones unpack the same
+    way by default, and the archive is git's own output of a repository the test built."""
+    if hasattr(tarfile, "tar_filter"):
+        archive.extractall(dest, filter="tar")
+    else:
+        archive.extractall(dest)
 
 
 def cited(url: str, commit: str, code_path: str = "models/m", branch: str = "main",

@@ -51,6 +51,7 @@ TINY_SCRIPT = ["--device=cpu", "--precision=fp32", "--batch_size=8", "--image_si
 
 
 @pytest.mark.slow
+@pytest.mark.needs_torch
 def test_full_1p_script_trains_prints_the_zoo_summary_and_continues_instead_of_overwriting(
     tmp_path,
 ):
@@ -71,6 +72,7 @@ def test_full_1p_script_trains_prints_the_zoo_summary_and_continues_instead_of_o
 
 
 @pytest.mark.slow
+@pytest.mark.needs_torch
 def test_performance_8p_script_runs_torchrun_on_synthetic_data(tmp_path):
     out = tmp_path / "output"
     result = _script("train_performance_8p.sh", "--nproc_per_node=2", "--master_port=29517",
@@ -98,6 +100,7 @@ def test_scripts_reject_missing_and_unknown_options(tmp_path, script, args, mess
     assert message in result.stderr
 
 
+@pytest.mark.needs_torch
 def test_train_script_reports_a_failed_run_with_its_log_tail(tmp_path):
     result = _script("train_full_1p.sh", f"--data_path={tmp_path / 'none'}",
                      f"--output_dir={tmp_path / 'out'}", *TINY_SCRIPT)

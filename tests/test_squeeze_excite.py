@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
+import torch  # noqa: E402
 from efficientnet import SqueezeExcite, build_model  # noqa: E402
 
 efficientnet = sys.modules["efficientnet"]

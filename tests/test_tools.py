@@ -63,3 +63,49 @@ def test_summary_without_a_run_is_one_clear_line(tmp_path):
     result = run_summary(str(tmp_path))
     assert result.returncode == 2
     assert "metrics.jsonl does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def fake_python(folder: Path, version: tuple[int, int, int]) -> Path:
+    """A ``python`` that runs this interpreter's ``-c`` code with another version number."""
+    script = folder / f"python{version[0]}.{version[1]}"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'exec "{sys.executable}" -c "import sys; sys.version_info = {version!r}; '
+        'exec(sys.argv[1])" "$2"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def setup_env(tmp_path: Path, python: Path | str, venv: Path) -> subprocess.CompletedProcess:
+    """Source tools/setup_env.sh the way the two commands do, stopping before any install."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": str(python), "MODELZOO_VENV": str(venv)}
+    return subprocess.run(["bash", "-c", 'source "$1" dev >/dev/null && echo sourced', "_",
+                           str(ROOT / "tools" / "setup_env.sh")],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_setup_env_refuses_a_python_older_than_the_kit_supports_before_installing(tmp_path):
+    old = fake_python(tmp_path, (3, 9, 18))
+    result = setup_env(tmp_path, old, tmp_path / "venv")
+    assert result.returncode == 2, result.stdout
+    assert f"{old} is Python 3.9.18; modelzoo-kit needs Python 3.10 or newer" in result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_setup_env_names_a_missing_python(tmp_path):
+    result = setup_env(tmp_path, "no-such-python3", tmp_path / "venv")
+    assert result.returncode == 2
+    assert "no Python found as 'no-such-python3'" in result.stderr
+
+
+def test_setup_env_says_which_python_it_took_and_will_not_reuse_another_versions_venv(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    made_by = fake_python(tmp_path, (3, 12, 1))
+    (venv / "bin" / "python").symlink_to(made_by)
+    result = setup_env(tmp_path, sys.executable, venv)
+    version = ".".join(map(str, sys.version_info[:3]))
+    assert result.returncode == 2
+    assert f"was made with Python 3.12.1, not {version}" in result.stderr
+    assert "sourced" not in result.stdout

@@ -14,6 +14,8 @@ from effnet_support import TINY, small_image_folder, train_main
 
 import weights
 
+pytestmark = pytest.mark.needs_torch
+
 ONE_EPOCH = [*TINY, "--epochs", "1", "--data", str(small_image_folder())]
 
 

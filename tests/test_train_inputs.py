@@ -11,6 +11,8 @@ from effnet_support import TINY, demo_root, small_image_folder, train_main
 
 import checkpoint as ckpt
 
+pytestmark = pytest.mark.needs_torch
+
 
 def _error_line(capsys) -> str:
     err = capsys.readouterr().err

@@ -7,6 +7,8 @@ import json
 import pytest
 from effnet_support import demo_root, run_train_process
 
+pytestmark = pytest.mark.needs_torch
+
 
 @pytest.mark.slow
 def test_demo_dataset_is_learned_well_above_chance(tmp_path):

@@ -12,6 +12,8 @@ import pytest
 import torch
 from effnet_support import DELIVERABLE, TINY, model_state, small_image_folder, subprocess_env
 
+pytestmark = pytest.mark.needs_torch
+
 # 36 training images / batch 8 = 4 steps per epoch, 3 epochs: the stops below land mid-epoch.
 RUN = ["--epochs", "3", "--lr", "0.4"]
 

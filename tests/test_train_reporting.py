@@ -15,6 +15,8 @@ from effnet_support import DELIVERABLE
 
 import reporting
 
+pytestmark = pytest.mark.needs_torch
+
 
 def _summary(**overrides):
     values = dict(network="efficientnet_b0", rank_size=8, global_batch=2048,

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
-efficientnet_pytorch = pytest.importorskip("efficientnet_pytorch")
+pytestmark = pytest.mark.needs_torch
 
+import efficientnet_pytorch  # noqa: E402
 import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
+import torch  # noqa: E402
+import torchvision  # noqa: E402
 from efficientnet import build_model  # noqa: E402
 from weights import (  # noqa: E402
     WeightsMismatchError,

@@ -2,7 +2,7 @@
 # The README's main job, on the bundled deliverable models/efficientnet_b0:
 #   validate -> render --check -> provenance -> train on the built-in demo dataset -> evaluate -> export ONNX
 # then a summary (accuracy, images/s, where the checkpoint, logs and ONNX file went).
-# Works from a clean clone with nothing but Python 3.10+ and bash; a few minutes on 2 CPU cores.
+# Works from a clean clone with nothing but Python 3.11 and bash; a few minutes on 2 CPU cores.
 #   DEMO_EPOCHS=N       epochs of the demo training run (default: the demo entry point's, 5)
 #   MODELZOO_OFFLINE=1  skip the network in the provenance step (it also goes offline by itself
 #                       when no network is reachable, and says so)
