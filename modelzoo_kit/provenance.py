@@ -52,6 +52,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelzoo_kit import githash, gitremote
+from modelzoo_kit.display import mask_credentials
 from modelzoo_kit.findings import Finding, Severity
 from modelzoo_kit.gitremote import FetchLimits, GitCommandError, RemoteCache, TreeItem
 
@@ -183,7 +184,9 @@ class _Checker:
     def add(self, rule: str, severity: Severity, message: str, hint: str = "",
             path: str | None = None, field: str | None = None) -> None:
         """Record a finding about a file of the deliverable (``path``) or about the metadata
-        (``field``, located by line in deliverable.yaml when it can be found)."""
+        (``field``, located by line in deliverable.yaml when it can be found). Credentials in
+        a url the message quotes are masked."""
+        message, hint = mask_credentials(message), mask_credentials(hint)
         if path is not None:
             self.findings.append(Finding(rule, severity, str(self.dir / path), None, message,
                                          hint))
@@ -348,7 +351,8 @@ class _Checker:
             }
             self.add("PV002", Severity.ERROR,
                      f"{ref.field}: {ref.url} {reasons.get(exc.kind, 'failed')}: {exc}",
-                     "check the url; for private repositories configure a credential helper",
+                     "check the url; for a private repository use an ssh url with your key "
+                     "(the kit runs no credential helper)",
                      field=f"{ref.field}.url")
             return None
 
