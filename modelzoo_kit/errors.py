@@ -11,9 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelzoo_kit.display import mask_credentials
+
 
 class ModelzooError(Exception):
-    """Root of every error the kit raises for a user's mistake."""
+    """Root of every error the kit raises for a user's mistake.
+
+    Its text never shows a url's credentials (``https://user:token@host`` reads
+    ``https://***@host``), whichever message a subclass builds."""
+
+    def __str__(self) -> str:
+        return mask_credentials(super().__str__())
 
 
 class UsageError(ModelzooError, ValueError):

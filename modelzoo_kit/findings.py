@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from modelzoo_kit.display import mask_credentials
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -47,6 +49,11 @@ class Finding:
     message: str
     hint: str = ""
     column: int | None = None
+
+    def __post_init__(self) -> None:
+        # Messages quote urls from deliverable.yaml and READMEs: never show their credentials.
+        object.__setattr__(self, "message", mask_credentials(self.message))
+        object.__setattr__(self, "hint", mask_credentials(self.hint))
 
     def sort_key(self) -> tuple:
         return (self.path, self.line or 0, self.column or 0, self.severity.rank, self.rule)

@@ -52,7 +52,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelzoo_kit import githash, gitremote
-from modelzoo_kit.display import mask_credentials
 from modelzoo_kit.findings import Finding, Severity
 from modelzoo_kit.gitremote import FetchLimits, GitCommandError, RemoteCache, TreeItem
 
@@ -184,9 +183,7 @@ class _Checker:
     def add(self, rule: str, severity: Severity, message: str, hint: str = "",
             path: str | None = None, field: str | None = None) -> None:
         """Record a finding about a file of the deliverable (``path``) or about the metadata
-        (``field``, located by line in deliverable.yaml when it can be found). Credentials in
-        a url the message quotes are masked."""
-        message, hint = mask_credentials(message), mask_credentials(hint)
+        (``field``, located by line in deliverable.yaml when it can be found)."""
         if path is not None:
             self.findings.append(Finding(rule, severity, str(self.dir / path), None, message,
                                          hint))
