@@ -37,10 +37,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from modelzoo_kit.errors import ModelzooError
-from modelzoo_kit.gitrun import GitCommandError, git_output, run_git
+from modelzoo_kit.gitrun import (  # also re-exported: callers import them from here
+    GitCommandError,
+    git_output,
+    run_git,
+)
 from modelzoo_kit.gitrun import folder_size as _folder_size
-
-__all__ = ["GitCommandError", "git_output", "run_git"]  # re-exported: callers import them here
 
 #: Transport names git runs as plain network/file protocols; ``x::`` with any other x runs a
 #: remote-helper program, ``ext::`` even an arbitrary shell command.

@@ -17,9 +17,7 @@ HTML block (the image table) is autoescaped by the template.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from modelzoo_kit.loading import deliverable_file, load_deliverable
 from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
+from modelzoo_kit.writing import write_atomically  # noqa: F401 - re-exported for callers
 
 README_FILES: dict[str, str] = {"zh": "README.md", "en": "README.en.md"}
 
@@ -100,31 +99,6 @@ def stale(rendered: Rendered) -> str:
         tofile=f"{name} (rendered)",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in diff)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``, so
-    a reader never sees half a README."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, _mode_for(path))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; a new one gets what ``open`` would give it (mkstemp
-    alone would leave it readable by its owner only)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- jinja environment

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.errors import DeliverableNotFoundError
     from modelzoo_kit.extract import read_extraction
     from modelzoo_kit.loading import dump_data
-    from modelzoo_kit.render import write_atomically
+    from modelzoo_kit.writing import write_atomically
 
     if not args.readme.is_file():
         raise DeliverableNotFoundError(f"{args.readme}: no such file")

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelzoo_kit.render import languages, render_folder, stale, write_atomically
+    from modelzoo_kit.render import languages, render_folder, stale
+    from modelzoo_kit.writing import check_replaceable, write_atomically
 
     langs = languages(args.lang)
     outdated = checked = 0
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{rendered.path}: stale; run `modelzoo render {folder}`", file=sys.stderr
                     )
                 continue
+            check_replaceable(rendered.path)  # before reading it: a FIFO would block
             if stale(rendered):
                 write_atomically(rendered.path, rendered.text)
                 print(f"wrote {rendered.path}")
