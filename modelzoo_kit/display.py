@@ -30,6 +30,13 @@ _CONTROL_OR_NEWLINE = re.compile(_CONTROL.pattern[:-1] + "\n]")
 _NAMED = {"\r": "\\r", "\n": "\\n", "\x1b": "\\x1b", "\b": "\\b", "\x00": "\\0"}
 
 
+def first_control(text: str, one_line: bool = False) -> str | None:
+    """The first control character in ``text`` as its escape (``\\x1b``), or None; a newline
+    counts when ``one_line``. The metadata model uses it to refuse such values."""
+    match = (_CONTROL_OR_NEWLINE if one_line else _CONTROL).search(text)
+    return _escape(match) if match else None
+
+
 def mask_credentials(text: str) -> str:
     """``text`` with the user-info part of every ``scheme://user:secret@host`` url masked.
 

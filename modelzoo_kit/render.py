@@ -122,6 +122,7 @@ def _environment() -> Any:
         _ENV.filters["md_inline"] = md_inline
         _ENV.filters["md_cell"] = md_cell
         _ENV.filters["code"] = md_code
+        _ENV.filters["fenced"] = md_fenced
     return _ENV
 
 
@@ -147,6 +148,21 @@ def md_code(value: Any) -> str:
         fence += "`"
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
+
+
+_BACKTICK_RUN = re.compile(r"`+")
+
+
+def md_fenced(value: Any) -> str:
+    """A fenced code block holding ``value`` exactly: the fence is longer than any run of
+    backticks in it, so no line of the value can close the block early (a command with
+    ```` ``` ```` in it stays code). One trailing newline of the value ends its last line."""
+    text = str(value)
+    if text.endswith("\n"):
+        text = text[:-1]
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 # --------------------------------------------------------------------------- context
