@@ -372,6 +372,8 @@ def gitignored_paths(folder: Path) -> set[str] | None:
 
 
 def user_autocrlf(folder: Path) -> str | None:
-    """The user's ``core.autocrlf`` as git would read it for ``folder``."""
+    """The user's ``core.autocrlf`` as git would read it for ``folder`` (from the user's and
+    the repository's config: the runner never reads the system config, where Git for Windows
+    puts ``autocrlf=true``; a user who relies on it sets it with ``git config --global``)."""
     out = git_output(["config", "--get", "core.autocrlf"], cwd=folder)
     return out.strip().lower() if out else None
