@@ -115,3 +115,14 @@ def test_errors_escape_controls_but_keep_their_lines() -> None:
     message = str(UsageError("first\x1b[2K line\nsecond\r line"))
     assert message == "first\\x1b[2K line\nsecond\\r line"
     assert shown(message) == message
+
+
+def test_render_check_diff_escapes_controls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_fixture(tmp_path)
+    (folder / "README.md").write_text("# x\x1b]0;title\x07\n\x1b[2Kfake line\n", encoding="utf-8")
+    assert main(["render", str(folder), "--check", "--lang", "zh"]) == 1
+    out = capsys.readouterr().out
+    assert "\\x1b[2Kfake line" in out
+    assert not RAW_CONTROL.search(out), repr(out[:300])

@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelzoo_kit.display import shown
     from modelzoo_kit.render import languages, render_folder, stale
     from modelzoo_kit.writing import check_replaceable, write_atomically
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                 diff = stale(rendered)
                 if diff:
                     outdated += 1
-                    sys.stdout.write(diff)
+                    sys.stdout.write(shown(diff))  # README lines are data: controls escaped
                     print(
                         f"{rendered.path}: stale; run `modelzoo render {folder}`", file=sys.stderr
                     )
