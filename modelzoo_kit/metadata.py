@@ -196,7 +196,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-
 class Localized(_Model):
     """The same prose in both README languages."""
 
@@ -332,7 +331,7 @@ class ScriptDefault(_Model):
     """A hyperparameter whose value is the training script's default for ``flag``, read from the
     script when the README is rendered, so the README cannot drift from the code."""
 
-    flag: Annotated[str, Field(pattern=r"^-")]
+    flag: Annotated[str, Field(pattern=r"^-"), BeforeValidator(_one_line)]
 
 
 class DefaultConfig(_Model):
