@@ -11,9 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelzoo_kit.display import shown
+
 
 class ModelzooError(Exception):
-    """Root of every error the kit raises for a user's mistake."""
+    """Root of every error the kit raises for a user's mistake.
+
+    Its text is safe to print, whichever message a subclass builds from data: a url's
+    credentials are masked (``https://***@host``) and control characters are escaped
+    (:func:`modelzoo_kit.display.shown`; newlines between problems stay)."""
+
+    def __str__(self) -> str:
+        return shown(super().__str__())
 
 
 class UsageError(ModelzooError, ValueError):

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from modelzoo_kit.display import mask_credentials, shown
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -47,6 +49,11 @@ class Finding:
     message: str
     hint: str = ""
     column: int | None = None
+
+    def __post_init__(self) -> None:
+        # Messages quote urls from deliverable.yaml and READMEs: never show their credentials.
+        object.__setattr__(self, "message", mask_credentials(self.message))
+        object.__setattr__(self, "hint", mask_credentials(self.hint))
 
     def sort_key(self) -> tuple:
         return (self.path, self.line or 0, self.column or 0, self.severity.rank, self.rule)
@@ -127,15 +134,16 @@ def report_text(
         if f.path != current:
             if current is not None:
                 lines.append("")
-            lines.append(paint(f.path, _BOLD))
+            lines.append(paint(shown(f.path, one_line=True), _BOLD))
             current = f.path
         where = f"{f.line}" if f.line is not None else "-"
         if f.line is not None and f.column is not None:
             where += f":{f.column}"
         sev = paint(f"{f.severity.value:<7}", _COLOURS[f.severity])
-        lines.append(f"  {where:>6}  {sev} {f.rule}  {f.message}")
+        # Messages quote README lines and metadata values: one line each, controls escaped.
+        lines.append(f"  {where:>6}  {sev} {f.rule}  {shown(f.message, one_line=True)}")
         if f.hint:
-            lines.append(f"{'':>17}hint: {f.hint}")
+            lines.append(f"{'':>17}hint: {shown(f.hint, one_line=True)}")
     summary = summarize(findings, files_checked)
     if lines:
         lines.append("")

@@ -11,14 +11,12 @@ files the renderer writes are always listed, so the first render and the second 
 from __future__ import annotations
 
 import fnmatch
-import os
-import shutil
-import subprocess
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from modelzoo_kit import fieldrules
+from modelzoo_kit.gitrun import git_output
 
 #: Files the renderer writes into the folder; always part of the tree.
 RENDERED_FILES: tuple[str, ...] = ("README.md", "README.en.md")
@@ -60,24 +58,16 @@ def _excluded(path: PurePosixPath, patterns: Iterable[str]) -> bool:
 
 
 def _git_files(folder: Path) -> list[PurePosixPath] | None:
-    """What git would commit under ``folder``; None when it is not in a work tree (or no git)."""
-    git = shutil.which("git")
-    if git is None:
+    """What git would commit under ``folder``; None when it is not in a work tree (or no git).
+
+    Through :func:`modelzoo_kit.gitrun.git_output`, like every git call: the folder may sit in
+    a repository whose config names programs (``core.fsmonitor``) that must not run."""
+    out = git_output(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."], cwd=folder
+    )
+    if out is None:
         return None
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        result = subprocess.run(
-            [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
-            cwd=folder,
-            capture_output=True,
-            env=env,
-            check=False,
-        )
-    except OSError:
-        return None
-    if result.returncode != 0:
-        return None
-    names = [n for n in result.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
+    names = [n for n in out.split("\0") if n]
     # A file deleted from the work tree but still in the index is not part of the folder.
     return [PurePosixPath(n) for n in names if (folder / n).exists()]
 

@@ -326,13 +326,13 @@ GitlinkResolver = Callable[[Path], str | None]
 
 
 def _read_gitlink_head(folder: Path) -> str | None:
-    """The commit checked out in a nested repository, or None (no commit yet / unreadable)."""
-    try:
-        import git  # gitpython: reads HEAD, loose and packed refs, and .git files for us
+    """The commit checked out in a nested repository, or None (no commit yet / unreadable).
 
-        return git.Repo(folder).head.commit.hexsha
-    except Exception:  # noqa: BLE001 - any failure means "we cannot tell", reported by caller
-        return None
+    Asked of git through the kit's hardened runner (the nested repository's config is as
+    untrusted as the folder); imported here so that hashing alone never needs git."""
+    from modelzoo_kit.gitrun import head_commit
+
+    return head_commit(folder)
 
 
 def hash_folder(

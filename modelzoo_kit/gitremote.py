@@ -8,11 +8,13 @@ The url comes from a metadata file somebody else wrote, so it is untrusted:
   ``protocol.fd.allow=never``, which also covers a url rewritten by ``insteadOf``;
 * the url only ever reaches git through ``remote.origin.url`` of our cache repository, never as a
   command-line argument;
-* hooks never run (``core.hooksPath=/dev/null``, and the cache is created without templates);
-* every command has a wall-clock limit, and fetches a size limit (the incoming objects are
+* every command goes through :func:`modelzoo_kit.gitrun.run_git`: no hooks (and the cache is
+  created without templates), no fsmonitor, pager, askpass or credential helper, no prompt, a
+  wall-clock limit, an output limit, and for fetches a size limit (the incoming objects are
   watched, and the fetch is killed when they pass it);
-* no prompt ever blocks (``GIT_TERMINAL_PROMPT=0``); everything else is the user's own git
-  configuration, so ``url.<base>.insteadOf`` mirrors and credential helpers work as with git.
+* everything else is the user's own git configuration (not the system's), so
+  ``url.<base>.insteadOf`` mirrors and ssh keys work as with git; credentials come from an
+  ssh agent or the url itself (masked wherever it is printed), never from a helper.
 
 What is fetched (the repository is never cloned whole):
 
@@ -29,15 +31,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from modelzoo_kit.errors import ModelzooError
+from modelzoo_kit.gitrun import (  # also re-exported: callers import them from here
+    GitCommandError,
+    git_output,
+    run_git,
+)
+from modelzoo_kit.gitrun import folder_size as _folder_size
 
 #: Transport names git runs as plain network/file protocols; ``x::`` with any other x runs a
 #: remote-helper program, ``ext::`` even an arbitrary shell command.
@@ -47,21 +52,10 @@ _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?([^/:]+):(.+)$")
 _LOCAL_UPLOAD_PACK = (
     "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack"
 )
-#: Protocol names no git knows: "only these may be used" with this list means "none at all".
-_NO_NETWORK = "modelzoo-offline"
 
 
 class UnsafeSourceError(ModelzooError, ValueError):
     """The url (or path) would make git run a program, or is not a repository address."""
-
-
-class GitCommandError(ModelzooError, RuntimeError):
-    """A git command failed; ``kind`` says why in words a report can use."""
-
-    def __init__(self, message: str, kind: str, stderr: str = ""):
-        super().__init__(message)
-        self.kind = kind  # network | not-a-repository | auth | timeout | too-large | failed
-        self.stderr = stderr
 
 
 @dataclass(frozen=True)
@@ -112,156 +106,6 @@ def check_url(url: str, base: Path | None = None) -> str:
 
 def is_local(url: str) -> bool:
     return url.startswith("file://") or url.startswith("/")
-
-
-def _git_env(offline: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        GIT_TERMINAL_PROMPT="0",
-        GIT_PROTOCOL_FROM_USER="0",
-        GIT_ASKPASS="",
-        SSH_ASKPASS="",
-        GCM_INTERACTIVE="never",
-        LC_ALL="C",
-        LANG="C",
-    )
-    env.pop("GIT_DIR", None)
-    env.pop("GIT_WORK_TREE", None)
-    env.pop("GIT_INDEX_FILE", None)
-    if offline:
-        env["GIT_ALLOW_PROTOCOL"] = _NO_NETWORK
-    return env
-
-
-#: Added to every git command: restrictions only, never a relaxation of the user's config.
-SAFE_CONFIG = (
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "protocol.ext.allow=never",
-    "-c", "protocol.fd.allow=never",
-    "-c", "core.fsmonitor=false",
-    "-c", "maintenance.auto=false",
-    "-c", "gc.auto=0",
-    "-c", "fetch.recurseSubmodules=false",
-    "-c", "submodule.recurse=false",
-)
-
-
-def _classify(stderr: str, offline: bool) -> str:
-    text = stderr.lower()
-    if "not allowed" in text and "transport" in text:
-        return "network" if offline else "refused"
-    if any(s in text for s in ("could not resolve", "failed to connect", "connection refused",
-                               "network is unreachable", "timed out", "name resolution",
-                               "no route to host")):
-        return "network"
-    if any(s in text for s in ("authentication failed", "terminal prompts disabled",
-                               "could not read username", "permission denied")):
-        return "auth"
-    if any(s in text for s in ("does not appear to be a git repository", "not found",
-                               "not a git repository", "repository not found", "no such file")):
-        return "not-a-repository"
-    return "failed"
-
-
-def _folder_size(folder: Path) -> int:
-    total = 0
-    for dirpath, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def run_git(
-    args: list[str],
-    *,
-    cwd: Path | None = None,
-    timeout_s: float = 60.0,
-    offline: bool = False,
-    stdin: bytes | None = None,
-    watch: Path | None = None,
-    max_bytes: int | None = None,
-    check: bool = True,
-    config: tuple[str, ...] = (),
-    extra_env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ``git`` with the safe configuration, a time limit and (for fetches) a size limit.
-
-    ``watch`` is a folder whose growth is bounded by ``max_bytes`` while the command runs."""
-    command = ["git", *SAFE_CONFIG, *config, *args]
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env={**_git_env(offline), **(extra_env or {})},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # so a timeout can stop git's children (ssh, upload-pack) too
-    )
-    stopped: list[str] = []
-
-    def stop(reason: str) -> None:
-        if process.poll() is None:
-            stopped.append(reason)
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    watcher = None
-    growth = 0
-    if watch is not None and max_bytes is not None:
-        start_size = _folder_size(watch)
-        done = threading.Event()
-
-        def guard() -> None:
-            while not done.wait(0.1):
-                if _folder_size(watch) - start_size > max_bytes:
-                    stop("too-large")
-                    return
-
-        watcher = threading.Thread(target=guard, daemon=True)
-        watcher.start()
-    try:
-        out, err = process.communicate(stdin, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        stop("timeout")
-        out, err = process.communicate()
-    finally:
-        if watcher is not None:
-            done.set()
-            watcher.join()
-    if watch is not None and max_bytes is not None:
-        growth = _folder_size(watch) - start_size
-        if not stopped and growth > max_bytes:
-            stopped.append("too-large")  # finished between two looks: still over the limit
-    stderr = err.decode("utf-8", errors="replace")
-    what = next((a for a in args if not a.startswith("-") and "=" not in a), "")
-    if stopped:
-        if stopped[0] == "timeout":
-            raise GitCommandError(f"git {what} took longer than {timeout_s:.0f} s", "timeout")
-        raise GitCommandError(
-            f"git {what} received more than the limit of {max_bytes} bytes ({growth} bytes)",
-            "too-large",
-        )
-    if check and process.returncode != 0:
-        kind = _classify(stderr, offline)
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
-        raise GitCommandError(f"git {what} failed: {last}", kind, stderr)
-    return subprocess.CompletedProcess(command, process.returncode, out, err)
-
-
-def git_output(args: list[str], *, cwd: Path | None = None, timeout_s: float = 60.0) -> str | None:
-    """Output of a read-only git command in a local repository, or None when it fails."""
-    try:
-        result = run_git(args, cwd=cwd, timeout_s=timeout_s, offline=True, check=False)
-    except GitCommandError:
-        return None
-    if result.returncode != 0:
-        return None
-    return result.stdout.decode("utf-8", errors="surrogateescape")
 
 
 def _advertises_filter(packets: str) -> bool | None:
@@ -528,6 +372,8 @@ def gitignored_paths(folder: Path) -> set[str] | None:
 
 
 def user_autocrlf(folder: Path) -> str | None:
-    """The user's ``core.autocrlf`` as git would read it for ``folder``."""
+    """The user's ``core.autocrlf`` as git would read it for ``folder`` (from the user's and
+    the repository's config: the runner never reads the system config, where Git for Windows
+    puts ``autocrlf=true``; a user who relies on it sets it with ``git config --global``)."""
     out = git_output(["config", "--get", "core.autocrlf"], cwd=folder)
     return out.strip().lower() if out else None

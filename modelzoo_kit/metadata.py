@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from modelzoo_kit import fieldrules
+from modelzoo_kit.display import first_control
 from modelzoo_kit.fieldrules import FieldRuleError
 
 SCHEMA_VERSION = 1
@@ -42,14 +43,41 @@ REQUIRED_ENTRY_POINTS: tuple[str, ...] = ("train-1p", "train-8p", "evaluate")
 DEFAULT_PROVENANCE_IGNORE: tuple[str, ...] = ("README.md", "README.en.md", "deliverable.yaml")
 
 
+def _one_line(value: Any) -> Any:
+    """A value the README shows on one line (a field, a title, inline code) must be one line:
+    a line break in it would start a README line of its own (a forged ``**发布者…**``)."""
+    if isinstance(value, str):
+        if "\n" in value or "\r" in value:
+            raise ValueError(
+                "is shown on one line of the README but contains a line break; write it on one "
+                "line (in YAML: no '|' block, no '\\n')"
+            )
+        _no_control(value)
+    return value
+
+
+def _no_control(value: Any) -> Any:
+    """Values are text: no control characters (ESC, CR, NUL...), which a terminal or a Markdown
+    viewer would act on instead of showing. Tabs and line breaks are text."""
+    if isinstance(value, str):
+        found = first_control(value.replace("\r\n", "\n"))
+        if found is not None:
+            raise ValueError(
+                f"contains the control character {found}; remove it (values are plain text)"
+            )
+    return value
+
+
 def _rule(check: Callable[[str], fieldrules.Normalised]) -> Callable[[Any], str]:
-    """Turn a field rule into a pydantic before-validator that stores the canonical value."""
+    """Turn a field rule into a pydantic before-validator that stores the canonical value.
+    Every field with a rule is one line of the README's basic information or references."""
 
     def validate(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError(
                 f"expected text, got {type(value).__name__} {value!r}; quote it in YAML"
             )
+        _one_line(value)
         try:
             return check(value).value
         except FieldRuleError as exc:
@@ -83,6 +111,7 @@ def _modified(value: Any) -> date:
 def _relative_path(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a relative path, got {value!r}")
+    _one_line(value)
     try:
         return fieldrules.check_code_path(value).value
     except FieldRuleError as exc:
@@ -153,7 +182,14 @@ CodePath = Annotated[str, BeforeValidator(_rule(fieldrules.check_code_path))]
 RepositoryUrl = Annotated[str, BeforeValidator(_rule(fieldrules.check_repository_url))]
 Branch = Annotated[str, BeforeValidator(_rule(fieldrules.check_branch))]
 RelativePath = Annotated[str, BeforeValidator(_relative_path)]
-NonEmpty = Annotated[str, BeforeValidator(_non_empty), Field(min_length=1)]
+#: Text of any length; line breaks allowed, control characters not.
+NonEmpty = Annotated[str, BeforeValidator(_non_empty), BeforeValidator(_no_control),
+                     Field(min_length=1)]
+#: Text shown on one line of the README: a title, a label's value, inline code, a table cell.
+OneLine = Annotated[str, BeforeValidator(_non_empty), BeforeValidator(_one_line),
+                    Field(min_length=1)]
+#: A key or pattern (a path, a flag, a name): one line.
+Key = Annotated[str, BeforeValidator(_one_line)]
 
 
 class _Model(BaseModel):
@@ -205,8 +241,8 @@ class CategoryEvidence(_Model):
     cards: int = Field(ge=1)
     throughput: float = Field(gt=0, description="samples/s of this deliverable")
     baseline_throughput: float = Field(gt=0, description="samples/s of the baseline")
-    baseline: NonEmpty = Field(description="what the baseline is (hardware, code, settings)")
-    command: NonEmpty = Field(description="the command that measured this deliverable")
+    baseline: OneLine = Field(description="what the baseline is (hardware, code, settings)")
+    command: OneLine = Field(description="the command that measured this deliverable")
     measured: Modified
 
     @property
@@ -219,7 +255,7 @@ class BasicInfo(_Model):
 
     publisher: Publisher
     application_domain: ApplicationDomain
-    application_domain_note: NonEmpty | None = None
+    application_domain_note: OneLine | None = None
     version: Version
     modified: Modified
     size: Size | None = Field(
@@ -252,8 +288,8 @@ class BasicInfo(_Model):
 
 
 class Paper(_Model):
-    title: NonEmpty
-    url: NonEmpty
+    title: OneLine
+    url: OneLine
 
 
 class CodeReference(_Model):
@@ -295,18 +331,18 @@ class ScriptDefault(_Model):
     """A hyperparameter whose value is the training script's default for ``flag``, read from the
     script when the README is rendered, so the README cannot drift from the code."""
 
-    flag: Annotated[str, Field(pattern=r"^-")]
+    flag: Annotated[str, Field(pattern=r"^-"), BeforeValidator(_one_line)]
 
 
 class DefaultConfig(_Model):
     """默认配置: network notes, preprocessing and the default hyperparameters."""
 
     network: list[Text] = Field(default_factory=list)
-    dataset: NonEmpty = Field(description="the dataset the preprocessing examples use")
+    dataset: OneLine = Field(description="the dataset the preprocessing examples use")
     train_preprocessing: list[Text] = Field(default_factory=list)
     test_preprocessing: list[Text] = Field(default_factory=list)
     hyperparameters_cards: int = Field(default=1, ge=1)
-    hyperparameters: dict[str, str | int | float | ScriptDefault] = Field(
+    hyperparameters: dict[Key, Key | int | float | ScriptDefault] = Field(
         min_length=1, description="name -> value, or {flag: --x} for the script's default of --x"
     )
 
@@ -325,16 +361,16 @@ class MixedPrecision(_Model):
 
 
 class ImageName(_Model):
-    architecture: NonEmpty = Field(examples=["ARM", "x86"])
-    name: NonEmpty
-    url: NonEmpty | None = None
+    architecture: OneLine = Field(examples=["ARM", "x86"])
+    name: OneLine
+    url: OneLine | None = None
 
 
 class ContainerImage(_Model):
     names: list[ImageName] = Field(min_length=1)
-    version: NonEmpty
-    cann_version: NonEmpty
-    cann_url: NonEmpty | None = None
+    version: OneLine
+    cann_version: OneLine
+    cann_url: OneLine | None = None
 
 
 class Environment(_Model):
@@ -348,7 +384,7 @@ class Environment(_Model):
 class Container(_Model):
     build: NonEmpty = Field(description="command that builds the image")
     start: NonEmpty = Field(description="command that starts a container")
-    arguments: dict[str, Text] = Field(default_factory=dict)
+    arguments: dict[Key, Text] = Field(default_factory=dict)
 
 
 class QuickStart(_Model):
@@ -378,17 +414,17 @@ class Advanced(_Model):
     """高级参考. The directory tree and the parameter table are derived from the folder; this
     holds only what the folder cannot say."""
 
-    files: dict[str, Text] = Field(
+    files: dict[Key, Text] = Field(
         default_factory=dict, description="path -> note shown beside it in the directory tree"
     )
-    tree_exclude: list[str] = Field(
+    tree_exclude: list[Key] = Field(
         default_factory=list, description="glob patterns left out of the directory tree"
     )
     training_script: RelativePath = Field(
         default="train.py", description="script whose argparse parameters the README lists"
     )
     parameters_note: Text | None = None
-    parameter_help: dict[str, Text] = Field(
+    parameter_help: dict[Key, Text] = Field(
         default_factory=dict,
         description="flag -> help text shown instead of the script's own (e.g. in Chinese)",
     )
@@ -407,7 +443,7 @@ class EntryPoint(_Model):
 
 
 class Provenance(_Model):
-    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
+    ignore: list[Key] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
 
 
 class Deliverable(_Model):
@@ -415,7 +451,7 @@ class Deliverable(_Model):
 
     schema_version: Literal[1] = 1
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-    title: NonEmpty
+    title: OneLine
     basic: BasicInfo
     overview: Overview
     default_config: DefaultConfig
@@ -425,7 +461,7 @@ class Deliverable(_Model):
     quick_start: QuickStart
     transfer_learning: TransferLearning
     advanced: Advanced
-    entry_points: Annotated[dict[str, EntryPoint], BeforeValidator(_required_entry_points)]
+    entry_points: Annotated[dict[Key, EntryPoint], BeforeValidator(_required_entry_points)]
     provenance: Provenance = Field(default_factory=Provenance)
 
     @model_validator(mode="after")

@@ -348,7 +348,8 @@ class _Checker:
             }
             self.add("PV002", Severity.ERROR,
                      f"{ref.field}: {ref.url} {reasons.get(exc.kind, 'failed')}: {exc}",
-                     "check the url; for private repositories configure a credential helper",
+                     "check the url; for a private repository use an ssh url with your key "
+                     "(the kit runs no credential helper)",
                      field=f"{ref.field}.url")
             return None
 

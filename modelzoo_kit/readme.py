@@ -135,6 +135,9 @@ class ReadmeDocument:
     """1-based lines with bytes that are not UTF-8 or with U+FFFD replacement characters."""
     title: LocatedValue | None = None
     basic_section: Section | None = None
+    repeated_fields: dict[str, list[int]] = field(default_factory=dict)
+    """Field name -> 1-based lines of every occurrence, for a field the README writes more
+    than once (a second, forged ``**发布者（Publisher）：…**`` line)."""
 
     def reference(self, role: str) -> ReferenceBlock | None:
         return next((r for r in self.references if r.role == role), None)
@@ -444,7 +447,9 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     basic = next((s for s in sections if _is_basic_title(s.title)), None)
     labelled = [i for i in readable if "：" in lines[i] or ":" in lines[i] or "\ufffd" in lines[i]]
     field_lines = lines_matching(lines, labelled, _FIELD_HINT, 200)
-    fields = _read_fields(lines, readable, field_lines, heading_lines, basic, sections)
+    fields, occurrences = _read_fields(
+        lines, readable, field_lines, heading_lines, basic, sections
+    )
     reference_lines = lines_matching(lines, readable, _REFERENCE_HINT, 200)
     references = _read_references(lines, reference_lines, readable, sections)
     links = _read_links(lines, prose)
@@ -465,6 +470,7 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         readable_lines=readable,
         title=document_title,
         basic_section=basic,
+        repeated_fields={name: at for name, at in occurrences.items() if len(at) > 1},
     )
 
 
@@ -660,10 +666,12 @@ def _read_fields(
     heading_lines: set[int],
     basic: Section | None,
     sections: list[Section],
-) -> dict[str, FieldValue]:
+) -> tuple[dict[str, FieldValue], dict[str, list[int]]]:
     """First occurrence of each field label, preferring the basic-information section (or,
     without one, the text before the first other section), where the template puts it. Outside
-    it only a bilingual label counts: a lone ``精度：`` there is an accuracy figure."""
+    it only a bilingual label counts: a lone ``精度：`` there is an accuracy figure.
+
+    Also returns, per field, the 1-based line of every occurrence that counts as the field."""
     if basic is not None:
         region = (basic.line - 1, basic.end_line - 1)
     else:
@@ -671,6 +679,7 @@ def _read_fields(
         region = (0, (later[0] - 2) if later else len(lines))
     found: dict[str, FieldValue] = {}
     fallback: dict[str, FieldValue] = {}
+    occurrences: dict[str, list[int]] = {}
     for index in candidates:
         position = bisect_left(prose, index)
         line = lines[index]
@@ -681,6 +690,8 @@ def _read_fields(
             continue
         name, label, value, bilingual, quirks = parsed
         in_region = region[0] <= index <= region[1]
+        if in_region or bilingual:
+            occurrences.setdefault(name, []).append(index + 1)
         if name in found or (not in_region and (not bilingual or name in fallback)):
             continue
         readable = "unreadable" not in quirks
@@ -692,7 +703,7 @@ def _read_fields(
             readable = False
         entry = FieldValue(name, label, value, line, index + 1, tuple(quirks), readable)
         (found if in_region else fallback)[name] = entry
-    return {**fallback, **found}
+    return {**fallback, **found}, occurrences
 
 
 def _value_on_next_line(

@@ -17,9 +17,7 @@ HTML block (the image table) is autoescaped by the template.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from modelzoo_kit.loading import deliverable_file, load_deliverable
 from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
+from modelzoo_kit.writing import write_atomically  # noqa: F401 - re-exported for callers
 
 README_FILES: dict[str, str] = {"zh": "README.md", "en": "README.en.md"}
 
@@ -102,31 +101,6 @@ def stale(rendered: Rendered) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in diff)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``, so
-    a reader never sees half a README."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, _mode_for(path))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; a new one gets what ``open`` would give it (mkstemp
-    alone would leave it readable by its owner only)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 # --------------------------------------------------------------------------- jinja environment
 
 _ENV: Any = None
@@ -148,6 +122,7 @@ def _environment() -> Any:
         _ENV.filters["md_inline"] = md_inline
         _ENV.filters["md_cell"] = md_cell
         _ENV.filters["code"] = md_code
+        _ENV.filters["fenced"] = md_fenced
     return _ENV
 
 
@@ -173,6 +148,21 @@ def md_code(value: Any) -> str:
         fence += "`"
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
+
+
+_BACKTICK_RUN = re.compile(r"`+")
+
+
+def md_fenced(value: Any) -> str:
+    """A fenced code block holding ``value`` exactly: the fence is longer than any run of
+    backticks in it, so no line of the value can close the block early (a command with
+    ```` ``` ```` in it stays code). One trailing newline of the value ends its last line."""
+    text = str(value)
+    if text.endswith("\n"):
+        text = text[:-1]
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 # --------------------------------------------------------------------------- context

@@ -59,6 +59,7 @@ RULES: dict[str, Rule] = {
         Rule("MZ107", _W, "broken markdown link (']( ' without its '[')"),
         Rule("MZ108", _W, "section title written as bold text instead of a heading"),
         Rule("MZ201", _E, "basic-information field missing"),
+        Rule("MZ202", _E, "basic-information field written more than once (a forged line?)"),
         Rule("MZ210", _E, "publisher invalid"),
         Rule("MZ211", _E, "application domain not in the template's list"),
         Rule("MZ212", _E, "version not two-part major.minor"),
@@ -306,6 +307,19 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
 
 def check_fields(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     anchor_line = document.basic_section.line if document.basic_section else None
+    for name, lines in document.repeated_fields.items():
+        label = TEMPLATE_LABELS[name]
+        read = document.fields[name].line if name in document.fields else lines[0]
+        for line in (at for at in lines if at != read):
+            yield finding(
+                "MZ202",
+                path,
+                line,
+                f"field `{name}` ({label}) is written again here (the one validated is at line "
+                f"{read}); a reader cannot tell which one is meant",
+                "keep the one line in the basic information; when the README is rendered, "
+                "look for a value in deliverable.yaml with a line break in it",
+            )
     for name, rule_id in FIELD_RULE_IDS.items():
         entry = document.fields.get(name)
         label = TEMPLATE_LABELS[name]

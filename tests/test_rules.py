@@ -66,6 +66,7 @@ def test_clean_readme_has_no_findings(tmp_path: Path, fixture: str) -> None:
             ],
         ),
         ("mz201_missing_field.md", [("MZ201", 10)]),
+        ("mz202_repeated_field.md", [("MZ202", 3)]),
         ("mz210_publisher.md", [("MZ210", 12)]),
         ("mz211_domain.md", [("MZ211", 14)]),
         ("mz212_version.md", [("MZ212", 16)]),

@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from modelzoo_kit.display import shown
 from modelzoo_kit.errors import UsageError
 
 
@@ -35,10 +36,11 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 
 def header(readme: Path, notes: list) -> str:
-    lines = [f"# Extracted from {readme.name} by `modelzoo extract`."]
+    lines = [f"# Extracted from {shown(readme.name, one_line=True)} by `modelzoo extract`."]
     if notes:
         lines.append("# Read this list, finish what it names, then run `modelzoo render`:")
-        lines.extend(f"#   {note}" for note in notes)
+        # One comment line per note: a newline in a README value must not start a YAML line.
+        lines.extend(f"#   {shown(note, one_line=True)}" for note in notes)
     return "\n".join(lines) + "\n"
 
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.errors import DeliverableNotFoundError
     from modelzoo_kit.extract import read_extraction
     from modelzoo_kit.loading import dump_data
-    from modelzoo_kit.render import write_atomically
+    from modelzoo_kit.writing import write_atomically
 
     if not args.readme.is_file():
         raise DeliverableNotFoundError(f"{args.readme}: no such file")
@@ -62,5 +64,5 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     for note in result.notes:
-        print(f"{args.readme}: {note}", file=sys.stderr)
+        print(f"{args.readme}: {shown(note, one_line=True)}", file=sys.stderr)
     return 0 if result.complete else 1

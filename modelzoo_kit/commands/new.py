@@ -149,7 +149,7 @@ def annotate(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.errors import UsageError
     from modelzoo_kit.loading import DELIVERABLE_FILE, dump_data
-    from modelzoo_kit.render import write_atomically
+    from modelzoo_kit.writing import write_atomically
 
     name = args.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):

@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelzoo_kit.display import shown
     from modelzoo_kit.errors import UsageError
     from modelzoo_kit.findings import exit_code, filter_findings, report_json, report_text
     from modelzoo_kit.gitremote import FetchLimits
@@ -82,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{folder_path}: --suggest: the deliverable does not live in the repository "
                   "it cites; cite the upstream commit you copied the code from", file=stream)
         elif suggestion.commit is None:
-            print(f"{folder_path}: --suggest: {suggestion.message}; {suggestion.hint}",
+            print(f"{folder_path}: --suggest: {shown(suggestion.message, one_line=True)}; "
+                  f"{shown(suggestion.hint, one_line=True)}",
                   file=stream)
         elif suggestion.already_cited:
-            print(f"{folder_path}: --suggest: {suggestion.message} ({suggestion.commit}); "
+            print(f"{folder_path}: --suggest: {shown(suggestion.message, one_line=True)} "
+                  f"({suggestion.commit}); "
                   "nothing to change", file=stream)
         else:
             print(f"{folder_path}: --suggest: overview.adapted.commit_id: {suggestion.commit}"

@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelzoo_kit.render import languages, render_folder, stale, write_atomically
+    from modelzoo_kit.display import shown
+    from modelzoo_kit.render import languages, render_folder, stale
+    from modelzoo_kit.writing import check_replaceable, write_atomically
 
     langs = languages(args.lang)
     outdated = checked = 0
@@ -38,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
                 diff = stale(rendered)
                 if diff:
                     outdated += 1
-                    sys.stdout.write(diff)
+                    sys.stdout.write(shown(diff))  # README lines are data: controls escaped
                     print(
                         f"{rendered.path}: stale; run `modelzoo render {folder}`", file=sys.stderr
                     )
                 continue
+            check_replaceable(rendered.path)  # before reading it: a FIFO would block
             if stale(rendered):
                 write_atomically(rendered.path, rendered.text)
                 print(f"wrote {rendered.path}")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from modelzoo_kit.display import shown
 from modelzoo_kit.errors import UsageError
 
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.task is None:
         width = max(map(len, entry_points), default=0)
         for name, entry in entry_points.items():
-            print(f"{name:<{width}}  {entry.command}")
+            print(f"{shown(name, one_line=True):<{width}}  {shown(entry.command)}")
         return 0
     if args.task not in entry_points:
         known = ", ".join(entry_points) or "none"
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
             f"{folder}: no entry point {args.task!r} in deliverable.yaml (declared: {known})"
         )
     line = command_line(entry_points[args.task].command, list(args.extra))
-    print(f"$ cd {folder} && {line}", file=sys.stderr, flush=True)
+    # What the terminal shows must be what bash runs: a CR or an ESC sequence in the command
+    # would hide part of it, so control characters are printed as their escapes.
+    print(f"$ cd {shown(folder, one_line=True)} && {shown(line)}", file=sys.stderr, flush=True)
     if args.dry_run:
         return 0
     bash = shutil.which("bash")
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     completed = subprocess.run([bash, "-c", line], cwd=folder, check=False)
     if completed.returncode != 0:
         print(
-            f"modelzoo run: {args.task} failed with exit status {completed.returncode}",
+            f"modelzoo run: {shown(args.task, one_line=True)} failed with exit status "
+            f"{completed.returncode}",
             file=sys.stderr,
         )
     return completed.returncode

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
 
 def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.metadata import SCHEMA_FILE, json_schema_text
-    from modelzoo_kit.render import write_atomically
     from modelzoo_kit.resources import schemas_dir
+    from modelzoo_kit.writing import write_atomically
 
     text = json_schema_text()
     if not (args.write or args.check):
