@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from modelzoo_kit import fieldrules
-from modelzoo_kit.errors import InputFileError, InputProblem, UsageError
+from modelzoo_kit.errors import InputFileError, InputProblem, OutputFileError, UsageError
 from modelzoo_kit.folder import directory_tree
+from modelzoo_kit.inputs import MAX_README_BYTES, read_bytes
 from modelzoo_kit.loading import deliverable_file, load_deliverable
 from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
 from modelzoo_kit.resources import templates_dir
@@ -85,11 +86,17 @@ def render_readme(deliverable: Deliverable, folder: Path, lang: str) -> str:
 
 
 def stale(rendered: Rendered) -> str:
-    """A unified diff from the file on disk to the rendered text; empty when they agree."""
-    try:
-        current = rendered.path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """A unified diff from the file on disk to the rendered text; empty when they agree.
+
+    The README is read as every input is (:func:`~modelzoo_kit.inputs.read_bytes`): a FIFO, a
+    folder, an oversized file or a link out of the deliverable folder is refused, never shown.
+    Bytes that are not UTF-8 are shown replaced, so ``render`` repairs such a README."""
+    path = rendered.path
+    if not path.exists() and not path.is_symlink():
         current = ""
+    else:
+        data = read_bytes(path, MAX_README_BYTES, within=path.parent, what="README")
+        current = data.decode("utf-8", errors="replace")
     if current == rendered.text:
         return ""
     name = rendered.path.name
@@ -104,15 +111,29 @@ def stale(rendered: Rendered) -> str:
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``, so
-    a reader never sees half a README."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    a reader never sees half a README.
+
+    A file that cannot be written (a read-only folder, a full disk, a folder in its place)
+    raises :class:`~modelzoo_kit.errors.OutputFileError`; the old file is left as it was."""
+    if path.is_dir():
+        raise OutputFileError(f"{path}: is a folder; remove it or write to another path")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise OutputFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputFileError(
+                f"{path}: cannot write: {exc.strerror or exc}; the file there before is unchanged"
+            ) from None
         raise
 
 
@@ -185,7 +206,7 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
     basic = deliverable.basic
     advanced = deliverable.advanced
     notes = {path: t(note) for path, note in advanced.files.items()}
-    parameters = read_parameters(folder / advanced.training_script)
+    parameters = read_parameters(folder / advanced.training_script, folder)
     entry_points = deliverable.entry_points
     adapted = deliverable.overview.adapted
     return {

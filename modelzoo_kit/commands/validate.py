@@ -111,7 +111,7 @@ def is_model_folder(folder: Path) -> bool:
     """A zoo folder is a model folder when it holds deliverable.yaml, or a README.md that has
     the template's basic information (a zoo's index READMEs do not). The README test is a
     byte search, so the walk does not parse every README twice."""
-    if (folder / "deliverable.yaml").is_file():
+    if os.path.lexists(folder / "deliverable.yaml"):
         return True
     readme = folder / "README.md"
     if not readme.is_file():
@@ -150,7 +150,7 @@ def _targets(paths: list[Path], recursive: bool) -> list[tuple[str, Path]]:
             if recursive:
                 for folder in model_folders(path):
                     add("folder", folder)
-            elif (path / "deliverable.yaml").is_file() or (path / "README.md").is_file():
+            elif os.path.lexists(path / "deliverable.yaml") or os.path.lexists(path / "README.md"):
                 add("folder", path)
             else:
                 raise UsageError(
