@@ -18,6 +18,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,6 +30,7 @@ from pydantic import (
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.fieldrules import FieldRuleError
+from modelzoo_kit.globs import glob_problem
 
 SCHEMA_VERSION = 1
 
@@ -152,7 +154,15 @@ CommitId = Annotated[
 CodePath = Annotated[str, BeforeValidator(_rule(fieldrules.check_code_path))]
 RepositoryUrl = Annotated[str, BeforeValidator(_rule(fieldrules.check_repository_url))]
 Branch = Annotated[str, BeforeValidator(_rule(fieldrules.check_branch))]
+def _glob(value: str) -> str:
+    problem = glob_problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}; write a glob such as *.pth or logs/")
+    return value
+
+
 RelativePath = Annotated[str, BeforeValidator(_relative_path)]
+GlobPattern = Annotated[str, AfterValidator(_glob)]
 NonEmpty = Annotated[str, BeforeValidator(_non_empty), Field(min_length=1)]
 
 
@@ -381,7 +391,7 @@ class Advanced(_Model):
     files: dict[str, Text] = Field(
         default_factory=dict, description="path -> note shown beside it in the directory tree"
     )
-    tree_exclude: list[str] = Field(
+    tree_exclude: list[GlobPattern] = Field(
         default_factory=list, description="glob patterns left out of the directory tree"
     )
     training_script: RelativePath = Field(
@@ -407,7 +417,7 @@ class EntryPoint(_Model):
 
 
 class Provenance(_Model):
-    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
+    ignore: list[GlobPattern] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
 
 
 class Deliverable(_Model):
