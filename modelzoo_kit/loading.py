@@ -132,7 +132,10 @@ def load_deliverable(folder_or_yaml: Path, check_files: bool = True) -> Delivera
             "`modelzoo new NAME` creates one)"
         )
     text = read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader checks every character up front
+        raise _yaml_problem(path, exc, "YAML syntax error", text) from None
     try:
         root = _compose(loader, path)
         data = _construct(loader, root, path)
@@ -225,14 +228,22 @@ def script_defaults(script: Path, within: Path | None = None) -> dict[str, str |
 def compose_yaml(text: str) -> yaml.Node | None:
     """The node tree of a YAML text, bounded as :class:`_Loader` bounds it (``yaml.YAMLError``
     for a text that is no YAML or too large once expanded)."""
-    loader = _Loader(text)
+    loader = _Loader(text)  # a ReaderError here is a yaml.YAMLError too
     try:
         return loader.get_single_node()
     finally:
         loader.dispose()
 
 
-def _yaml_problem(path: Path, exc: yaml.YAMLError, kind: str) -> InputFileError:
+def _yaml_problem(
+    path: Path, exc: yaml.YAMLError, kind: str, text: str = ""
+) -> InputFileError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = f"#x{exc.character:04x}" if isinstance(exc.character, int) else "a byte"
+        return InputFileError([InputProblem(path, line, column, "", (
+            f"{kind}: character {code} is not allowed in YAML; remove it"))])
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid"
