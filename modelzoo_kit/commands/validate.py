@@ -125,9 +125,18 @@ def is_model_folder(folder: Path) -> bool:
 
 
 def model_folders(root: Path) -> Iterator[Path]:
+    """Every model folder below ``root``; folders nested deeper than MAX_FOLDER_DEPTH are one
+    error (os.walk recurses once per level: a 1,000-deep tree was a RecursionError)."""
+    from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
+
     for current, dirs, _files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
         folder = Path(current)
+        if dirs and len(folder.relative_to(root).parts) >= MAX_FOLDER_DEPTH:
+            raise UsageError(
+                f"{folder}: folders nested more than {MAX_FOLDER_DEPTH} deep below {root}; "
+                "validate the model folders one by one, or flatten the tree"
+            )
         if is_model_folder(folder):
             yield folder
 
