@@ -129,7 +129,8 @@ def directory_tree(
         for index, (name, children) in enumerate(entries):
             last = index == len(entries) - 1
             path = f"{parent}{name}"
-            label = f"{name}/" if children else name
+            shown = _printable_name(name)
+            label = f"{shown}/" if children else shown
             rows.append((f"{prefix}{'└── ' if last else '├── '}{label}", notes.get(path, "")))
             if children:
                 walk(children, prefix + ("    " if last else "│   "), f"{path}/")
@@ -144,6 +145,12 @@ def directory_tree(
         else:
             lines.append(text)
     return "\n".join(lines)
+
+
+def _printable_name(name: str) -> str:
+    """A file name that is not UTF-8 (held as surrogate escapes) with its bytes as ``\\xff``:
+    the README is UTF-8, and writing the raw name would fail."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _display_width(text: str) -> int:

@@ -309,6 +309,11 @@ def name_is_a_file(tmp_path: Path, folder: Path) -> None:
     (tmp_path / "taken").write_text("a file\n")
 
 
+def file_name_not_utf8(tmp_path: Path, folder: Path) -> None:
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "wb") as stream:
+        stream.write(b"x\n")
+
+
 CRASHES = [
     # (case, setup, command, exit code, what the message says)
     ("yaml-int-tag", yaml_edit("title: TinyNet for PyTorch", "title: !!int abc"), ["render", "{d}"],
@@ -331,6 +336,7 @@ CRASHES = [
     ("readme-is-a-folder-check", readme_is_a_folder, ["render", "--check", "{d}"], 2,
      "is a folder"),
     ("readme-is-a-folder-validate", readme_is_a_folder, ["validate", "{d}"], 1, "is a folder"),
+    ("file-name-not-utf8-render", file_name_not_utf8, ["render", "{d}"], 0, "wrote"),
     ("extract-output-is-a-folder", rendered, ["extract", "{d}/README.md", "-o", "{d}", "--force"],
      2, "is a folder"),
     ("new-name-is-a-file", name_is_a_file, ["new", "taken", "--dir", "{t}"], 2, "not a folder"),
@@ -388,6 +394,17 @@ def test_readme_not_utf8_is_repaired_by_render(tmp_path):
     readme_not_utf8(tmp_path, folder)
     assert main(["render", str(folder)]) == 0
     assert main(["render", "--check", str(folder)]) == 0
+
+
+def test_a_path_that_is_not_utf8_is_printed_escaped(tmp_path):
+    zoo = tmp_path / "zoo"
+    model = os.fsencode(zoo) + b"/caf\xe9"
+    os.makedirs(model)
+    with open(model + b"/README.md", "wb") as stream:
+        stream.write((README_FIXTURES / "good.md").read_bytes())
+    result = bounded_modelzoo("path-not-utf8", "validate", "-r", zoo, cwd=tmp_path)
+    assert_answered(result, {0, 1}, "checked")
+    assert "caf\\udce9" in result.out
 
 
 # --------------------------------------------------------------------------- the environment
