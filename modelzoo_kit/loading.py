@@ -43,7 +43,7 @@ Loc = tuple[str | int, ...]
 #: Deepest nesting of lists and mappings a deliverable.yaml may have (a real one has 5).
 MAX_YAML_DEPTH = 64
 #: Most nodes a deliverable.yaml may stand for once every alias is expanded (the bundled
-#: deliverable has about 400): a 1 KB "billion laughs" file stands for billions.
+#: deliverable has about 700): a 1 KB "billion laughs" file stands for billions.
 MAX_YAML_NODES = 50_000
 
 
@@ -309,10 +309,18 @@ def _at(path: Path, node: yaml.Node, field: str, message: str) -> InputProblem:
     return InputProblem(path, mark.line + 1, mark.column + 1, field, message)
 
 
+#: Longest key a field path shows whole: a path names the field, it does not quote the file.
+_KEY_CHARS = 40
+
+
 def _dotted(loc: Loc) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = str(part) if len(str(part)) <= _KEY_CHARS else f"{str(part)[:_KEY_CHARS]}…"
+        text += f".{key}" if text else key
     return text
 
 

@@ -243,6 +243,15 @@ def test_an_error_quotes_only_a_short_excerpt_of_a_long_value(tmp_path, capsys):
     assert SECRET in err and "x" * 100 not in err and "(5011 characters)" in err
 
 
+def test_a_field_path_shows_only_the_start_of_a_long_key(tmp_path, capsys):
+    folder = copy_fixture(tmp_path)
+    key = SECRET + "y" * 5000
+    edit_yaml(folder, "basic:\n", f"basic:\n  ? {key}\n  : 1\n  ? {key}\n  : 2\n")
+    assert main(["render", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"basic.{SECRET}" in err and "y" * 100 not in err and len(err) < 1000
+
+
 # --------------------------------------------------------------------------- crashes
 
 
