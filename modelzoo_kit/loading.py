@@ -97,11 +97,23 @@ class _Loader(yaml.SafeLoader):
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep=deep)
+            value = super().construct_object(node, deep=deep)
         except (ValueError, TypeError, OverflowError) as exc:  # `!!int abc`, `!!float x`
             raise yaml.constructor.ConstructorError(
                 None, None, f"{node.tag} value {excerpt(node.value)}: {exc}", node.start_mark
             ) from None
+        if isinstance(value, str) and _SURROGATE.search(value):  # "\ud800": no character
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a \\ud800-\\udfff escape is half of a UTF-16 pair, not a character; write the "
+                "character itself (or \\U0001F600)",
+                node.start_mark,
+            )
+        return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -333,6 +333,8 @@ CRASHES = [
      ["render", "{d}"], 2, "!foo"),
     ("yaml-control-character", append_yaml("x: \x1f\n"), ["render", "{d}"], 2,
      "character #x001f is not allowed"),
+    ("yaml-lone-surrogate", yaml_edit("title: TinyNet for PyTorch", 'title: "\\ud800\\udc00"'),
+     ["render", "{d}"], 2, "half of a UTF-16 pair"),
     ("yaml-complex-key", append_yaml("? [a]\n: b\n"), ["render", "{d}"], 2,
      "a key must be plain text"),
     ("yaml-complex-key-inline", append_yaml("? [a]: b\n"), ["validate", "{d}"], 1,
