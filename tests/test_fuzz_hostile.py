@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -124,6 +125,14 @@ YAML_FRAGMENTS = [
     "files: {'../x': note}", "version: 1.10", "commit_id: " + "0" * 40, "url: file:///etc",
     "code_path: ../..", "name: ../../x", "modified: 2020.02.30", "entry_points: {}",
 ]  # fmt: skip
+#: Keys whose values are free text: a gentle edit there renders into the README.
+PROSE_KEYS = ("zh:", "en:", "title:", "- zh:", "command:", "Batch size:", "dataset:")
+SCALARS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", " ", "null", "1.10", "0.0", "-1", "9" * 30, "2020.02.30", "../x",
+                     "/etc/passwd", "a\nb", "{{ x }}", "{% raw %}", "`", "|", "<b>", "\x1b[31m",
+                     "https://user:pw@host/x.git", "git@h:x", "ext::sh -c x", "0" * 40, "Mixed"]),
+)  # fmt: skip
 yaml_pieces = st.one_of(st.sampled_from(YAML_FRAGMENTS), st.text(max_size=12))
 
 
@@ -133,11 +142,18 @@ def yaml_texts(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 9)) == 0:
         return "".join(draw(st.lists(yaml_pieces, max_size=40)))
     lines = (FIXTURE / "deliverable.yaml").read_text(encoding="utf-8").splitlines()
+    gentle = draw(st.booleans())  # only edits that keep the YAML valid
+    operations = ["scalar"] if gentle else ["append", "value", "insert", "delete", "indent"]
+    prose = [i for i, line in enumerate(lines) if line.lstrip().startswith(PROSE_KEYS)]
     for _ in range(draw(st.integers(0, 5))):
-        index = draw(st.integers(0, len(lines) - 1))
+        index = draw(st.sampled_from(prose) if gentle else st.integers(0, len(lines) - 1))
         piece = "".join(draw(st.lists(yaml_pieces, min_size=1, max_size=4)))
-        op = draw(st.sampled_from(["append", "value", "insert", "delete", "indent"]))
-        if op == "append":
+        op = draw(st.sampled_from(operations))
+        if op == "scalar":  # keeps the YAML valid: the model's rules and the renderer see it
+            key, colon, value = lines[index].partition(":")
+            if colon and value.strip():  # a leaf, not the head of a mapping
+                lines[index] = f"{key}: {json.dumps(draw(SCALARS))}"
+        elif op == "append":
             lines[index] += piece
         elif op == "value":
             key, _, _ = lines[index].partition(":")
@@ -172,7 +188,7 @@ readme_bytes = st.one_of(
 
 NAMES = st.sampled_from(
     ["README.md", "README.en.md", "deliverable.yaml", "train.py", ".gitattributes", "test",
-     "d", "a" * 100, "x y", "é", ".git", "__pycache__", "logs"]
+     "d", "a" * 100, "x y", "é", "caf\udce9", "\x1b[2J", ".git", "__pycache__", "logs"]
 )  # fmt: skip
 KINDS = st.sampled_from(
     ["file", "folder", "link-inside", "link-outside", "link-loop", "dangling", "fifo", "deep"]
