@@ -68,3 +68,24 @@ class InputFileError(ModelzooError, ValueError):
 
 class DeliverableNotFoundError(ModelzooError, FileNotFoundError):
     """A path that should hold a deliverable (or one of its files) does not."""
+
+
+class OutputFileError(ModelzooError, OSError):
+    """A file the kit writes could not be written (read-only folder, full disk); the file that
+    was there before is left as it was."""
+
+
+#: The longest piece of a user's file an error message quotes.
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A short, quoted, escaped piece of ``value`` for an error message: never more than
+    ``limit`` characters of it, never a raw newline or control character, so a message cannot
+    reprint a whole file (a deliverable.yaml that is really ``/etc/shadow``) or forge lines."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            return repr(value[:limit]) + f"… ({len(value)} characters)"
+        return repr(value)
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

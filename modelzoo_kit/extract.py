@@ -251,7 +251,10 @@ def _code_reference(
     return values
 
 
-_PAPER_LABEL = re.compile(r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|Reference paper|Paper)\s*\**[:：]?")
+#: Matched against the line with its indentation stripped, and with one loop over the bullet's
+#: spaces and stars: ``\s*(?:[-*+]\s+)?\**\s*`` backtracked quadratically over a deeply indented
+#: line (a 3,000-level nested list took minutes).
+_PAPER_LABEL = re.compile(r"^(?:[-+]\s)?[\s*]*(?:参考论文|Reference paper|Paper)")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _BARE_URL = re.compile(r"https?://[^\s)>\]，。]+")
 
@@ -259,7 +262,7 @@ _BARE_URL = re.compile(r"https?://[^\s)>\]，。]+")
 def _paper(document: ReadmeDocument) -> dict[str, str] | None:
     lines = document.lines
     for index in document.readable_lines:
-        if not _PAPER_LABEL.match(lines[index]):
+        if not _PAPER_LABEL.match(lines[index].lstrip()):
             continue
         for candidate in lines[index : index + 6]:
             link = _LINK.search(candidate)

@@ -11,12 +11,15 @@ files the renderer writes are always listed, so the first render and the second 
 from __future__ import annotations
 
 import fnmatch
+import os
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from modelzoo_kit import fieldrules
+from modelzoo_kit.errors import InputFileError, InputProblem
 from modelzoo_kit.gitrun import git_output
+from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
 
 #: Files the renderer writes into the folder; always part of the tree.
 RENDERED_FILES: tuple[str, ...] = ("README.md", "README.en.md")
@@ -36,15 +39,39 @@ def deliverable_files(folder: Path, exclude: Iterable[str] = ()) -> list[str]:
     """The deliverable's files as sorted POSIX paths relative to ``folder``."""
     listed = _git_files(folder)
     if listed is None:
-        listed = [
-            PurePosixPath(path.relative_to(folder).as_posix())
-            for path in folder.rglob("*")
-            if path.is_file() or path.is_symlink()
-        ]
+        listed = _walk_files(folder)
+    too_deep = next((p for p in listed if len(p.parts) > MAX_FOLDER_DEPTH), None)
+    if too_deep is not None:
+        raise InputFileError([InputProblem(folder / too_deep.parts[0], None, None, "", (
+            f"folders nested more than {MAX_FOLDER_DEPTH} deep; flatten the folder"))])
     patterns = (*ALWAYS_EXCLUDED, *exclude)
     files = {str(p) for p in listed if not _excluded(p, patterns)}
     files.update(name for name in RENDERED_FILES if not _excluded(PurePosixPath(name), patterns))
     return sorted(files, key=lambda p: p.split("/"))
+
+
+def _walk_files(folder: Path) -> list[PurePosixPath]:
+    """Every file and link below ``folder``, without recursion and without following a link to
+    a folder (so a link loop or a 1,000-deep tree ends), at most MAX_FOLDER_DEPTH + 1 deep."""
+    files: list[PurePosixPath] = []
+    stack = [(folder, PurePosixPath())]
+    while stack:
+        directory, rel = stack.pop()
+        try:
+            with os.scandir(directory) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            path = rel / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if len(path.parts) <= MAX_FOLDER_DEPTH:
+                    stack.append((Path(entry.path), path))
+                else:
+                    files.append(path / "...")
+            elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                files.append(path)
+    return files
 
 
 def _excluded(path: PurePosixPath, patterns: Iterable[str]) -> bool:
@@ -93,7 +120,8 @@ def directory_tree(
         for index, (name, children) in enumerate(entries):
             last = index == len(entries) - 1
             path = f"{parent}{name}"
-            label = f"{name}/" if children else name
+            shown = _printable_name(name)
+            label = f"{shown}/" if children else shown
             rows.append((f"{prefix}{'└── ' if last else '├── '}{label}", notes.get(path, "")))
             if children:
                 walk(children, prefix + ("    " if last else "│   "), f"{path}/")
@@ -108,6 +136,12 @@ def directory_tree(
         else:
             lines.append(text)
     return "\n".join(lines)
+
+
+def _printable_name(name: str) -> str:
+    """A file name that is not UTF-8 (held as surrogate escapes) with its bytes as ``\\xff``:
+    the README is UTF-8, and writing the raw name would fail."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _display_width(text: str) -> int:

@@ -38,8 +38,11 @@ import re
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
+
+from modelzoo_kit.errors import InputFileError, InputProblem
+from modelzoo_kit.globs import compile_glob
+from modelzoo_kit.inputs import MAX_FOLDER_DEPTH, MAX_SOURCE_BYTES, read_bytes
 
 MODE_FILE = "100644"
 MODE_EXECUTABLE = "100755"
@@ -78,48 +81,6 @@ def tree_id(entries: Iterable[tuple[str, bytes, str]], algorithm: str = "sha1") 
 # --------------------------------------------------------------------------- git patterns
 
 
-@lru_cache(maxsize=4096)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a git wildmatch pattern (``*``, ``?``, ``[...]``, ``**``) to a regex over a
-    POSIX path; ``*`` never crosses ``/``, ``**`` does."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 2)
-            if end == -1:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                inner = pattern[i + 1 : end]
-                if inner.startswith("!"):
-                    inner = "^" + inner[1:]
-                out.append("[" + inner.replace("\\", "\\\\") + "]")
-                i = end + 1
-        elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
 def path_matches(pattern: str, path: str) -> bool:
     """Whether ``path`` (POSIX, relative) matches a gitignore-style ``pattern``.
 
@@ -142,7 +103,7 @@ def path_matches(pattern: str, path: str) -> bool:
             continue  # the pattern names a folder; the full path here is the file itself
         prefix = "/".join(parts[:end])
         candidates.append(prefix if anchored else parts[end - 1])
-    return any(glob_regex(pattern).match(candidate) for candidate in candidates)
+    return any(compile_glob(pattern).match(candidate) for candidate in candidates)
 
 
 # --------------------------------------------------------------------------- attributes
@@ -161,8 +122,8 @@ class AttributeRule:
             path = path[len(self.base) + 1 :]
         pattern = self.pattern
         if "/" not in pattern.rstrip("/"):
-            return bool(glob_regex(pattern).match(path.rsplit("/", 1)[-1]))
-        return bool(glob_regex(pattern.lstrip("/")).match(path))
+            return compile_glob(pattern).match(path.rsplit("/", 1)[-1])
+        return compile_glob(pattern.lstrip("/")).match(path)
 
 
 _MACROS: dict[str, tuple[tuple[str, bool], ...]] = {
@@ -357,10 +318,13 @@ def hash_folder(
     rules: list[AttributeRule] = []
 
     def walk(directory: Path, rel: str) -> bool:
+        if rel.count("/") >= MAX_FOLDER_DEPTH:
+            raise InputFileError([InputProblem(directory, None, None, "", (
+                f"folders nested more than {MAX_FOLDER_DEPTH} deep; flatten the folder"))])
         attributes_file = directory / ".gitattributes"
         if attributes_file.is_file() and not attributes_file.is_symlink():
-            text = attributes_file.read_bytes().decode("utf-8", errors="replace")
-            rules.extend(parse_gitattributes(text, rel))
+            data = read_bytes(attributes_file, MAX_SOURCE_BYTES, what=".gitattributes")
+            rules.extend(parse_gitattributes(data.decode("utf-8", errors="replace"), rel))
         found = False
         with os.scandir(directory) as scan:
             items = sorted(scan, key=lambda e: e.name)

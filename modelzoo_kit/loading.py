@@ -23,8 +23,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from modelzoo_kit import fieldrules
-from modelzoo_kit.errors import DeliverableNotFoundError, InputFileError, InputProblem
+from modelzoo_kit.errors import (
+    EXCERPT_CHARS,
+    DeliverableNotFoundError,
+    InputFileError,
+    InputProblem,
+    excerpt,
+)
 from modelzoo_kit.folder import unknown_note_paths
+from modelzoo_kit.inputs import MAX_YAML_BYTES, read_text
 from modelzoo_kit.metadata import Deliverable, ScriptDefault, cross_field_problems
 from modelzoo_kit.script_params import read_parameters
 
@@ -33,8 +40,80 @@ DELIVERABLE_FILE = "deliverable.yaml"
 Loc = tuple[str | int, ...]
 
 
+#: Deepest nesting of lists and mappings a deliverable.yaml may have (a real one has 5).
+MAX_YAML_DEPTH = 64
+#: Most nodes a deliverable.yaml may stand for once every alias is expanded (the bundled
+#: deliverable has about 700): a 1 KB "billion laughs" file stands for billions.
+MAX_YAML_NODES = 50_000
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves floats and timestamps as the text the user wrote."""
+    """SafeLoader that leaves floats and timestamps as the text the user wrote, and bounds the
+    document while it is composed: nesting depth, and the node count with aliases expanded."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                size = self._sizes.get(id(target))
+                if size is None:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"alias *{event.anchor} refers to itself", event.start_mark
+                    )
+                self._count(size, event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested deeper than {MAX_YAML_DEPTH} levels; a deliverable.yaml needs a few",
+                self.peek_event().start_mark,
+            )
+        before = self._expanded
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._count(1, node.start_mark if node is not None else None)
+        self._sizes[id(node)] = self._expanded - before
+        return node
+
+    def _count(self, nodes: int, mark: Any) -> None:
+        self._expanded += nodes
+        if self._expanded > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"stands for more than {MAX_YAML_NODES} values once its aliases (*name) are "
+                "expanded; write the values out or use fewer aliases",
+                mark,
+            )
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            value = super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:  # `!!int abc`, `!!float x`
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.tag} value {excerpt(node.value)}: {exc}", node.start_mark
+            ) from None
+        if isinstance(value, str) and _SURROGATE.search(value):  # "\ud800": no character
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a \\ud800-\\udfff escape is half of a UTF-16 pair, not a character; write the "
+                "character itself (or \\U0001F600)",
+                node.start_mark,
+            )
+        return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -59,19 +138,21 @@ def load_deliverable(folder_or_yaml: Path, check_files: bool = True) -> Delivera
     With ``check_files`` the files the metadata names (checkpoint, training script) must exist
     beside it, and a written size must match the checkpoint."""
     path = deliverable_file(folder_or_yaml)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise DeliverableNotFoundError(
             f"{path}: no such file (a deliverable folder holds a {DELIVERABLE_FILE}; "
             "`modelzoo new NAME` creates one)"
         )
+    text = read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            [InputProblem(path, None, None, "", f"not UTF-8 text ({exc.reason})")]
-        ) from None
-    root = _compose(text, path)
-    data = yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader checks every character up front
+        raise _yaml_problem(path, exc, "YAML syntax error", text) from None
+    try:
+        root = _compose(loader, path)
+        data = _construct(loader, root, path)
+    finally:
+        loader.dispose()
     try:
         deliverable = Deliverable.model_validate(data, context={"defer_cross_checks": True})
     except ValidationError as exc:
@@ -130,7 +211,7 @@ def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str
             )
         )
         return problems
-    defaults = script_defaults(folder / script)
+    defaults = script_defaults(folder / script, folder)
     for name, value in deliverable.default_config.hyperparameters.items():
         if isinstance(value, ScriptDefault) and defaults.get(value.flag) is None:
             known = value.flag in defaults
@@ -144,10 +225,10 @@ def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str
     return problems
 
 
-def script_defaults(script: Path) -> dict[str, str | None]:
+def script_defaults(script: Path, within: Path | None = None) -> dict[str, str | None]:
     """Every flag of the training script -> its default as source text (None: no default)."""
     defaults: dict[str, str | None] = {}
-    for parameter in read_parameters(script):
+    for parameter in read_parameters(script, within):
         for flag in parameter.flags:
             defaults[flag] = parameter.default
     return defaults
@@ -156,53 +237,83 @@ def script_defaults(script: Path) -> dict[str, str | None]:
 # --------------------------------------------------------------------------- YAML nodes
 
 
-def _compose(text: str, path: Path) -> yaml.Node:
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The node tree of a YAML text, bounded as :class:`_Loader` bounds it (``yaml.YAMLError``
+    for a text that is no YAML or too large once expanded)."""
+    loader = _Loader(text)  # a ReaderError here is a yaml.YAMLError too
     try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(
+    path: Path, exc: yaml.YAMLError, kind: str, text: str = ""
+) -> InputFileError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = f"#x{exc.character:04x}" if isinstance(exc.character, int) else "a byte"
+        return InputFileError([InputProblem(path, line, column, "", (
+            f"{kind}: character {code} is not allowed in YAML; remove it"))])
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
-        message = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        raise InputFileError(
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid"
+        return InputFileError(
             [
                 InputProblem(
                     path,
                     mark.line + 1 if mark else None,
                     mark.column + 1 if mark else None,
                     "",
-                    f"YAML syntax error: {message}",
+                    f"{kind}: {message}",
                 )
             ]
-        ) from None
+        )
+    return InputFileError([InputProblem(path, None, None, "", f"YAML error: {excerpt(str(exc))}")])
+
+
+def _construct(loader: _Loader, root: yaml.Node, path: Path) -> Any:
+    try:
+        return loader.construct_document(root)
     except yaml.YAMLError as exc:
-        raise InputFileError([InputProblem(path, None, None, "", f"YAML error: {exc}")]) from None
+        raise _yaml_problem(path, exc, "YAML value error") from None
+
+
+def _compose(loader: _Loader, path: Path) -> yaml.Node:
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        raise _yaml_problem(path, exc, "YAML syntax error") from None
     if root is None:
         raise InputFileError([InputProblem(path, 1, 1, "", "the file is empty")])
     if not isinstance(root, yaml.MappingNode):
         raise InputFileError(
             [_at(path, root, "", "the top level must be a mapping of field: value")]
         )
-    duplicates = list(_duplicate_keys(root, ()))
-    if duplicates:
-        raise InputFileError(
-            [
-                _at(path, key, _dotted(loc), f"key {key.value!r} is given twice; keep one")
-                for loc, key in duplicates
-            ]
-        )
+    problems = list(_key_problems(path, root, ()))
+    if problems:
+        raise InputFileError(problems)
     return root
 
 
-def _duplicate_keys(node: yaml.Node, loc: Loc) -> typing.Iterator[tuple[Loc, yaml.Node]]:
+def _key_problems(path: Path, node: yaml.Node, loc: Loc) -> typing.Iterator[InputProblem]:
+    """Keys that are not plain text (``? [a]: b``) or are given twice."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                yield _at(path, key, _dotted(loc), "a key must be plain text, not a list or "
+                          "mapping; write `name: value`")  # fmt: skip
+                continue
             if key.value in seen:
-                yield (*loc, key.value), key
+                yield _at(path, key, _dotted((*loc, key.value)),
+                          f"key {excerpt(key.value)} is given twice; keep one")  # fmt: skip
             seen.add(key.value)
-            yield from _duplicate_keys(value, (*loc, key.value))
+            yield from _key_problems(path, value, (*loc, key.value))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, index))
+            yield from _key_problems(path, item, (*loc, index))
 
 
 def _at(path: Path, node: yaml.Node, field: str, message: str) -> InputProblem:
@@ -210,10 +321,18 @@ def _at(path: Path, node: yaml.Node, field: str, message: str) -> InputProblem:
     return InputProblem(path, mark.line + 1, mark.column + 1, field, message)
 
 
+#: Longest key a field path shows whole: a path names the field, it does not quote the file.
+_KEY_CHARS = 40
+
+
 def _dotted(loc: Loc) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = str(part) if len(str(part)) <= _KEY_CHARS else f"{str(part)[:_KEY_CHARS]}…"
+        text += f".{key}" if text else key
     return text
 
 
@@ -312,14 +431,17 @@ def _message(error: Any, real: Loc) -> str:
             hint = f"; did you mean {close[0]!r}?"
         else:
             hint = f"; known fields: {', '.join(known)}" if known else ""
-        return f"unknown field {real[-1]!r}{hint}"
+        return f"unknown field {excerpt(real[-1])}{hint}"
     if error.get("input", ...) is None:
         return "not filled in (null); write a value"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > EXCERPT_CHARS:  # a rule quoting the whole value
+        message = message.replace(repr(value), excerpt(value)).replace(value, excerpt(value))
     if kind in ("literal_error", "enum") or kind.endswith("_type") or kind.endswith("_parsing"):
-        message += f" (got {error.get('input')!r})"
+        message += f" (got {excerpt(error.get('input'))})"
     return message
 
 

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +31,7 @@ from pydantic import (
 from modelzoo_kit import fieldrules
 from modelzoo_kit.display import first_control
 from modelzoo_kit.fieldrules import FieldRuleError
+from modelzoo_kit.globs import glob_problem
 
 SCHEMA_VERSION = 1
 
@@ -181,6 +183,15 @@ CommitId = Annotated[
 CodePath = Annotated[str, BeforeValidator(_rule(fieldrules.check_code_path))]
 RepositoryUrl = Annotated[str, BeforeValidator(_rule(fieldrules.check_repository_url))]
 Branch = Annotated[str, BeforeValidator(_rule(fieldrules.check_branch))]
+
+
+def _glob(value: str) -> str:
+    problem = glob_problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}; write a glob such as *.pth or logs/")
+    return value
+
+
 RelativePath = Annotated[str, BeforeValidator(_relative_path)]
 #: Text of any length; line breaks allowed, control characters not.
 NonEmpty = Annotated[str, BeforeValidator(_non_empty), BeforeValidator(_no_control),
@@ -190,6 +201,8 @@ OneLine = Annotated[str, BeforeValidator(_non_empty), BeforeValidator(_one_line)
                     Field(min_length=1)]
 #: A key or pattern (a path, a flag, a name): one line.
 Key = Annotated[str, BeforeValidator(_one_line)]
+#: A glob (git's wildmatch, linear time): one line, and a pattern the matcher accepts.
+GlobPattern = Annotated[str, BeforeValidator(_one_line), AfterValidator(_glob)]
 
 
 class _Model(BaseModel):
@@ -417,7 +430,7 @@ class Advanced(_Model):
     files: dict[Key, Text] = Field(
         default_factory=dict, description="path -> note shown beside it in the directory tree"
     )
-    tree_exclude: list[Key] = Field(
+    tree_exclude: list[GlobPattern] = Field(
         default_factory=list, description="glob patterns left out of the directory tree"
     )
     training_script: RelativePath = Field(
@@ -443,7 +456,7 @@ class EntryPoint(_Model):
 
 
 class Provenance(_Model):
-    ignore: list[Key] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
+    ignore: list[GlobPattern] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
 
 
 class Deliverable(_Model):

@@ -690,9 +690,13 @@ def yaml_lines(path: Path) -> dict[str, int]:
     finding about the metadata points at the line to edit. Empty when unreadable."""
     import yaml
 
+    from modelzoo_kit.errors import InputFileError
+    from modelzoo_kit.inputs import MAX_YAML_BYTES, read_text
+    from modelzoo_kit.loading import compose_yaml
+
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeError, yaml.YAMLError):
+        root = compose_yaml(read_text(path, MAX_YAML_BYTES, within=path.parent))
+    except (InputFileError, yaml.YAMLError):
         return {}
     lines: dict[str, int] = {}
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from modelzoo_kit import inputs
 from modelzoo_kit.errors import InputFileError, InputProblem
 
 # --------------------------------------------------------------------------- data
@@ -259,9 +260,8 @@ def plain_text(text: str, keep_links: bool = False) -> str:
 
 
 #: READMEs above this size are refused with one clear error instead of being parsed for tens
-#: of seconds: real deliverable READMEs are under 100 KB, and GitHub and Gitee stop rendering
-#: markdown long before this.
-MAX_README_BYTES = 10 * 1024 * 1024
+#: of seconds (and before they are read: :mod:`modelzoo_kit.inputs`).
+MAX_README_BYTES = inputs.MAX_README_BYTES
 
 
 def decode_readme(data: bytes, path: str = "<input>") -> tuple[str, list[int]]:
@@ -316,13 +316,7 @@ def _looks_binary(data: bytes) -> bool:
 def read_readme(path: str | Path) -> ReadmeDocument:
     """Read and parse a README file; unreadable files raise :class:`InputFileError`."""
     source = Path(path)
-    try:
-        data = source.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise InputFileError(
-            [InputProblem(source, None, None, "", f"cannot read: {reason}")]
-        ) from None
+    data = inputs.read_bytes(source, MAX_README_BYTES, within=source.parent, what="README")
     text, bad_lines = decode_readme(data, str(source))
     document = parse_readme(text, str(source))
     document.encoding_problems = bad_lines

@@ -25,6 +25,7 @@ from typing import Any
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, InputProblem, UsageError
 from modelzoo_kit.folder import directory_tree
+from modelzoo_kit.inputs import MAX_README_BYTES, read_bytes
 from modelzoo_kit.loading import deliverable_file, load_deliverable
 from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
 from modelzoo_kit.resources import templates_dir
@@ -84,11 +85,17 @@ def render_readme(deliverable: Deliverable, folder: Path, lang: str) -> str:
 
 
 def stale(rendered: Rendered) -> str:
-    """A unified diff from the file on disk to the rendered text; empty when they agree."""
-    try:
-        current = rendered.path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """A unified diff from the file on disk to the rendered text; empty when they agree.
+
+    The README is read as every input is (:func:`~modelzoo_kit.inputs.read_bytes`): a FIFO, a
+    folder, an oversized file or a link out of the deliverable folder is refused, never shown.
+    Bytes that are not UTF-8 are shown replaced, so ``render`` repairs such a README."""
+    path = rendered.path
+    if not path.exists() and not path.is_symlink():
         current = ""
+    else:
+        data = read_bytes(path, MAX_README_BYTES, within=path.parent, what="README")
+        current = data.decode("utf-8", errors="replace")
     if current == rendered.text:
         return ""
     name = rendered.path.name
@@ -175,7 +182,7 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
     basic = deliverable.basic
     advanced = deliverable.advanced
     notes = {path: t(note) for path, note in advanced.files.items()}
-    parameters = read_parameters(folder / advanced.training_script)
+    parameters = read_parameters(folder / advanced.training_script, folder)
     entry_points = deliverable.entry_points
     adapted = deliverable.overview.adapted
     return {

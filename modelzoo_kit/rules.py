@@ -679,10 +679,10 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
     files = 0
     deliverable = None
     yaml_path = folder / DELIVERABLE_FILE
-    if yaml_path.is_file():
+    if _present(yaml_path):  # a folder or FIFO by that name is refused by the loader
         files += 1
         deliverable = _load(folder, _join(base, DELIVERABLE_FILE), findings)
-    if not (folder / "README.md").is_file():
+    if not _present(folder / "README.md"):
         findings.append(
             finding(
                 "MZ305",
@@ -694,7 +694,7 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
         )
     for name, lang in README_LANGUAGES.items():
         readme = folder / name
-        if not readme.is_file():
+        if not _present(readme):
             continue
         files += 1
         shown_readme = _join(base, name)
@@ -709,6 +709,11 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
             if expected is not None:
                 findings.extend(check_sync(document, expected, shown_readme))
     return FolderResult(findings, files, deliverable)
+
+
+def _present(path: Path) -> bool:
+    """Something is there (a file, or a folder, FIFO or broken link the reader refuses)."""
+    return path.exists() or path.is_symlink()
 
 
 def _join(base: str, name: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelzoo_kit.errors import InputFileError, InputProblem
+from modelzoo_kit.inputs import MAX_SOURCE_BYTES, read_text
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,27 @@ class ScriptParameter:
         return self.action in ("store_true", "store_false", "BooleanOptionalAction")
 
 
-def read_parameters(script: Path) -> list[ScriptParameter]:
+def read_parameters(script: Path, within: Path | None = None) -> list[ScriptParameter]:
     """Every ``add_argument`` call in ``script``, in source order.
 
+    ``within`` is the deliverable folder the script must stay inside (default: its own folder).
     Raises :class:`InputFileError` (with the line) when the script does not parse or a flag is
     not a literal string."""
-    try:
-        source = script.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(
-            [InputProblem(script, None, None, "", f"cannot read: {exc.strerror or exc}")]
-        ) from None
+    source = read_text(
+        script, MAX_SOURCE_BYTES, within=script.parent if within is None else within,
+        what="training script",
+    )
     try:
         tree = ast.parse(source, filename=str(script))
-    except SyntaxError as exc:
+    except RecursionError:
+        raise InputFileError(
+            [InputProblem(script, None, None, "", "nested too deeply for Python to parse")]
+        ) from None
+    except (SyntaxError, ValueError) as exc:
+        if not isinstance(exc, SyntaxError):  # a NUL byte
+            raise InputFileError(
+                [InputProblem(script, None, None, "", f"not Python source: {exc}")]
+            ) from None
         raise InputFileError(
             [InputProblem(script, exc.lineno, exc.offset, "", f"Python syntax error: {exc.msg}")]
         ) from None

@@ -19,7 +19,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from modelzoo_kit.errors import ModelzooError
+from modelzoo_kit.errors import ModelzooError, OutputFileError
 
 _KINDS = (
     (stat.S_ISDIR, "a folder"),
@@ -55,17 +55,29 @@ def check_replaceable(path: Path) -> None:
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8, LF line ends) to ``path`` via a temporary file in the same folder
     and ``os.replace``, so a reader never sees half a file; refuses to replace anything but a
-    regular file (:func:`check_replaceable`)."""
+    regular file (:func:`check_replaceable`).
+
+    A file that cannot be written (a read-only folder, a full disk) raises
+    :class:`~modelzoo_kit.errors.OutputFileError`; the old file is left as it was."""
     path = Path(path)
     check_replaceable(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise OutputFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputFileError(
+                f"{path}: cannot write: {exc.strerror or exc}; the file there before is unchanged"
+            ) from None
         raise
 
 

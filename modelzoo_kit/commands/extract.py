@@ -50,8 +50,12 @@ def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.loading import dump_data
     from modelzoo_kit.writing import write_atomically
 
-    if not args.readme.is_file():
+    if not args.readme.exists():
         raise DeliverableNotFoundError(f"{args.readme}: no such file")
+    if args.output is not None and args.output.is_dir():
+        raise UsageError(
+            f"-o {args.output}: is a folder; name the file, e.g. {args.output / 'deliverable.yaml'}"
+        )
     if args.output is not None and args.output.exists() and not args.force:
         raise UsageError(f"{args.output} exists; pass --force to overwrite it")
     result = read_extraction(args.readme)

@@ -160,7 +160,16 @@ def run(args: argparse.Namespace) -> int:
     target = folder / DELIVERABLE_FILE
     if target.exists():
         raise UsageError(f"{target} already exists; `modelzoo new` never overwrites a deliverable")
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} exists and is not a folder; choose another name or --dir")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(
+            f"{folder}: a parent of it is a file, not a folder; use another --dir"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot create it: {exc.strerror or exc}") from None
     write_atomically(target, HEADER + annotate(dump_data(scaffold(name, date.today()))))
     print(f"created {target}")
     print(f"next: fill in the `# decide:` fields, add {folder / 'train.py'}, then")

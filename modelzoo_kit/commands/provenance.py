@@ -43,11 +43,24 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
     parser.add_argument("--suggest", action="store_true",
                         help="print the commit to cite when the deliverable lives in the "
                         "repository it cites")
-    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_positive_seconds, default=300.0, metavar="SECONDS",
                         help="limit for each git command (default 300)")
     parser.add_argument("--max-fetch-mb", type=int, default=2048, metavar="MB",
                         help="stop a fetch that receives more than this (default 2048)")
     parser.set_defaults(run=run)
+
+
+def _positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above zero (``nan`` and ``inf`` are not)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive, finite number of seconds")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +73,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout <= 0 or args.max_fetch_mb <= 0:
         raise UsageError("--timeout and --max-fetch-mb must be positive")
+    from modelzoo_kit.globs import glob_problem
+
+    for pattern in args.ignore:
+        problem = glob_problem(pattern)
+        if problem is not None:
+            raise UsageError(f"--ignore {pattern!r}: {problem}")
     limits = FetchLimits(timeout_s=args.timeout, max_bytes=args.max_fetch_mb * 1024**2)
     findings = []
     suggestions = []

@@ -33,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     target = args.output or schemas_dir() / SCHEMA_FILE
-    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    current = None
+    if target.exists():
+        from modelzoo_kit.inputs import MAX_SOURCE_BYTES, read_bytes
+
+        current = read_bytes(target, MAX_SOURCE_BYTES, what="schema").decode("utf-8", "replace")
     if args.check:
         if current != text:
             print(f"{target}: stale; run `modelzoo schema --write`", file=sys.stderr)

@@ -111,7 +111,7 @@ def is_model_folder(folder: Path) -> bool:
     """A zoo folder is a model folder when it holds deliverable.yaml, or a README.md that has
     the template's basic information (a zoo's index READMEs do not). The README test is a
     byte search, so the walk does not parse every README twice."""
-    if (folder / "deliverable.yaml").is_file():
+    if os.path.lexists(folder / "deliverable.yaml"):
         return True
     readme = folder / "README.md"
     if not readme.is_file():
@@ -125,9 +125,18 @@ def is_model_folder(folder: Path) -> bool:
 
 
 def model_folders(root: Path) -> Iterator[Path]:
+    """Every model folder below ``root``; folders nested deeper than MAX_FOLDER_DEPTH are one
+    error (os.walk recurses once per level: a 1,000-deep tree was a RecursionError)."""
+    from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
+
     for current, dirs, _files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
         folder = Path(current)
+        if dirs and len(folder.relative_to(root).parts) >= MAX_FOLDER_DEPTH:
+            raise UsageError(
+                f"{folder}: folders nested more than {MAX_FOLDER_DEPTH} deep below {root}; "
+                "validate the model folders one by one, or flatten the tree"
+            )
         if is_model_folder(folder):
             yield folder
 
@@ -150,7 +159,7 @@ def _targets(paths: list[Path], recursive: bool) -> list[tuple[str, Path]]:
             if recursive:
                 for folder in model_folders(path):
                     add("folder", folder)
-            elif (path / "deliverable.yaml").is_file() or (path / "README.md").is_file():
+            elif os.path.lexists(path / "deliverable.yaml") or os.path.lexists(path / "README.md"):
                 add("folder", path)
             else:
                 raise UsageError(
