@@ -3,9 +3,12 @@ traceback, and never overwrite a run."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
-from effnet_support import TINY, demo_root, small_image_folder, train_main
+from effnet_support import TINY, demo_root, run_train_process, small_image_folder, train_main
+from PIL import Image
 
 # isort: split
 
@@ -114,3 +117,25 @@ def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
     assert train_main(*TINY, "--data", small_image_folder(), "--output-dir", out) == 2
     assert (out / "best.pt").read_bytes() == b"precious"
     assert "--resume auto" in _error_line(capsys)
+
+
+def _truncated_jpeg() -> bytes:
+    image = Image.open(demo_root() / "val" / "circle" / "circle_0000.png").convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()[: len(buffer.getvalue()) // 2]
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_a_corrupt_jpeg_read_by_a_loader_worker_ends_the_run_with_exit_2(
+    tmp_path, dataset_with, workers
+):
+    """The worker's error reaches the user and the process exits: it once hung in its exit
+    handler, joining workers that ignored the SIGTERM it sent them."""
+    root = dataset_with({**GOOD, "train/a/1.jpg": _truncated_jpeg()})
+    result = run_train_process(*TINY, "--workers", workers, "--batch-size", "2", "--epochs", "1",
+                               "--data", root, "--output-dir", tmp_path / "out", timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "corrupt image" in errors[0] and "1.jpg" in errors[0]

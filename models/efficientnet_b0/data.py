@@ -14,6 +14,7 @@ sees exactly the same images as an uninterrupted one, and the global RNG is left
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -229,10 +230,20 @@ class SyntheticBatches:
             yield self.images, self.targets
 
 
-def _ignore_termination_signals(_worker_id: int) -> None:
-    """Workers leave SIGINT/SIGTERM to the main process, which saves a checkpoint and stops them."""
+def _leave_termination_signals_to_the_main_process(_worker_id: int) -> None:
+    """Move a loader worker out of the run's process group, so that only its parent stops it.
+
+    Ctrl-C (SIGINT to the terminal's process group) and ``kill -TERM -- -PGID`` must reach the
+    main process alone, which saves a checkpoint and then stops its workers. A worker in its own
+    group never receives them, yet still dies of the SIGTERM its parent sends it directly --
+    ``multiprocessing``'s exit handler terminates daemonic children and then joins them. (Ignoring
+    SIGTERM in the worker instead made that join wait forever whenever a run ended with its
+    workers still waiting for work, e.g. after a worker reported a corrupt image.) A worker also
+    exits within seconds of its parent's death on its own (PyTorch's watchdog).
+    """
+    if hasattr(os, "setpgid"):  # POSIX; Windows delivers neither signal to a process group
+        os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @dataclass
@@ -290,7 +301,7 @@ def build_image_loaders(
         num_workers=workers,
         pin_memory=pin_memory,
         collate_fn=skip_missing_collate,
-        worker_init_fn=_ignore_termination_signals if workers > 0 else None,
+        worker_init_fn=_leave_termination_signals_to_the_main_process if workers > 0 else None,
         persistent_workers=workers > 0,
         # A private generator: creating an iterator must not consume the global RNG, whose
         # state belongs to the model and is saved in checkpoints.
