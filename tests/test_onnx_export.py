@@ -107,8 +107,8 @@ def test_cli_exports_a_training_checkpoint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make_checkpoint", "message"),
     [
-        (lambda p: None, "no such checkpoint file"),
-        (lambda p: p.write_bytes(b"not a checkpoint"), "cannot be read"),
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_bytes(b"not a checkpoint"), "not a readable PyTorch checkpoint"),
         (
             lambda p: torch.save({"fc.weight": torch.zeros(2, 2)}, p),
             "not an EfficientNet checkpoint",

@@ -75,7 +75,11 @@ def test_corrupt_image_can_be_skipped_instead(tmp_path, capsys, dataset_with):
 
 
 def _fake_checkpoint(path, arch):
-    ckpt.atomic_save({"kind": ckpt.KIND, "config": {"arch": arch}, "model": {}}, path)
+    """A train.py checkpoint complete in form, for architecture ``arch``."""
+    ckpt.atomic_save({"kind": ckpt.KIND, "format_version": ckpt.FORMAT_VERSION,
+                      "config": {"arch": arch}, "classes": [],
+                      "model": {"conv_stem.weight": torch.zeros(1)}, "optimizer": {},
+                      "scaler": {}, "ema": None, "progress": {}, "rng": []}, path)
 
 
 @pytest.mark.parametrize(
@@ -96,10 +100,21 @@ def _fake_checkpoint(path, arch):
         (lambda tmp: ["--num-classes", "5"], "the dataset has 3 classes"),
         (lambda tmp: ["--evaluate"], "--evaluate needs weights"),
         (lambda tmp: ["--loss-scale", "lots", "--amp"], "--loss-scale must be"),
+        (lambda tmp: ((tmp / "notes.pt").write_text("a text file\n"),
+                      ["--resume", tmp / "notes.pt"])[1], "not a readable PyTorch checkpoint"),
+        (lambda tmp: ((tmp / "notes.pt").write_text("a text file\n"),
+                      ["--pretrained", tmp / "notes.pt"])[1], "not a readable PyTorch checkpoint"),
+        (lambda tmp: (torch.save({"kind": ckpt.KIND}, tmp / "kind.pt"),
+                      ["--resume", tmp / "kind.pt"])[1], "lacks 'format_version'"),
+        (lambda tmp: (torch.save({"kind": ckpt.KIND}, tmp / "kind.pt"),
+                      ["--pretrained", tmp / "kind.pt"])[1], "lacks 'format_version'"),
+        (lambda tmp: (torch.save({"conv_stem.weight": [1, 2]}, tmp / "list.pt"),
+                      ["--pretrained", tmp / "list.pt"])[1], "holds a list, not a tensor"),
     ],
     ids=["missing-checkpoint", "other-architecture", "foreign-state-dict", "other-variant",
          "existing-run", "unwritable-output", "bad-batch", "class-count", "evaluate-no-weights",
-         "bad-loss-scale"],
+         "bad-loss-scale", "text-file-resume", "text-file-pretrained", "kind-only-resume",
+         "kind-only-pretrained", "list-weights-pretrained"],
 )
 def test_bad_checkpoints_and_settings_fail_with_one_clear_line(tmp_path, capsys, make_args,
                                                                expected):
@@ -139,3 +154,45 @@ def test_a_corrupt_jpeg_read_by_a_loader_worker_ends_the_run_with_exit_2(
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "corrupt image" in errors[0] and "1.jpg" in errors[0]
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory):
+    """last.pt of a one-step run, to damage or rewrite in the tests below."""
+    out = tmp_path_factory.mktemp("trained")
+    assert train_main(*TINY, "--epochs", "1", "--limit-train-batches", "1", "--data",
+                      small_image_folder(), "--output-dir", out) == 0
+    return out / ckpt.LAST
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--pretrained"])
+def test_a_checkpoint_with_flipped_bytes_is_refused_and_nothing_is_overwritten(
+    tmp_path, capsys, trained_checkpoint, flag
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    damaged = bytearray(trained_checkpoint.read_bytes())
+    for i in range(len(damaged) // 3, len(damaged) // 3 + 5000):
+        damaged[i] ^= 0x55
+    (out / ckpt.LAST).write_bytes(damaged)
+    target = ["--resume", "auto"] if flag == "--resume" else ["--pretrained", out / ckpt.LAST]
+    other_out = out if flag == "--resume" else tmp_path / "new"
+    status = train_main(*TINY, "--epochs", "2", "--data", small_image_folder(),
+                        "--output-dir", other_out, *target)
+    line = _error_line(capsys)
+    assert status == 2 and "is damaged" in line and str(out / ckpt.LAST) in line
+    assert (out / ckpt.LAST).read_bytes() == damaged
+    assert sorted(p.name for p in out.iterdir()) == [ckpt.LAST]
+
+
+def test_an_unsealed_checkpoint_of_format_1_still_loads_and_is_reported_unverified(
+    tmp_path, capsys, trained_checkpoint
+):
+    older = torch.load(trained_checkpoint, weights_only=True)
+    older["format_version"] = 1
+    torch.save(older, tmp_path / "old.pt")
+    status = train_main(*TINY, "--data", small_image_folder(), "--evaluate",
+                        "--resume", tmp_path / "old.pt", "--output-dir", tmp_path)
+    out = capsys.readouterr().out
+    assert status == 0 and "evaluation: top-1" in out
+    assert f"{tmp_path / 'old.pt'} carries no sha256 seal" in out and "unverified" in out

@@ -309,16 +309,9 @@ class Run:
     def read_pretrained(self) -> tuple[dict, str, dict]:
         """(state dict, source format, training config or {}) of ``--pretrained``."""
         path = Path(self.args.pretrained).expanduser()
-        obj = ckpt.load(path)
-        config: dict = {}
-        if ckpt.is_training_checkpoint(obj):
-            state, config = obj["model"], obj.get("config", {})
-        else:
-            state = obj
-            for key in ("model", "state_dict", "model_state_dict"):
-                if isinstance(obj.get(key), dict):
-                    state = obj[key]
-                    break
+        obj = self.load_checkpoint(path)
+        config: dict = obj["config"] if ckpt.is_training_checkpoint(obj) else {}
+        state = ckpt.state_dict_of(obj, path)
         fmt = self.args.pretrained_format
         if fmt == "auto":
             fmt = weights.detect_format(state)
@@ -335,6 +328,16 @@ class Run:
                 f"pass --arch {arch}"
             )
         return state, fmt, config
+
+    def load_checkpoint(self, path: Path) -> dict:
+        """``ckpt.load``, telling the user when nothing proves the contents intact."""
+        loaded = ckpt.load(path)
+        if not loaded.verified:
+            self.log(
+                f"note: {path} carries no sha256 seal (written by another program or an older "
+                "train.py): its contents are unverified"
+            )
+        return loaded.contents
 
     def resolve_padding(self, pretrained_format: str | None, saved_config: dict) -> str:
         if self.args.padding != "auto":
@@ -407,12 +410,37 @@ class Run:
                     f"{key}={self.run_config.get(key)!r}; they must match to resume"
                 )
         ckpt.check_state_dict_fits(self.model, obj["model"], path)
-        self.model.load_state_dict(obj["model"])
-        if self.args.evaluate or self.args.export_onnx:
-            if self.ema is not None and obj.get("ema") is not None:
-                self.ema.load_state_dict(obj["ema"])
-            self.log(f"loaded the weights of {path}")
-            return  # evaluation and export need the weights only, not the training state
+        try:
+            self.model.load_state_dict(obj["model"])
+            if self.args.evaluate or self.args.export_onnx:
+                if self.ema is not None and obj.get("ema") is not None:
+                    self.ema.load_state_dict(obj["ema"])
+                self.log(f"loaded the weights of {path}")
+                return  # evaluation and export need the weights only, not the training state
+            self.restore_training_state(obj, path)
+        except (AttributeError, IndexError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+            text = str(exc).strip().splitlines()
+            raise CheckpointError(
+                f"the training state in {path} cannot be restored ({type(exc).__name__}: "
+                f"{text[0][:160] if text else ''}); it is damaged or was written by an "
+                "incompatible train.py"
+            ) from None
+        changed = [
+            f"{k} {saved[k]!r} -> {self.run_config[k]!r}"
+            for k in ("epochs", "lr", "batch_size", "world_size", "device", "amp")
+            if k in saved and saved[k] != self.run_config.get(k)
+        ]
+        if changed:
+            self.log("note: resuming with changed settings: " + ", ".join(changed))
+        self.log(
+            f"resumed from {path}: epoch {self.progress.epoch + 1}, "
+            f"step {self.progress.step_in_epoch} of the epoch, global step "
+            f"{self.progress.global_step}"
+        )
+
+    def restore_training_state(self, obj: dict, path: Path) -> None:
+        """Optimizer, loss scaler, EMA, counters and RNG streams of a checkpoint, into this run."""
+        saved = obj["config"]
         try:
             self.optimizer.load_state_dict(obj["optimizer"])
         except (ValueError, KeyError) as exc:
@@ -439,18 +467,6 @@ class Run:
         else:
             self.log(f"note: {path} was written by {len(rng)} process(es); random streams restart")
             torch.manual_seed(self.args.seed + self.progress.global_step + self.env.rank)
-        changed = [
-            f"{k} {saved[k]!r} -> {self.run_config[k]!r}"
-            for k in ("epochs", "lr", "batch_size", "world_size", "device", "amp")
-            if k in saved and saved[k] != self.run_config.get(k)
-        ]
-        if changed:
-            self.log("note: resuming with changed settings: " + ", ".join(changed))
-        self.log(
-            f"resumed from {path}: epoch {self.progress.epoch + 1}, "
-            f"step {self.progress.step_in_epoch} of the epoch, global step "
-            f"{self.progress.global_step}"
-        )
 
     # ----------------------------------------------------------------------------- main flow
     def execute(self) -> int:
@@ -469,7 +485,7 @@ class Run:
             pretrained_state, pretrained_format, pretrained_config = self.read_pretrained()
         resume_config: dict = {}
         if resume_path is not None:
-            self.resume_checkpoint = ckpt.load(resume_path)
+            self.resume_checkpoint = self.load_checkpoint(resume_path)
             resume_config = self.resume_checkpoint.get("config", {})
 
         loaders = None
