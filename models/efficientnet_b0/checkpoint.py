@@ -17,6 +17,9 @@ files of other programs (lukemelas, torchvision and timm state dicts). Their con
 *unverified*: ``LoadedCheckpoint.verified`` says so, and the caller tells the user. A train.py
 checkpoint of format 2 or later without its seal has lost it to damage and is refused.
 
+Refusing: ``unsound_weights`` says why weights must not be saved (non-finite or exploded), so
+that a diverging run stops with its last good checkpoint in place instead of replacing it.
+
 Loading uses ``torch.load(weights_only=True)``: a checkpoint can hold tensors and plain values but
 never run code. That is why everything in a checkpoint (config, RNG states, counters) is kept to
 tensors, numbers, strings, lists, tuples and dicts.
@@ -25,6 +28,7 @@ tensors, numbers, strings, lists, tuples and dicts.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import random
 import struct
@@ -226,6 +230,53 @@ def state_dict_of(obj: dict, path: Path) -> dict[str, torch.Tensor]:
         if isinstance(obj.get(key), Mapping):
             return check_state_dict(obj[key], path)
     return check_state_dict(obj, path)
+
+
+# Weights that may not be saved over a good checkpoint (see ``unsound_weights``).
+EXPLODED_GROWTH = 1e4
+EXPLODED_LIMIT = 1e8
+
+
+def largest_magnitude(state: Mapping[str, torch.Tensor]) -> tuple[float, str]:
+    """The largest |value| among the floating-point tensors of ``state``, and its key."""
+    largest, where = 0.0, ""
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+            magnitude = value.detach().abs().max().item()
+            if math.isnan(magnitude):
+                return magnitude, key  # reported as it is: no later value is "larger"
+            if magnitude > largest:
+                largest, where = magnitude, key
+    return largest, where
+
+
+def unsound_weights(
+    state: Mapping[str, torch.Tensor], reference: float, extra_tensors=()
+) -> str | None:
+    """Why the model weights ``state`` must not be saved, or None when they may be.
+
+    Refused: any non-finite value in ``state`` or in ``extra_tensors`` (optimizer momentum, EMA
+    weights), and *exploded* weights: a floating-point parameter or buffer whose magnitude is
+    above ``EXPLODED_LIMIT``, or above ``EXPLODED_GROWTH`` times ``reference`` -- the largest
+    magnitude of the weights the run started from or last saved -- with a reference of at least
+    1 (a fresh network's BatchNorm scales and variances are 1). A healthy run changes its
+    largest weight by a small factor between two saves; a diverging one multiplies it by the
+    learning rate times its gradient, and BatchNorm keeps the loss finite meanwhile.
+    """
+    largest, where = largest_magnitude(state)
+    if not math.isfinite(largest):
+        return f"{where} holds a non-finite value ({largest})"
+    for tensor in extra_tensors:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return "the optimizer or EMA state holds a non-finite value"
+    bound = min(EXPLODED_LIMIT, EXPLODED_GROWTH * max(reference, 1.0))
+    if largest > bound:
+        return (
+            f"{where} holds a value of magnitude {largest:.3g}, above the bound of {bound:.3g} "
+            f"({EXPLODED_GROWTH:g} x the largest weight when the run started or last saved, "
+            f"{reference:.3g}, at most {EXPLODED_LIMIT:g})"
+        )
+    return None
 
 
 def is_training_checkpoint(obj: dict) -> bool:

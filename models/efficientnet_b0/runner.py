@@ -54,7 +54,13 @@ from distributed import (
 )
 from efficientnet import build_model, recommended_memory_format
 from engine import EvalResult, evaluate, to_device, train_step
-from errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingError
+from errors import (
+    CheckpointError,
+    ConfigError,
+    ExplodedWeightsError,
+    NonFiniteLossError,
+    TrainingError,
+)
 from optim import ModelEma, build_sgd, cosine_lr, parameter_groups, set_lr
 from reporting import (
     EpochProgress,
@@ -199,6 +205,7 @@ class Run:
         self.metrics = MetricsLog(None)
         self.ema: ModelEma | None = None
         self.resume_checkpoint: dict | None = None
+        self.saved_magnitude = 1.0  # largest weight at the start or last save; see save()
         self.classes: tuple[str, ...] = ()
         self.channels_last = (
             args.channels_last
@@ -375,7 +382,23 @@ class Run:
 
     # ---------------------------------------------------------------------------- checkpoints
     def save(self, path_names: tuple[str, ...]) -> None:
-        """Save the full training state on rank 0 (collective: every rank must call it)."""
+        """Save the full training state on rank 0 (collective: every rank must call it).
+
+        Weights that ``ckpt.unsound_weights`` refuses stop the run instead, on every rank, and
+        leave the files in ``--output-dir`` as they were.
+        """
+        extra = [t for s in self.optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+        if self.ema is not None:
+            extra += list(self.ema.module.state_dict().values())
+        model_state = self.model.state_dict()
+        problem = ckpt.unsound_weights(model_state, self.saved_magnitude, extra)
+        if any_rank(problem is not None, self.device):
+            raise ExplodedWeightsError(
+                f"the weights diverged by epoch {self.progress.epoch + 1} step "
+                f"{self.progress.step_in_epoch} (global step {self.progress.global_step}): "
+                f"{problem or 'on another rank'}; training stopped without saving, "
+                f"{self.kept_checkpoint()}; lower --lr, set --clip-grad-norm or check the data"
+            )
         rng = gather_objects(ckpt.capture_rng_state(self.device, device_rng_state))
         if not self.env.is_main:
             return
@@ -384,7 +407,7 @@ class Run:
             "format_version": ckpt.FORMAT_VERSION,
             "config": self.run_config,
             "classes": list(self.classes),
-            "model": self.model.state_dict(),
+            "model": model_state,
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
@@ -393,9 +416,18 @@ class Run:
         }
         for name in path_names:
             ckpt.atomic_save(state, self.output_dir / name)
+        self.saved_magnitude = ckpt.largest_magnitude(model_state)[0]
+
+    def kept_checkpoint(self) -> str:
+        last = self.output_dir / ckpt.LAST
+        if last.exists():
+            return f"the last good checkpoint {last} is kept"
+        return "no checkpoint had been saved yet"
 
     def restore(self, path: Path) -> None:
-        obj = self.resume_checkpoint if self.resume_checkpoint is not None else ckpt.load(path)
+        obj = self.resume_checkpoint
+        if obj is None:
+            obj = self.load_checkpoint(path)
         self.resume_checkpoint = None  # free the host copy once it is in the model
         if not ckpt.is_training_checkpoint(obj):
             raise CheckpointError(
@@ -603,6 +635,7 @@ class Run:
             f"{self.global_batch}, peak LR {self.peak_lr:g}, warmup {warmup_steps} steps"
         )
         show_bar = progress_enabled(args.progress, self.env.is_main)
+        self.saved_magnitude = ckpt.largest_magnitude(self.model.state_dict())[0]
         throughput = Throughput(skip=1)
         last_loss: float | None = None
         self.stop.install()
@@ -646,17 +679,11 @@ class Run:
         """Mean loss over the last ``steps`` steps; stops every rank if any rank's is not finite."""
         value = loss_sum.item() / max(1, steps)
         if any_rank(not math.isfinite(value), self.device):
-            last = self.output_dir / ckpt.LAST
-            kept = (
-                f"the last good checkpoint {last} is kept"
-                if last.exists()
-                else ("no checkpoint had been saved yet")
-            )
             raise NonFiniteLossError(
                 f"the loss became non-finite ({value}) by epoch {self.progress.epoch + 1} step "
                 f"{self.progress.step_in_epoch} (global step {self.progress.global_step}); "
-                f"training stopped without saving, {kept}; lower --lr, set --clip-grad-norm "
-                "or check the data"
+                f"training stopped without saving, {self.kept_checkpoint()}; lower --lr, set "
+                "--clip-grad-norm or check the data"
             )
         return value
 
