@@ -4,6 +4,8 @@ traceback, and never overwrite a run."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import pytest
 import torch
@@ -66,12 +68,43 @@ def test_bad_datasets_fail_with_one_line_naming_the_path(
     assert status == 2 and expected in line and str(tmp_path) in line
 
 
-def test_corrupt_image_can_be_skipped_instead(tmp_path, capsys, dataset_with):
-    root = dataset_with({**GOOD, "train/a/1.png": b"\x89PNG broken"})
+def _png_of(width: int, height: int) -> bytes:
+    """A valid all-black 1-bit PNG; 20000 x 20000 is 400 megapixels in 60 kB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    row = b"\0" * (1 + (width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))
+
+
+BROKEN = {"broken-png": b"\x89PNG broken", "20000x20000-png": None}
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_corrupt_image_can_be_skipped_instead(tmp_path, capsys, dataset_with, kind):
+    content = BROKEN[kind] or _png_of(20000, 20000)
+    root = dataset_with({**GOOD, "train/a/1.png": content})
     status = train_main(*TINY, "--batch-size", "7", "--epochs", "1", "--data", root,
                         "--on-corrupt", "skip", "--output-dir", tmp_path / "out")
     assert status == 0
     assert "skipping corrupt image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("side", [20000, 10000], ids=["400-megapixels", "100-megapixels"])
+def test_an_image_beyond_the_decompression_bomb_limit_is_corrupt_data(
+    tmp_path, capsys, dataset_with, side
+):
+    """PIL raises above twice its limit and only warns (then decodes) between the two."""
+    root = dataset_with({**GOOD, "train/a/1.png": _png_of(side, side)})
+    status = train_main(*TINY, "--batch-size", "2", "--epochs", "1", "--data", root,
+                        "--output-dir", tmp_path / "out")
+    line = _error_line(capsys)
+    assert status == 2 and "corrupt image" in line and "1.png" in line
+    assert "pixels" in line and "--on-corrupt skip" in line
 
 
 def _fake_checkpoint(path, arch):

@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,10 +100,24 @@ class ImageFolderDataset(Dataset):
         return len(self.index.samples)
 
     def _open(self, path: str) -> Image.Image | None:
+        """The image at ``path`` in RGB, or None (skipped); undecodable files are corrupt data.
+
+        So is an image larger than PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``,
+        about 89 megapixels): PIL would only warn below twice the limit and decode gigabytes.
+        """
         try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    return image.convert("RGB")
+        except (
+            OSError,
+            UnidentifiedImageError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ) as exc:
             message = f"corrupt image {path}: {exc}"
             if self.on_corrupt == "fail":
                 raise CorruptImageError(message + " (pass --on-corrupt skip to skip it)") from None
