@@ -4,6 +4,7 @@ since the last save; either way the resumed run's weights equal an uninterrupted
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,11 +21,11 @@ def _args(out):
     return [*TINY, "--data", str(small_image_folder()), "--output-dir", str(out), *RUN]
 
 
-def _start(out, *extra):
+def _start(out, *extra, new_session=False):
     return subprocess.Popen(
         [sys.executable, "train.py", *_args(out), *extra],
         cwd=DELIVERABLE, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        text=True, start_new_session=new_session,
     )
 
 
@@ -90,3 +91,20 @@ def test_sigkill_loses_only_unsaved_steps_and_the_resumed_run_equals_an_uninterr
     assert survived["global_step"] >= 5
     _run(out, "--resume", "auto")
     _assert_same_weights(uninterrupted, model_state(out / "last.pt"))
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_still_saves_with_loader_workers(tmp_path):
+    """Ctrl-C and ``kill -TERM -- -PGID`` signal every process of the group: the loader workers
+    live in groups of their own, so the main process saves while they keep serving it."""
+    out = tmp_path / "run"
+    process = _start(out, "--workers", "2", new_session=True)
+    try:
+        _wait_for(process, "epoch 1/3 step 2/4")
+        os.killpg(process.pid, signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, stderr[-2000:]
+    assert "received SIGTERM: saved" in stdout and "Traceback" not in stderr
+    assert torch.load(out / "last.pt", weights_only=True)["progress"]["global_step"] >= 2
