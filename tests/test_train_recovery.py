@@ -108,3 +108,29 @@ def test_sigterm_to_the_whole_process_group_still_saves_with_loader_workers(tmp_
     assert process.returncode == 143, stderr[-2000:]
     assert "received SIGTERM: saved" in stdout and "Traceback" not in stderr
     assert torch.load(out / "last.pt", weights_only=True)["progress"]["global_step"] >= 2
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            found += [int(x) for x in handle.read().split()]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_a_loader_worker_killed_by_a_signal_ends_the_run_with_one_line_and_exit_2(tmp_path):
+    """As the out-of-memory killer does: the run reports the dead worker and exits, no hang."""
+    process = _start(tmp_path / "run", "--workers", "1", "--save-interval-steps", "1")
+    try:
+        _wait_for(process, "epoch 1/3 step 1/4")
+        for child in _children(process.pid):
+            os.kill(child, signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 2, stderr[-2000:]
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "a data-loading worker died" in errors[0]

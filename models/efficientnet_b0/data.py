@@ -261,6 +261,25 @@ def _leave_termination_signals_to_the_main_process(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def loader_worker_death(exc: BaseException) -> DataError | None:
+    """The user-facing error for PyTorch's report that a loader worker died, else None.
+
+    A worker killed by a signal (most often the out-of-memory killer) or exiting abruptly is
+    reported by PyTorch as a ``RuntimeError`` -- raised from its SIGCHLD handler, so at any
+    point of the main process -- and would otherwise end the run in a traceback. PyTorch's
+    wording is the only mark it carries.
+    """
+    text = str(exc).strip()
+    if "DataLoader worker" not in text or not (
+        "killed by signal" in text or "exited unexpectedly" in text
+    ):
+        return None
+    return DataError(
+        f"a data-loading worker died ({text.splitlines()[0]}); most often the out-of-memory "
+        "killer ended it: lower --workers or --batch-size"
+    )
+
+
 @dataclass
 class Loaders:
     train: DataLoader | SyntheticBatches

@@ -355,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_USAGE
     except RuntimeError as exc:
+        from data import loader_worker_death
+
+        death = loader_worker_death(exc)
+        if death is not None:
+            print(f"error: {one_line(death)}", file=sys.stderr, flush=True)
+            return EXIT_USAGE
         if "CorruptImageError" in str(exc):
             print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
             return EXIT_USAGE
