@@ -21,7 +21,7 @@ from effnet_support import DELIVERABLE
 # isort: split
 
 import checkpoint as ckpt
-from errors import CheckpointError
+from errors import CheckpointError, DamagedCheckpointError
 
 
 def test_atomic_save_round_trips_and_leaves_no_temporary_files(tmp_path):
@@ -201,6 +201,8 @@ def test_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage, messa
     with pytest.raises(CheckpointError, match=message) as caught:
         ckpt.load(path)
     assert str(path) in str(caught.value)
+    assert isinstance(caught.value, DamagedCheckpointError) == ("damaged" in message
+                                                                or "seal" in message)
 
 
 def _lukemelas_state():

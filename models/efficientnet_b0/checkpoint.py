@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 from atomic_file import atomic_path, remove_stale_temporaries
-from errors import CheckpointError
+from errors import CheckpointError, DamagedCheckpointError
 
 FORMAT_VERSION = 2  # 2: sealed with a sha256 (see the module docstring)
 SEALED_SINCE_FORMAT = 2
@@ -105,7 +105,8 @@ def seal(path: Path) -> None:
 def verify_seal(path: Path) -> bool:
     """True when ``path`` carries a seal that matches it; False when it has none.
 
-    Raises ``CheckpointError`` naming the file when the seal is there but the contents differ.
+    Raises ``DamagedCheckpointError`` naming the file when the seal is there but the contents
+    differ.
     """
     with open(path, "rb") as handle:
         size = handle.seek(0, os.SEEK_END)
@@ -128,7 +129,7 @@ def verify_seal(path: Path) -> bool:
         digest.update(b"\0\0")  # ...with a comment length of zero
     actual = digest.hexdigest()
     if actual != expected:
-        raise CheckpointError(
+        raise DamagedCheckpointError(
             f"{path} is damaged: its contents do not match the sha256 sealed into it when it was "
             f"written (sealed {expected[:16]}..., now {actual[:16]}...); use another copy or an "
             "earlier checkpoint"
@@ -199,7 +200,7 @@ def check_training_checkpoint(obj: dict, path: Path, verified: bool) -> None:
                 + damaged
             )
     if not verified and obj["format_version"] >= SEALED_SINCE_FORMAT:
-        raise CheckpointError(
+        raise DamagedCheckpointError(
             f"{path} is a train.py checkpoint of format {obj['format_version']} but has lost the "
             "sha256 seal every such checkpoint is written with: it is damaged; use another copy "
             "or an earlier checkpoint"

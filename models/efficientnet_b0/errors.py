@@ -33,6 +33,14 @@ class CheckpointError(TrainingError, OSError):
     """A checkpoint that is missing, unreadable, or belongs to a different model or run."""
 
 
+class DamagedCheckpointError(CheckpointError):
+    """A sealed checkpoint whose bytes are no longer those written: the sha256 differs or is gone.
+
+    Its own type because the remedy differs: the file is not wrong for this run, it is broken;
+    use another copy or an earlier checkpoint.
+    """
+
+
 class DeviceError(TrainingError, RuntimeError):
     """A requested device (NPU, CUDA) that this machine or installation cannot provide."""
 
