@@ -180,8 +180,9 @@ def test_a_corrupt_jpeg_read_by_a_loader_worker_ends_the_run_with_exit_2(
 ):
     """The worker's error reaches the user and the process exits: it once hung in its exit
     handler, joining workers that ignored the SIGTERM it sent them."""
+    # 9 training images in 3 batches of 3: the sampler reads every one of them
     root = dataset_with({**GOOD, "train/a/1.jpg": _truncated_jpeg()})
-    result = run_train_process(*TINY, "--workers", workers, "--batch-size", "2", "--epochs", "1",
+    result = run_train_process(*TINY, "--workers", workers, "--batch-size", "3", "--epochs", "1",
                                "--data", root, "--output-dir", tmp_path / "out", timeout=60)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
