@@ -174,13 +174,16 @@ def _max_abs_diff(model: nn.Module, path: Path, sample: torch.Tensor) -> float:
 class CheckpointContents:
     state_dict: dict[str, torch.Tensor]
     config: Mapping[str, object]
+    verified: bool  # a sha256 seal proved the file intact (see checkpoint.py)
 
 
 def read_checkpoint(path: Path) -> CheckpointContents:
     """A weights file or a training checkpoint, read by ``checkpoint.load`` (the one reader)."""
-    contents = ckpt.load(path).contents
+    loaded = ckpt.load(path)
+    contents = loaded.contents
     config = contents.get("config") if isinstance(contents.get("config"), Mapping) else {}
-    return CheckpointContents(strip_wrappers(ckpt.state_dict_of(contents, path)), config or {})
+    state = strip_wrappers(ckpt.state_dict_of(contents, path))
+    return CheckpointContents(state, config or {}, loaded.verified)
 
 
 def _config_value(config: Mapping[str, object], *names: str) -> object | None:
@@ -215,6 +218,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         contents = read_checkpoint(args.checkpoint)
+        if not contents.verified:
+            print(
+                f"note: {args.checkpoint} carries no sha256 seal (written by another program or "
+                "an older train.py): its contents are unverified"
+            )
         config = contents.config
         arch = str(
             args.arch
