@@ -400,6 +400,7 @@ class Run:
                 f"{self.kept_checkpoint()}; lower --lr, set --clip-grad-norm or check the data"
             )
         rng = gather_objects(ckpt.capture_rng_state(self.device, device_rng_state))
+        self.saved_magnitude = ckpt.largest_magnitude(model_state)[0]  # on every rank
         if not self.env.is_main:
             return
         state = {
@@ -416,7 +417,6 @@ class Run:
         }
         for name in path_names:
             ckpt.atomic_save(state, self.output_dir / name)
-        self.saved_magnitude = ckpt.largest_magnitude(model_state)[0]
 
     def kept_checkpoint(self) -> str:
         last = self.output_dir / ckpt.LAST
