@@ -99,6 +99,7 @@ def test_cli_exports_a_training_checkpoint(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "5 classes" in done.stdout and "onnxruntime matches PyTorch" in done.stdout
+    assert "best.pth carries no sha256 seal" in done.stdout  # torch.save'd: unverified
     batch = torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE)
     with torch.no_grad():
         expected = model(batch)
@@ -108,8 +109,8 @@ def test_cli_exports_a_training_checkpoint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make_checkpoint", "message"),
     [
-        (lambda p: None, "no such checkpoint file"),
-        (lambda p: p.write_bytes(b"not a checkpoint"), "cannot be read"),
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_bytes(b"not a checkpoint"), "not a readable PyTorch checkpoint"),
         (
             lambda p: torch.save({"fc.weight": torch.zeros(2, 2)}, p),
             "not an EfficientNet checkpoint",
@@ -118,8 +119,15 @@ def test_cli_exports_a_training_checkpoint(tmp_path: Path) -> None:
             lambda p: save_state_dict(build_model("efficientnet_b0", num_classes=3), p),
             "does not fit efficientnet_b1",
         ),
+        (
+            lambda p: (
+                save_state_dict(build_model(num_classes=3), p),
+                p.write_bytes(p.read_bytes()[:5000] + b"\0" * 3000 + p.read_bytes()[8000:]),
+            ),
+            "is damaged",
+        ),
     ],
-    ids=["missing", "corrupt", "other-architecture", "other-variant"],
+    ids=["missing", "corrupt", "other-architecture", "other-variant", "flipped-bytes"],
 )
 def test_bad_checkpoints_fail_with_one_clear_line(tmp_path: Path, capsys, make_checkpoint, message):
     checkpoint = tmp_path / "model.pth"

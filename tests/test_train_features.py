@@ -8,10 +8,11 @@ import json
 
 import pytest
 import torch
-from effnet_support import TINY, small_image_folder, train_main
+from effnet_support import TINY, model_state, small_image_folder, train_main
 
 # isort: split
 
+import checkpoint as ckpt
 import weights
 
 pytestmark = pytest.mark.needs_torch
@@ -52,6 +53,51 @@ def test_non_finite_loss_stops_with_exit_3_and_keeps_the_last_good_checkpoint(
     assert status == 3 and "Traceback" not in err
     assert "loss became non-finite" in err and "last good checkpoint" in err
     assert hashlib.sha256((out / "last.pt").read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize(
+    "saving",
+    [["--save-interval-steps", "1", "--epochs", "3"], ["--batch-size", "32", "--epochs", "10"]],
+    ids=["step-save", "epoch-end-save"],
+)
+def test_exploded_weights_never_replace_the_last_good_checkpoint(
+    tmp_path, trained_run, capsys, saving
+):
+    """A step's loss is computed before its update, so the loss of the step that ruins the
+    weights is still finite; the save itself must refuse them (it once wrote weights of 1e29).
+    With a batch of 32 an epoch is one step: the epoch-end save comes right after it."""
+    out = tmp_path / "diverging"
+    out.mkdir()
+    (out / "last.pt").write_bytes((trained_run / "last.pt").read_bytes())
+    good = model_state(out / "last.pt")
+    status = train_main(*TINY, "--data", small_image_folder(), "--output-dir", out,
+                        "--resume", "auto", "--lr", "1e30", "--ema", *saving)
+    err = capsys.readouterr().err
+    kept = model_state(out / "last.pt")
+    assert all(torch.equal(good[k], kept[k]) for k in good)
+    assert sorted(p.name for p in out.iterdir()) == ["last.pt", "metrics.jsonl"]
+    assert status == 3 and "Traceback" not in err
+    assert "the weights diverged" in err and "last good checkpoint" in err
+
+
+@pytest.mark.parametrize(
+    "change, reference, expected",
+    [
+        (lambda s: s, 2.0, None),
+        (lambda s: {**s, "w": s["w"] * 9000}, 2.0, None),
+        (lambda s: {**s, "w": s["w"] * 20000}, 2.0, "above the bound of 2e+04"),
+        (lambda s: {**s, "w": s["w"] * 6000}, 0.0, "above the bound of 1e+04"),
+        (lambda s: {**s, "b": torch.tensor([float("nan")])}, 2.0, "b holds a non-finite value"),
+        (lambda s: {**s, "w": torch.full((2,), 2e8)}, 1e6, "above the bound of 1e+08"),
+    ],
+    ids=["unchanged", "grown-9000x", "grown-20000x", "from-zero", "nan", "above-the-limit"],
+)
+def test_exploded_or_non_finite_weights_are_defined_by_growth_and_a_limit(
+    change, reference, expected
+):
+    healthy = {"w": torch.tensor([-2.0, 1.0]), "b": torch.zeros(1), "steps": torch.tensor(10**9)}
+    problem = ckpt.unsound_weights(change(healthy), reference=reference)
+    assert problem is None if expected is None else expected in problem
 
 
 def test_evaluate_reports_top1_top5_and_loss(trained_run, capsys):

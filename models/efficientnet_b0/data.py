@@ -14,8 +14,10 @@ sees exactly the same images as an uninterrupted one, and the global RNG is left
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,10 +100,24 @@ class ImageFolderDataset(Dataset):
         return len(self.index.samples)
 
     def _open(self, path: str) -> Image.Image | None:
+        """The image at ``path`` in RGB, or None (skipped); undecodable files are corrupt data.
+
+        So is an image larger than PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``,
+        about 89 megapixels): PIL would only warn below twice the limit and decode gigabytes.
+        """
         try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    return image.convert("RGB")
+        except (
+            OSError,
+            UnidentifiedImageError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ) as exc:
             message = f"corrupt image {path}: {exc}"
             if self.on_corrupt == "fail":
                 raise CorruptImageError(message + " (pass --on-corrupt skip to skip it)") from None
@@ -229,10 +245,39 @@ class SyntheticBatches:
             yield self.images, self.targets
 
 
-def _ignore_termination_signals(_worker_id: int) -> None:
-    """Workers leave SIGINT/SIGTERM to the main process, which saves a checkpoint and stops them."""
+def _leave_termination_signals_to_the_main_process(_worker_id: int) -> None:
+    """Move a loader worker out of the run's process group, so that only its parent stops it.
+
+    Ctrl-C (SIGINT to the terminal's process group) and ``kill -TERM -- -PGID`` must reach the
+    main process alone, which saves a checkpoint and then stops its workers. A worker in its own
+    group never receives them, yet still dies of the SIGTERM its parent sends it directly --
+    ``multiprocessing``'s exit handler terminates daemonic children and then joins them. (Ignoring
+    SIGTERM in the worker instead made that join wait forever whenever a run ended with its
+    workers still waiting for work, e.g. after a worker reported a corrupt image.) A worker also
+    exits within seconds of its parent's death on its own (PyTorch's watchdog).
+    """
+    if hasattr(os, "setpgid"):  # POSIX; Windows delivers neither signal to a process group
+        os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def loader_worker_death(exc: BaseException) -> DataError | None:
+    """The user-facing error for PyTorch's report that a loader worker died, else None.
+
+    A worker killed by a signal (most often the out-of-memory killer) or exiting abruptly is
+    reported by PyTorch as a ``RuntimeError`` -- raised from its SIGCHLD handler, so at any
+    point of the main process -- and would otherwise end the run in a traceback. PyTorch's
+    wording is the only mark it carries.
+    """
+    text = str(exc).strip()
+    if "DataLoader worker" not in text or not (
+        "killed by signal" in text or "exited unexpectedly" in text
+    ):
+        return None
+    return DataError(
+        f"a data-loading worker died ({text.splitlines()[0]}); most often the out-of-memory "
+        "killer ended it: lower --workers or --batch-size"
+    )
 
 
 @dataclass
@@ -290,7 +335,7 @@ def build_image_loaders(
         num_workers=workers,
         pin_memory=pin_memory,
         collate_fn=skip_missing_collate,
-        worker_init_fn=_ignore_termination_signals if workers > 0 else None,
+        worker_init_fn=_leave_termination_signals_to_the_main_process if workers > 0 else None,
         persistent_workers=workers > 0,
         # A private generator: creating an iterator must not consume the global RNG, whose
         # state belongs to the model and is saved in checkpoints.

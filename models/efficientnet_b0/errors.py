@@ -33,9 +33,29 @@ class CheckpointError(TrainingError, OSError):
     """A checkpoint that is missing, unreadable, or belongs to a different model or run."""
 
 
+class DamagedCheckpointError(CheckpointError):
+    """A sealed checkpoint whose bytes are no longer those written: the sha256 differs or is gone.
+
+    Its own type because the remedy differs: the file is not wrong for this run, it is broken;
+    use another copy or an earlier checkpoint.
+    """
+
+
 class DeviceError(TrainingError, RuntimeError):
     """A requested device (NPU, CUDA) that this machine or installation cannot provide."""
 
 
-class NonFiniteLossError(TrainingError, ArithmeticError):
-    """Training diverged: the loss became NaN or infinite."""
+class TrainingDivergedError(TrainingError, ArithmeticError):
+    """Training diverged; ``train.py`` exits 3 and the last good checkpoint is left as it was."""
+
+
+class NonFiniteLossError(TrainingDivergedError):
+    """The loss became NaN or infinite."""
+
+
+class ExplodedWeightsError(TrainingDivergedError):
+    """The weights to be saved are non-finite or exploded (see ``checkpoint.unsound_weights``).
+
+    The loss a step reports is computed before that step's update, so a loss check alone lets
+    a checkpoint of ruined weights replace the last good one; the save itself refuses them.
+    """

@@ -38,9 +38,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import checkpoint as ckpt
 import torch
 from atomic_file import atomic_path
 from efficientnet import ARCH_IMAGE_SIZE, PADDING_STYLES, UnknownArchitectureError, build_model
+from errors import CheckpointError
 from torch import nn
 from weights import (
     WeightsMismatchError,
@@ -168,35 +170,20 @@ def _max_abs_diff(model: nn.Module, path: Path, sample: torch.Tensor) -> float:
 # ----------------------------------------------------------------------------- command line
 
 
-class CheckpointError(ValueError):
-    """The checkpoint file is missing, unreadable, or not an EfficientNet."""
-
-
 @dataclass(frozen=True)
 class CheckpointContents:
     state_dict: dict[str, torch.Tensor]
     config: Mapping[str, object]
+    verified: bool  # a sha256 seal proved the file intact (see checkpoint.py)
 
 
 def read_checkpoint(path: Path) -> CheckpointContents:
-    """Load a weights file or a training checkpoint (``{"model": ..., "config": ...}``)."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupt or foreign file
-        raise CheckpointError(
-            f"{path}: cannot be read as a PyTorch checkpoint (corrupt, truncated, or holding "
-            f"objects other than tensors; torch.load(weights_only=True) raised "
-            f"{type(error).__name__})"
-        ) from error
-    if not isinstance(loaded, Mapping):
-        raise CheckpointError(f"{path}: holds a {type(loaded).__name__}, not a state dict")
-    config = loaded.get("config") if isinstance(loaded.get("config"), Mapping) else {}
-    for key in ("model", "state_dict", "model_state_dict"):
-        if isinstance(loaded.get(key), Mapping):
-            return CheckpointContents(strip_wrappers(loaded[key]), config or {})
-    return CheckpointContents(strip_wrappers(loaded), config or {})
+    """A weights file or a training checkpoint, read by ``checkpoint.load`` (the one reader)."""
+    loaded = ckpt.load(path)
+    contents = loaded.contents
+    config = contents.get("config") if isinstance(contents.get("config"), Mapping) else {}
+    state = strip_wrappers(ckpt.state_dict_of(contents, path))
+    return CheckpointContents(state, config or {}, loaded.verified)
 
 
 def _config_value(config: Mapping[str, object], *names: str) -> object | None:
@@ -231,6 +218,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         contents = read_checkpoint(args.checkpoint)
+        if not contents.verified:
+            print(
+                f"note: {args.checkpoint} carries no sha256 seal (written by another program or "
+                "an older train.py): its contents are unverified"
+            )
         config = contents.config
         arch = str(
             args.arch

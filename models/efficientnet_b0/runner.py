@@ -54,7 +54,13 @@ from distributed import (
 )
 from efficientnet import build_model, recommended_memory_format
 from engine import EvalResult, evaluate, to_device, train_step
-from errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingError
+from errors import (
+    CheckpointError,
+    ConfigError,
+    ExplodedWeightsError,
+    NonFiniteLossError,
+    TrainingError,
+)
 from optim import ModelEma, build_sgd, cosine_lr, parameter_groups, set_lr
 from reporting import (
     EpochProgress,
@@ -199,6 +205,7 @@ class Run:
         self.metrics = MetricsLog(None)
         self.ema: ModelEma | None = None
         self.resume_checkpoint: dict | None = None
+        self.saved_magnitude = 1.0  # largest weight at the start or last save; see save()
         self.classes: tuple[str, ...] = ()
         self.channels_last = (
             args.channels_last
@@ -309,16 +316,9 @@ class Run:
     def read_pretrained(self) -> tuple[dict, str, dict]:
         """(state dict, source format, training config or {}) of ``--pretrained``."""
         path = Path(self.args.pretrained).expanduser()
-        obj = ckpt.load(path)
-        config: dict = {}
-        if ckpt.is_training_checkpoint(obj):
-            state, config = obj["model"], obj.get("config", {})
-        else:
-            state = obj
-            for key in ("model", "state_dict", "model_state_dict"):
-                if isinstance(obj.get(key), dict):
-                    state = obj[key]
-                    break
+        obj = self.load_checkpoint(path)
+        config: dict = obj["config"] if ckpt.is_training_checkpoint(obj) else {}
+        state = ckpt.state_dict_of(obj, path)
         fmt = self.args.pretrained_format
         if fmt == "auto":
             fmt = weights.detect_format(state)
@@ -335,6 +335,16 @@ class Run:
                 f"pass --arch {arch}"
             )
         return state, fmt, config
+
+    def load_checkpoint(self, path: Path) -> dict:
+        """``ckpt.load``, telling the user when nothing proves the contents intact."""
+        loaded = ckpt.load(path)
+        if not loaded.verified:
+            self.log(
+                f"note: {path} carries no sha256 seal (written by another program or an older "
+                "train.py): its contents are unverified"
+            )
+        return loaded.contents
 
     def resolve_padding(self, pretrained_format: str | None, saved_config: dict) -> str:
         if self.args.padding != "auto":
@@ -372,8 +382,25 @@ class Run:
 
     # ---------------------------------------------------------------------------- checkpoints
     def save(self, path_names: tuple[str, ...]) -> None:
-        """Save the full training state on rank 0 (collective: every rank must call it)."""
+        """Save the full training state on rank 0 (collective: every rank must call it).
+
+        Weights that ``ckpt.unsound_weights`` refuses stop the run instead, on every rank, and
+        leave the files in ``--output-dir`` as they were.
+        """
+        extra = [t for s in self.optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+        if self.ema is not None:
+            extra += list(self.ema.module.state_dict().values())
+        model_state = self.model.state_dict()
+        problem = ckpt.unsound_weights(model_state, self.saved_magnitude, extra)
+        if any_rank(problem is not None, self.device):
+            raise ExplodedWeightsError(
+                f"the weights diverged by epoch {self.progress.epoch + 1} step "
+                f"{self.progress.step_in_epoch} (global step {self.progress.global_step}): "
+                f"{problem or 'on another rank'}; training stopped without saving, "
+                f"{self.kept_checkpoint()}; lower --lr, set --clip-grad-norm or check the data"
+            )
         rng = gather_objects(ckpt.capture_rng_state(self.device, device_rng_state))
+        self.saved_magnitude = ckpt.largest_magnitude(model_state)[0]  # on every rank
         if not self.env.is_main:
             return
         state = {
@@ -381,7 +408,7 @@ class Run:
             "format_version": ckpt.FORMAT_VERSION,
             "config": self.run_config,
             "classes": list(self.classes),
-            "model": self.model.state_dict(),
+            "model": model_state,
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
@@ -391,8 +418,16 @@ class Run:
         for name in path_names:
             ckpt.atomic_save(state, self.output_dir / name)
 
+    def kept_checkpoint(self) -> str:
+        last = self.output_dir / ckpt.LAST
+        if last.exists():
+            return f"the last good checkpoint {last} is kept"
+        return "no checkpoint had been saved yet"
+
     def restore(self, path: Path) -> None:
-        obj = self.resume_checkpoint if self.resume_checkpoint is not None else ckpt.load(path)
+        obj = self.resume_checkpoint
+        if obj is None:
+            obj = self.load_checkpoint(path)
         self.resume_checkpoint = None  # free the host copy once it is in the model
         if not ckpt.is_training_checkpoint(obj):
             raise CheckpointError(
@@ -407,12 +442,37 @@ class Run:
                     f"{key}={self.run_config.get(key)!r}; they must match to resume"
                 )
         ckpt.check_state_dict_fits(self.model, obj["model"], path)
-        self.model.load_state_dict(obj["model"])
-        if self.args.evaluate or self.args.export_onnx:
-            if self.ema is not None and obj.get("ema") is not None:
-                self.ema.load_state_dict(obj["ema"])
-            self.log(f"loaded the weights of {path}")
-            return  # evaluation and export need the weights only, not the training state
+        try:
+            self.model.load_state_dict(obj["model"])
+            if self.args.evaluate or self.args.export_onnx:
+                if self.ema is not None and obj.get("ema") is not None:
+                    self.ema.load_state_dict(obj["ema"])
+                self.log(f"loaded the weights of {path}")
+                return  # evaluation and export need the weights only, not the training state
+            self.restore_training_state(obj, path)
+        except (AttributeError, IndexError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+            text = str(exc).strip().splitlines()
+            raise CheckpointError(
+                f"the training state in {path} cannot be restored ({type(exc).__name__}: "
+                f"{text[0][:160] if text else ''}); it is damaged or was written by an "
+                "incompatible train.py"
+            ) from None
+        changed = [
+            f"{k} {saved[k]!r} -> {self.run_config[k]!r}"
+            for k in ("epochs", "lr", "batch_size", "world_size", "device", "amp")
+            if k in saved and saved[k] != self.run_config.get(k)
+        ]
+        if changed:
+            self.log("note: resuming with changed settings: " + ", ".join(changed))
+        self.log(
+            f"resumed from {path}: epoch {self.progress.epoch + 1}, "
+            f"step {self.progress.step_in_epoch} of the epoch, global step "
+            f"{self.progress.global_step}"
+        )
+
+    def restore_training_state(self, obj: dict, path: Path) -> None:
+        """Optimizer, loss scaler, EMA, counters and RNG streams of a checkpoint, into this run."""
+        saved = obj["config"]
         try:
             self.optimizer.load_state_dict(obj["optimizer"])
         except (ValueError, KeyError) as exc:
@@ -439,18 +499,6 @@ class Run:
         else:
             self.log(f"note: {path} was written by {len(rng)} process(es); random streams restart")
             torch.manual_seed(self.args.seed + self.progress.global_step + self.env.rank)
-        changed = [
-            f"{k} {saved[k]!r} -> {self.run_config[k]!r}"
-            for k in ("epochs", "lr", "batch_size", "world_size", "device", "amp")
-            if k in saved and saved[k] != self.run_config.get(k)
-        ]
-        if changed:
-            self.log("note: resuming with changed settings: " + ", ".join(changed))
-        self.log(
-            f"resumed from {path}: epoch {self.progress.epoch + 1}, "
-            f"step {self.progress.step_in_epoch} of the epoch, global step "
-            f"{self.progress.global_step}"
-        )
 
     # ----------------------------------------------------------------------------- main flow
     def execute(self) -> int:
@@ -469,7 +517,7 @@ class Run:
             pretrained_state, pretrained_format, pretrained_config = self.read_pretrained()
         resume_config: dict = {}
         if resume_path is not None:
-            self.resume_checkpoint = ckpt.load(resume_path)
+            self.resume_checkpoint = self.load_checkpoint(resume_path)
             resume_config = self.resume_checkpoint.get("config", {})
 
         loaders = None
@@ -587,6 +635,7 @@ class Run:
             f"{self.global_batch}, peak LR {self.peak_lr:g}, warmup {warmup_steps} steps"
         )
         show_bar = progress_enabled(args.progress, self.env.is_main)
+        self.saved_magnitude = ckpt.largest_magnitude(self.model.state_dict())[0]
         throughput = Throughput(skip=1)
         last_loss: float | None = None
         self.stop.install()
@@ -630,17 +679,11 @@ class Run:
         """Mean loss over the last ``steps`` steps; stops every rank if any rank's is not finite."""
         value = loss_sum.item() / max(1, steps)
         if any_rank(not math.isfinite(value), self.device):
-            last = self.output_dir / ckpt.LAST
-            kept = (
-                f"the last good checkpoint {last} is kept"
-                if last.exists()
-                else ("no checkpoint had been saved yet")
-            )
             raise NonFiniteLossError(
                 f"the loss became non-finite ({value}) by epoch {self.progress.epoch + 1} step "
                 f"{self.progress.step_in_epoch} (global step {self.progress.global_step}); "
-                f"training stopped without saving, {kept}; lower --lr, set --clip-grad-norm "
-                "or check the data"
+                f"training stopped without saving, {self.kept_checkpoint()}; lower --lr, set "
+                "--clip-grad-norm or check the data"
             )
         return value
 

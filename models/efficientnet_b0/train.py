@@ -13,9 +13,9 @@ Examples (run from this folder)::
 literal default and a help string, so documentation tools read the table from this file with
 ``ast`` without importing torch.
 
-Exit status: 0 done; 2 a usage, data or checkpoint problem (one line on stderr); 3 the loss became
-NaN/inf (the last good checkpoint is kept); 130/143 stopped by SIGINT/SIGTERM after saving
-``last.pt`` (continue with ``--resume auto``).
+Exit status: 0 done; 2 a usage, data or checkpoint problem (one line on stderr); 3 training
+diverged: the loss became NaN/inf or the weights exploded (the last good checkpoint is kept);
+130/143 stopped by SIGINT/SIGTERM after saving ``last.pt`` (continue with ``--resume auto``).
 """
 
 from __future__ import annotations
@@ -342,19 +342,25 @@ def one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from errors import NonFiniteLossError, TrainingError  # after parsing: --help needs no torch
+    from errors import TrainingDivergedError, TrainingError  # after parsing: --help needs no torch
 
     try:
         import runner
 
         return runner.run(args)
-    except NonFiniteLossError as exc:
+    except TrainingDivergedError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_DIVERGED
     except TrainingError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_USAGE
     except RuntimeError as exc:
+        from data import loader_worker_death
+
+        death = loader_worker_death(exc)
+        if death is not None:
+            print(f"error: {one_line(death)}", file=sys.stderr, flush=True)
+            return EXIT_USAGE
         if "CorruptImageError" in str(exc):
             print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
             return EXIT_USAGE

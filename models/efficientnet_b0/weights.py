@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+import checkpoint as ckpt
 import torch
-from atomic_file import atomic_path
 from efficientnet import (
     ARCH_SCALING,
     B0_HEAD_CHANNELS,
@@ -304,26 +304,19 @@ def model_for_state_dict(
 
 
 def save_state_dict(model: nn.Module, path: str | os.PathLike[str]) -> Path:
-    """Write the model's state dict atomically (see ``atomic_file``)."""
+    """Write the model's state dict atomically and sealed (see ``checkpoint.atomic_save``)."""
     model = getattr(model, "_orig_mod", model)
     model = getattr(model, "module", model)
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        torch.save(model.state_dict(), temporary)
-    return path
+    return ckpt.atomic_save(model.state_dict(), path)
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a weights file safely (``weights_only``); unwraps ``{"model": ...}`` checkpoints."""
-    loaded = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(loaded, Mapping):
-        for key in ("model", "state_dict", "model_state_dict"):
-            if key in loaded and isinstance(loaded[key], Mapping):
-                return dict(loaded[key])
-        return dict(loaded)
-    raise WeightsMismatchError(
-        str(path), [], [], [], f"an EfficientNet (file holds a {type(loaded).__name__})"
-    )
+    """The weights in a file, read by ``checkpoint.load`` (seal checked, ``weights_only``).
+
+    Unwraps ``{"model": ...}``-style checkpoints; raises ``CheckpointError`` for anything else.
+    """
+    path = Path(path)
+    return ckpt.state_dict_of(ckpt.load(path).contents, path)
 
 
 __all__ = [
