@@ -111,6 +111,26 @@ class Link:
     is_image: bool
 
 
+@dataclass(frozen=True)
+class TableRow:
+    line: int
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A markdown pipe table: header cells and body rows, as plain text (1-based lines)."""
+
+    line: int
+    header: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+
+    def column(self, *names: str) -> int | None:
+        """Index of the first header cell whose lower-cased text is one of ``names``."""
+        wanted = {n.lower() for n in names}
+        return next((i for i, h in enumerate(self.header) if h.lower() in wanted), None)
+
+
 @dataclass
 class ReadmeDocument:
     """Everything the rules and the importer need to know about one README."""
@@ -135,6 +155,7 @@ class ReadmeDocument:
     """1-based lines with bytes that are not UTF-8 or with U+FFFD replacement characters."""
     title: LocatedValue | None = None
     basic_section: Section | None = None
+    tables: list[Table] = field(default_factory=list)
     repeated_fields: dict[str, list[int]] = field(default_factory=dict)
     """Field name -> 1-based lines of every occurrence, for a field the README writes more
     than once (a second, forged ``**发布者（Publisher）：…**`` line)."""
@@ -335,6 +356,7 @@ def read_readme(path: str | Path) -> ReadmeDocument:
 def _block_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True, "maxNesting": 50})
     md.disable(["inline", "reference"])  # link definitions mean nothing to the rules
+    md.enable("table")
     return md
 
 
@@ -399,11 +421,14 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     sections: list[Section] = []
     paragraph_starts: list[tuple[int, int]] = []
     heading_lines: set[int] = set()
+    tables: list[Table] = []
     for i, token in enumerate(tokens):
         if token.map is None:
             continue
         start, end = token.map
-        if token.type == "fence":
+        if token.type == "table_open":
+            tables.append(_read_table(tokens, i))
+        elif token.type == "fence":
             code_lines[start:end] = b"\x01" * (end - start)
         elif token.type == "code_block":
             code_lines[start:end] = b"\x03" * (end - start)
@@ -470,8 +495,32 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         readable_lines=readable,
         title=document_title,
         basic_section=basic,
+        tables=tables,
         repeated_fields={name: at for name, at in occurrences.items() if len(at) > 1},
     )
+
+
+def _read_table(tokens: list, start: int) -> Table:
+    """The table that opens at ``tokens[start]``: cells cleaned with :func:`plain_text`."""
+    header: list[str] = []
+    rows: list[TableRow] = []
+    cells: list[str] = []
+    row_line = 0
+    for token in tokens[start + 1 :]:
+        if token.type == "table_close":
+            break
+        if token.type == "tr_open":
+            cells = []
+            row_line = (token.map[0] + 1) if token.map else 0
+        elif token.type == "inline":
+            cells.append(plain_text(token.content))
+        elif token.type == "tr_close":
+            if not header and not rows:
+                header = cells
+            else:
+                rows.append(TableRow(row_line, tuple(cells)))
+    first = tokens[start].map
+    return Table((first[0] + 1) if first else 0, tuple(header), tuple(rows))
 
 
 def _html_headings(content: str, start: int) -> Iterator[Section]:

@@ -98,7 +98,7 @@ def test_rule_fires_on_its_fixture(
 
 
 def test_every_readme_rule_has_a_fixture_and_every_rule_is_documented() -> None:
-    fixture_ids = {p.name[:5].upper() for p in FIXTURES.glob("mz*.md")}
+    fixture_ids = {p.name[:5].upper() for p in FIXTURES.glob("**/mz*.md")}
     folder_rules = {"MZ303", "MZ304", "MZ305"}  # need a deliverable.yaml: tested below
     assert set(RULES) - folder_rules <= fixture_ids
     documented = set(re.findall(r"^\| (MZ\d{3}) \|", DOCS.read_text(encoding="utf-8"), re.M))
