@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, ModelzooError
 from modelzoo_kit.findings import Finding, Severity
-from modelzoo_kit.layouts import TEMPLATE, Layout, SectionSpec
+from modelzoo_kit.layouts import TEMPLATE, Layout, SectionSpec, get_layout
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
     Link,
@@ -54,6 +54,7 @@ RULES: dict[str, Rule] = {
     for rule in (
         Rule("MZ001", _E, "README is not valid UTF-8 (bytes that cannot be read)"),
         Rule("MZ002", _E, "README cannot be read at all (binary or unreadable file)"),
+        Rule("MZ100", _W, "a training folder's README follows no known layout"),
         Rule("MZ101", _E, "a section the template requires is missing"),
         Rule("MZ102", _W, "template sections are not in the template's order"),
         Rule("MZ103", _W, "heading written without a space after '#' (renders as text)"),
@@ -954,7 +955,9 @@ class FolderResult:
     deliverable: Deliverable | None
 
 
-def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderResult:
+def check_deliverable_folder(
+    folder: Path, shown: str | None = None, layout: Layout | None = None
+) -> FolderResult:
     """Findings for a deliverable folder: deliverable.yaml (MZ304 for each problem), README.md
     and README.en.md (every README rule, plus MZ303 against what deliverable.yaml renders to).
     A folder without deliverable.yaml is a legacy deliverable: only its README is checked."""
@@ -987,12 +990,23 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
         except InputFileError as exc:
             findings.append(_unreadable(readme, shown_readme, exc))
             continue
-        findings.extend(check_readme(document, folder, shown_readme))
+        findings.extend(
+            check_readme(document, folder, shown_readme, _layout_of(deliverable, layout))
+        )
         if deliverable is not None:
             expected = _rendered(deliverable, folder, lang)
             if expected is not None:
                 findings.extend(check_sync(document, expected, shown_readme))
     return FolderResult(findings, files, deliverable)
+
+
+def _layout_of(deliverable: Deliverable | None, forced: Layout | None) -> Layout:
+    """The layout a deliverable's README is checked as: forced, else the one deliverable.yaml
+    names, else the default."""
+    if forced is not None:
+        return forced
+    name = getattr(deliverable, "layout", None)
+    return get_layout(name) if isinstance(name, str) else TEMPLATE
 
 
 def _join(base: str, name: str) -> str:
