@@ -60,7 +60,9 @@ class Classification:
 
     @property
     def label(self) -> str:
-        return f"training ({self.layout})" if self.layout else self.kind
+        if self.kind == "training":
+            return f"training ({self.layout or self.evidence})"
+        return self.kind
 
 
 #: Lines that may open a heading or a fence: the scan looks at these alone.

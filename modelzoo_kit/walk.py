@@ -224,7 +224,7 @@ class _Job:
     path: Path
     readme: str
     shown: str
-    layout: str
+    layout: str | None
     deliverable: bool
 
 
@@ -233,9 +233,10 @@ def _check(job: _Job) -> list[Finding]:
     from modelzoo_kit.readme import read_readme
     from modelzoo_kit.rules import _unreadable, check_deliverable_folder, check_readme
 
-    layout = get_layout(job.layout)
     if job.deliverable:
-        return check_deliverable_folder(job.path, job.shown, layout=layout).findings
+        forced = get_layout(job.layout) if job.layout else None
+        return check_deliverable_folder(job.path, job.shown, layout=forced).findings
+    layout = get_layout(job.layout)
     readme = job.path / job.readme
     shown = _join(job.shown, "", job.readme)
     try:
@@ -278,6 +279,19 @@ def walk_zoo(
     pending: list[tuple[FolderResult, _Job, str]] = []
     for rel in sorted(walker.dirs):
         entry = walker.dirs[rel]
+        if entry.has_deliverable:
+            # deliverable.yaml names its layout: always a deliverable, checked afresh (the
+            # README is rendered from it, so it is no key of its own).
+            result = FolderResult(
+                rel, entry.readme or README_FILES["zh"],
+                Classification("training", layout, DELIVERABLE_FILE), [],
+            )  # fmt: skip
+            report.folders.append(result)
+            path = Path(root if rel == "." else os.path.join(root, rel))
+            job = _Job(rel, path, result.readme, _join(shown_root, rel, ""), layout, True)
+            pending.append((result, job, rel))
+            results[rel] = [None, None, None, None, []]
+            continue
         if entry.readme is None:
             continue
         folder_path = str(root) if rel == "." else os.path.join(root, rel)
