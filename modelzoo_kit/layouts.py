@@ -50,6 +50,9 @@ class ReferenceConvention:
     required_keys: tuple[str, ...]
     code_path_is_model_folder: bool = False
     """The adapted ``code_path=`` must end in the model's own folder, not its parent."""
+    labels: tuple[str, ...] = ()
+    """The labels (spaces dropped, lower-cased) that introduce the block in this layout; empty:
+    every label the reader knows (the template's READMEs use many: 模型来源, 开源代码路径…)."""
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,14 @@ PYTORCH_2022 = Layout(
     html_anchors=False,
     fields_section=None,
     references={
-        "reference": ReferenceConvention(("url", "commit_id")),
-        "adapted": ReferenceConvention(("url", "code_path"), code_path_is_model_folder=True),
+        "reference": ReferenceConvention(
+            ("url", "commit_id"), labels=("参考实现", "referenceimplementation")
+        ),
+        "adapted": ReferenceConvention(
+            ("url", "code_path"),
+            code_path_is_model_folder=True,
+            labels=("适配昇腾ai处理器的实现", "ascendadaptation"),
+        ),
     },
     results_section="训练结果展示",
     environment_section="准备环境",

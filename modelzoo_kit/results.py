@@ -22,7 +22,7 @@ from modelzoo_kit.readme import Table
 
 #: Header (lower-cased, ``_`` and spaces dropped) -> the role of its column.
 COLUMN_ROLES: dict[str, str] = {
-    "name": "name",
+    "name": "name", "device": "name",
     "npunums": "cards", "cards": "cards", "卡数": "cards",
     "fps": "throughput", "wps": "throughput", "samples/s": "throughput",
     "tokens/s": "throughput", "throughput": "throughput", "性能": "throughput",
@@ -38,9 +38,16 @@ _CARDS = re.compile(r"(?<![0-9])(\d{1,3})\s*[pP](?![a-zA-Z])")
 _BASELINE = re.compile(r"竞品|gpu|v100|a100|baseline", re.IGNORECASE)
 
 
+#: Headers that name a throughput however they are worded: ``throughput rate (samples/s)``,
+#: ``1p-性能(NPU) sample/s``.
+_THROUGHPUT = re.compile(r"fps|wps|samples?/s|tokens?/s|throughput|性能", re.IGNORECASE)
+
+
 def column_role(header: str) -> str:
     key = re.sub(r"[\s_]", "", header.lower())
-    return COLUMN_ROLES.get(key, "metric")
+    if key in COLUMN_ROLES:
+        return COLUMN_ROLES[key]
+    return "throughput" if _THROUGHPUT.search(header) else "metric"
 
 
 @dataclass(frozen=True)

@@ -433,8 +433,19 @@ def _check_reference_values(block: ReferenceBlock, path: str) -> Iterator[Findin
             )
 
 
+def layout_reference(
+    document: ReadmeDocument, layout: Layout, role: str
+) -> ReferenceBlock | None:
+    """The README's reference block of ``role``, when its label is one the layout uses."""
+    block = document.reference(role)
+    labels = layout.references[role].labels
+    if block is None or not labels:
+        return block
+    return block if re.sub(r"\s+", "", block.label).lower() in labels else None
+
+
 def check_references(document: ReadmeDocument, path: str, layout: Layout) -> Iterator[Finding]:
-    reference = document.reference("reference")
+    reference = layout_reference(document, layout, "reference")
     wanted = layout.references["reference"].required_keys
     if reference is None:
         yield finding(
@@ -465,7 +476,7 @@ def check_references(document: ReadmeDocument, path: str, layout: Layout) -> Ite
             )
         yield from _check_reference_values(reference, path)
 
-    adapted = document.reference("adapted")
+    adapted = layout_reference(document, layout, "adapted")
     wanted = layout.references["adapted"].required_keys
     if adapted is None or adapted.is_empty:
         yield finding(
@@ -612,10 +623,10 @@ def check_tables(document: ReadmeDocument, path: str, layout: Layout) -> Iterato
                 "one row per configuration (1p-NPU, 8p-NPU, and a competitor row if measured)",
             )
         else:
-            yield from _check_results_table(read_results_table(tables[0]), path)
+            yield from _check_results_tables([read_results_table(t) for t in tables], path)
     if layout.environment_section is not None and layout.environment_section in sections:
         tables = tables_in(document, layout, layout.environment_section)
-        if not any(version_column(t) is not None for t in tables):
+        if not any(lists_framework_versions(t) for t in tables):
             yield finding(
                 "MZ255",
                 path,
@@ -627,15 +638,48 @@ def check_tables(document: ReadmeDocument, path: str, layout: Layout) -> Iterato
             )
 
 
-def version_column(table: Table) -> int | None:
-    return table.column("torch_version", "pytorch_version", "torch version", "pytorch版本")
+_TORCH = re.compile(r"torch", re.IGNORECASE)
 
 
-def _check_results_table(results: ResultsTable, path: str) -> Iterator[Finding]:
-    if results.problems:
-        for problem in results.problems:
-            yield finding("MZ251", path, results.line, problem, _RESULTS_HINT)
-        return
+def lists_framework_versions(table: Table) -> bool:
+    """A ``| Torch_Version | 三方库依赖版本 |`` table, or the older ``| 配套 | 版本 |`` form
+    with a PyTorch row."""
+    return any(_TORCH.search(h) for h in table.header) or any(
+        row.cells and _TORCH.search(row.cells[0]) for row in table.rows
+    )
+
+
+def _check_results_tables(tables: list[ResultsTable], path: str) -> Iterator[Finding]:
+    """Each table's columns and figures; the accuracy over all of them (a README may give
+    pre-training and fine-tuning tables, only one with an accuracy)."""
+    readable = []
+    for results in tables:
+        if results.problems:
+            for problem in results.problems:
+                yield finding("MZ251", path, results.line, problem, _RESULTS_HINT)
+        else:
+            readable.append(results)
+            yield from _check_results_rows(results, path)
+    npu = [r for results in readable for r in results.rows if not r.is_baseline]
+    metrics = [name for results in readable for name in results.metric_names]
+    if (
+        npu
+        and metrics
+        and not any(
+            value is not None and value.has_figure for r in npu for value in r.metrics.values()
+        )
+    ):
+        yield finding(
+            "MZ253",
+            path,
+            readable[0].line,
+            "no NPU row of the results table gives an accuracy: every "
+            f"{'/'.join(dict.fromkeys(metrics))} cell is empty or -",
+            "give the accuracy the full training run (train_full_*.sh) reached",
+        )
+
+
+def _check_results_rows(results: ResultsTable, path: str) -> Iterator[Finding]:
     for row in results.rows:
         value = row.throughput
         if value is not None and not value.is_number:
@@ -646,22 +690,6 @@ def _check_results_table(results: ResultsTable, path: str) -> Iterator[Finding]:
                 f"results row {row.name!r}: throughput {value.text!r} is not a number",
                 "write the measured figure as a plain number (or - when not measured)",
             )
-    npu = [r for r in results.rows if not r.is_baseline]
-    if (
-        npu
-        and results.metric_names
-        and not any(
-            value is not None and value.has_figure for r in npu for value in r.metrics.values()
-        )
-    ):
-        yield finding(
-            "MZ253",
-            path,
-            results.line,
-            "no NPU row of the results table gives an accuracy: every "
-            f"{'/'.join(results.metric_names)} cell is empty or -",
-            "give the accuracy the full training run (train_full_*.sh) reached",
-        )
 
 
 _RESULTS_HINT = "write the table as | NAME | <accuracy> | FPS | Epochs | AMP_Type | Torch_Version |"
@@ -697,6 +725,10 @@ def _local_target(target: str) -> str | None:
     return target
 
 
+#: ``source xxx/ascend-toolkit/set_env.sh``: a path the reader is told to fill in.
+_PLACEHOLDER_DIR = re.compile(r"^(?:x{2,}|X{2,}|your[\w-]*|path[_-]?to)/")
+
+
 def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iterator[Finding]:
     """Images and scripts the README names must be in the deliverable's folder."""
     seen: set[str] = set()
@@ -719,7 +751,7 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
     files: set[str] | None = None
     for script in document.scripts:
         target = script.value
-        if target in seen or target.startswith(("/", "$", "{")):
+        if target in seen or target.startswith(("/", "$", "{")) or _PLACEHOLDER_DIR.match(target):
             continue
         seen.add(target)
         if _inside_exists(root, target):
@@ -791,7 +823,7 @@ def check_code_path_folder(
     """The adapted ``code_path=`` must lead to this model's own folder, not its parent."""
     name = folder.resolve().name
     for role, convention in layout.references.items():
-        block = document.reference(role)
+        block = layout_reference(document, layout, role)
         if not convention.code_path_is_model_folder or block is None:
             continue
         located = block.keys.get("code_path")
@@ -832,20 +864,18 @@ def check_results_rows(
     document: ReadmeDocument, folder: Path, path: str, layout: Layout
 ) -> Iterator[Finding]:
     """The results table has a row for each card count the training scripts run (1p, 8p)."""
-    tables = tables_in(document, layout, layout.results_section)
-    if not tables:
+    tables = [read_results_table(t) for t in tables_in(document, layout, layout.results_section)]
+    readable = [t for t in tables if not t.problems and t.rows]
+    if not readable:
         return
-    results = read_results_table(tables[0])
-    if results.problems or not results.rows:
-        return
-    shown = results.cards()
-    if not shown and not any(r.cards for r in results.rows):
+    shown = set().union(*(t.cards() for t in readable))
+    if not shown and not any(r.cards for t in readable for r in t.rows):
         return  # rows not named by card count: nothing to compare
     for cards in sorted(script_card_counts(folder) - shown):
         yield finding(
             "MZ254",
             path,
-            results.line,
+            readable[0].line,
             f"the results table has no {cards}p NPU row, though test/ holds "
             f"train_*_{cards}p.sh scripts",
             f"add the row {cards}p-NPU with what train_full_{cards}p.sh / "

@@ -126,3 +126,41 @@ def test_layouts_are_found_by_name() -> None:
     assert get_layout(None) is TEMPLATE and list(LAYOUTS) == ["template", "pytorch-2022"]
     with pytest.raises(UsageError, match="pytorch-2022"):
         get_layout("pytorch-2019")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fired"),
+    [
+        # A throughput column however it is worded.
+        ("| NAME     | Acc@1 | FPS     |", "| NAME     | Acc@1 | throughput rate (samples/s) |",
+         set()),
+        ("| NAME     | Acc@1 | FPS     |", "| Device   | Acc@1 | FPS     |", set()),
+        # No accuracy in the only table; then the accuracy in a second table (pre-training,
+        # then fine-tuning) counts.
+        ("| 8p-NPU   | 76.05 |", "| 8p-NPU   | -     |", {"MZ253"}),
+        ("| 8p-NPU   | 76.05 | 12003.7 | 90     | O2       | 1.8           |\n",
+         "| 8p-NPU   | -     | 12003.7 | 90     | O2       | 1.8           |\n\n"
+         "| NAME   | Acc@1 | FPS  |\n| --- | --- | --- |\n| 8p-NPU | 80.1  | 9000 |\n",
+         set()),
+        # The older form of the version table: | 配套 | 版本 | with a PyTorch row.
+        ("  | Torch_Version | 三方库依赖版本 |\n  | :-----------: | :------------: |\n"
+         "  | PyTorch 1.8   | pillow==9.1.0  |",
+         "  | 配套 | 版本 |\n  | --- | --- |\n  | 固件与驱动 | 23.0 |\n  | PyTorch | 1.8 |",
+         set()),
+        # 模型来源 is not how this layout labels its reference: the entry is missing.
+        ("- 参考实现：", "- 模型来源：", {"MZ240"}),
+        # A path the reader fills in is no missing script.
+        ("bash ./test/train_full_8p.sh",
+         "source xxx/ascend-toolkit/set_env.sh; bash ./test/train_full_8p.sh", set()),
+    ],
+)  # fmt: skip
+def test_new_layout_reads_what_the_zoo_writes(
+    tmp_path: Path, old: str, new: str, fired: set[str]
+) -> None:
+    text = (FIXTURES / "good.md").read_text(encoding="utf-8")
+    assert old in text
+    readme = tmp_path / "README.md"
+    readme.write_text(text.replace(old, new, 1), encoding="utf-8")
+    folder = model_folder(tmp_path / "zoo", readme)
+    findings = check_readme(read_readme(folder / "README.md"), folder, layout=PYTORCH_2022)
+    assert {f.rule for f in findings} == fired
