@@ -173,7 +173,11 @@ PYTORCH_2022 = Layout(
         "adapted": ReferenceConvention(
             ("url", "code_path"),
             code_path_is_model_folder=True,
-            labels=("适配昇腾ai处理器的实现", "ascendadaptation"),
+            labels=(
+                "适配昇腾ai处理器的实现",
+                "ascendadaptation",
+                "implementationadaptedtotheascendaiprocessor",
+            ),
         ),
     },
     results_section="训练结果展示",
