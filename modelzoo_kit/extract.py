@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from modelzoo_kit import fieldrules
+from modelzoo_kit.layouts import README_FILES
 from modelzoo_kit.readme import FieldValue, ReadmeDocument, ReferenceBlock, Section, plain_text
 
 #: Kinds of note, from harmless to blocking.
@@ -611,8 +612,8 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
             f"{len(document.encoding_problems)} line(s) are not valid UTF-8 or mis-decoded",
             document.encoding_problems[0],
         )
-    if translation is None and readme.name == "README.md":
-        beside = readme.with_name("README.en.md")
+    if translation is None and readme.name == README_FILES["zh"]:
+        beside = readme.with_name(README_FILES["en"])
         translation = beside if beside.is_file() else None
     if translation is not None:
         from modelzoo_kit.errors import InputFileError

@@ -22,13 +22,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from modelzoo_kit import fieldrules
+from modelzoo_kit import fieldrules, layouts
 from modelzoo_kit.errors import DeliverableNotFoundError, InputFileError, InputProblem
 from modelzoo_kit.folder import unknown_note_paths
 from modelzoo_kit.metadata import Deliverable, ScriptDefault, cross_field_problems
 from modelzoo_kit.script_params import read_parameters
 
-DELIVERABLE_FILE = "deliverable.yaml"
+DELIVERABLE_FILE = layouts.DELIVERABLE_FILE
 
 Loc = tuple[str | int, ...]
 

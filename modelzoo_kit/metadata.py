@@ -30,6 +30,7 @@ from pydantic import (
 from modelzoo_kit import fieldrules
 from modelzoo_kit.display import first_control
 from modelzoo_kit.fieldrules import FieldRuleError
+from modelzoo_kit.layouts import DELIVERABLE_FILE, README_FILES
 
 SCHEMA_VERSION = 1
 
@@ -40,7 +41,7 @@ LANGUAGES: tuple[str, ...] = ("zh", "en")
 REQUIRED_ENTRY_POINTS: tuple[str, ...] = ("train-1p", "train-8p", "evaluate")
 
 #: Files every deliverable adds on purpose beside the code it cites.
-DEFAULT_PROVENANCE_IGNORE: tuple[str, ...] = ("README.md", "README.en.md", "deliverable.yaml")
+DEFAULT_PROVENANCE_IGNORE: tuple[str, ...] = (*README_FILES.values(), DELIVERABLE_FILE)
 
 
 def _one_line(value: Any) -> Any:

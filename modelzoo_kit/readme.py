@@ -24,6 +24,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from modelzoo_kit.errors import InputFileError, InputProblem
+from modelzoo_kit.layouts import TEMPLATE
 
 # --------------------------------------------------------------------------- data
 
@@ -388,12 +389,8 @@ _SCRIPT = re.compile(
     r"(?P<path>[\w][\w.\-/]*\.(?:sh|py))\b"
 )
 
-#: Template top-level section names, Chinese and English, for recognising bold pseudo-headings.
-TOP_SECTION_NAMES = (
-    "交付件基本信息", "基本信息", "概述", "训练环境准备", "快速上手", "迁移学习指导", "高级参考",
-    "Basic Information", "Overview", "Training Environment", "Quick Start",
-    "Transfer Learning", "Advanced Reference",
-)  # fmt: skip
+#: The template's top-level section titles (lower-cased), for recognising bold pseudo-headings.
+TOP_SECTION_NAMES = frozenset(alias for spec in TEMPLATE.sections for alias in spec.aliases)
 
 
 def clean_heading_title(text: str) -> tuple[str, str | None]:
@@ -458,7 +455,8 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         if not has_headings and start < len(lines):
             # Only a README without any heading marks its sections with bold paragraphs.
             bold = _BOLD_LINE.match(lines[start])
-            if bold and plain_text(bold.group("title")).rstrip("：:") in TOP_SECTION_NAMES:
+            title = plain_text(bold.group("title")).rstrip("：:") if bold else ""
+            if title and title.lower() in TOP_SECTION_NAMES:
                 sections.append(Section(2, plain_text(bold.group("title")), start + 1, 0, "bold"))
 
     sections.sort(key=lambda s: s.line)

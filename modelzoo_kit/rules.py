@@ -20,7 +20,15 @@ from urllib.parse import unquote
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, ModelzooError
 from modelzoo_kit.findings import Finding, Severity
-from modelzoo_kit.layouts import TEMPLATE, Layout, SectionSpec, get_layout
+from modelzoo_kit.layouts import (
+    DELIVERABLE_FILE,
+    README_FILES,
+    README_LANGUAGES,
+    TEMPLATE,
+    Layout,
+    SectionSpec,
+    get_layout,
+)
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
     Link,
@@ -914,8 +922,6 @@ def _inside_exists(root: Path, relative: str) -> bool:
 # --------------------------------------------------------------------------- deliverable.yaml
 
 #: README file -> the language it is rendered in.
-README_LANGUAGES: dict[str, str] = {"README.md": "zh", "README.en.md": "en"}
-DELIVERABLE_FILE = "deliverable.yaml"
 
 
 def _comparable(name: str, value: str) -> str:
@@ -999,11 +1005,11 @@ def check_deliverable_folder(
     if yaml_path.is_file():
         files += 1
         deliverable = _load(folder, _join(base, DELIVERABLE_FILE), findings)
-    if not (folder / "README.md").is_file():
+    if not (folder / README_FILES["zh"]).is_file():
         findings.append(
             finding(
                 "MZ305",
-                _join(base, "README.md"),
+                _join(base, README_FILES["zh"]),
                 None,
                 "the deliverable has no README.md",
                 "run `modelzoo render` (with deliverable.yaml) or write one from the template",

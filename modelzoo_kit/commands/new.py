@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from modelzoo_kit.metadata import DEFAULT_PROVENANCE_IGNORE
+
 
 def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
     parser = subparsers.add_parser(name, help=help_text, description=__doc__)
@@ -136,7 +138,7 @@ def _scaffold(name: str, today: date) -> dict[str, Any]:
                 "description": {"zh": "验证精度", "en": "validate accuracy"},
             },
         },
-        "provenance": {"ignore": ["README.md", "README.en.md", "deliverable.yaml"]},
+        "provenance": {"ignore": list(DEFAULT_PROVENANCE_IGNORE)},
     }
 
 

@@ -21,6 +21,7 @@ from modelzoo_kit.layouts import (
     DELIVERABLE_FILE,
     LAYOUTS,
     README_FILES,
+    README_LANGUAGES,
     TEMPLATE,
     Layout,
     get_layout,
@@ -142,16 +143,15 @@ def _targets(paths: list[Path], recursive: bool) -> list[tuple[str, Path]]:
         if path.is_dir():
             if recursive:
                 add("zoo", path)
-            elif (path / "deliverable.yaml").is_file() or (path / "README.md").is_file():
+            elif (path / DELIVERABLE_FILE).is_file() or (path / README_FILES["zh"]).is_file():
                 add("folder", path)
             else:
                 raise UsageError(
                     f"{path}: holds no deliverable.yaml or README.md; "
                     "use --recursive to check every model folder below a zoo root"
                 )
-        elif path.name == "deliverable.yaml" or (
-            path.name in ("README.md", "README.en.md")
-            and (path.parent / "deliverable.yaml").is_file()
+        elif path.name == DELIVERABLE_FILE or (
+            path.name in README_LANGUAGES and (path.parent / DELIVERABLE_FILE).is_file()
         ):
             add("folder", path.parent)
         else:
