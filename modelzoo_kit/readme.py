@@ -455,9 +455,9 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         if not has_headings and start < len(lines):
             # Only a README without any heading marks its sections with bold paragraphs.
             bold = _BOLD_LINE.match(lines[start])
-            title = plain_text(bold.group("title")).rstrip("：:") if bold else ""
-            if title and title.lower() in TOP_SECTION_NAMES:
-                sections.append(Section(2, plain_text(bold.group("title")), start + 1, 0, "bold"))
+            title = plain_text(bold.group("title")) if bold else ""
+            if title and title.rstrip("：:").lower() in TOP_SECTION_NAMES:
+                sections.append(Section(2, title, start + 1, 0, "bold"))
 
     sections.sort(key=lambda s: s.line)
     tree = _build_tree(sections, len(lines))
