@@ -164,3 +164,23 @@ def test_new_layout_reads_what_the_zoo_writes(
     folder = model_folder(tmp_path / "zoo", readme)
     findings = check_readme(read_readme(folder / "README.md"), folder, layout=PYTORCH_2022)
     assert {f.rule for f in findings} == fired
+
+
+def test_extract_reads_the_new_layout_into_deliverable_yaml() -> None:
+    from modelzoo_kit.extract import read_extraction
+
+    data = read_extraction(FIXTURES / "good.md").data
+    assert data["layout"] == "pytorch-2022"
+    assert data["basic"] == {"framework": "PyTorch 1.8"}
+    assert data["overview"]["reference"] == {
+        "url": "https://github.com/pytorch/examples.git",
+        "commit_id": "49e1a8847c8c4d8d3c576479cb2fe2fd2ac583de",
+    }
+    assert data["overview"]["adapted"]["code_path"].endswith(MODEL)
+    assert data["quick_start"]["dataset"].startswith("1. 获取数据集。")
+    assert data["results"][3] == {
+        "cards": 8, "metrics": {"Acc@1": 76.05}, "throughput": 12003.7, "epochs": 90,
+        "amp_type": "O2", "framework_version": "1.8",
+    }  # fmt: skip
+    assert data["results"][0]["baseline"] == "竞品V"
+    assert {"train-1p", "train-8p"} <= set(data["entry_points"])
