@@ -770,6 +770,8 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
         # anywhere below the folder.
         if any(f == target or f.endswith("/" + target) for f in files):
             continue
+        if _run_elsewhere(document, script.line, target, root):
+            continue
         yield finding(
             "MZ302",
             path,
@@ -777,6 +779,31 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
             f"script {target!r} is not in the folder",
             "add the script or fix the command",
         )
+
+
+_CD = re.compile(r"(?:^|[\s;&|(])cd\s+([^\s;&|)]+)")
+
+
+def _run_elsewhere(document: ReadmeDocument, line: int, script: str, root: Path) -> bool:
+    """Whether the command runs ``script`` after a ``cd`` into a folder the deliverable does
+    not have (``git clone …mmcv; cd mmcv; python3 setup.py build_ext``): the script belongs to
+    that other checkout. Looks at the line, and up the code block it sits in."""
+    lines = document.lines
+    text = lines[line - 1]
+    before = text[: text.find(script)] if script in text else text
+    chunks = [before]
+    index = line - 2
+    while index >= 0 and index > line - 30 and not lines[index].lstrip().startswith(("```", "~~~")):
+        chunks.append(lines[index])
+        index -= 1
+    for chunk in chunks:
+        targets = _CD.findall(chunk)
+        if targets:
+            where = targets[-1].strip("'\"`")
+            if where in (".", "..", "-", "~") or where.startswith(("$", "/", "{", "<")):
+                return False
+            return not (root / where).is_dir()
+    return False
 
 
 def check_linked_files(

@@ -152,6 +152,14 @@ def test_layouts_are_found_by_name() -> None:
         # A path the reader fills in is no missing script.
         ("bash ./test/train_full_8p.sh",
          "source xxx/ascend-toolkit/set_env.sh; bash ./test/train_full_8p.sh", set()),
+        # A script of another checkout, run after cd into it, is not looked for here; a
+        # script run from a folder of the deliverable still is.
+        ("     bash ./test/train_full_8p.sh",
+         "     git clone https://github.com/open-mmlab/mmcv.git; cd mmcv\n"
+         "     python3 setup.py build_ext\n     bash ./test/train_full_8p.sh", set()),
+        ("     bash ./test/train_full_8p.sh",
+         "     cd test; python3 setup.py build_ext\n     bash ./test/train_full_8p.sh",
+         {"MZ302"}),
     ],
 )  # fmt: skip
 def test_new_layout_reads_what_the_zoo_writes(
