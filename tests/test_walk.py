@@ -199,3 +199,26 @@ def test_validate_recursive_prints_the_counts(tmp_path: Path) -> None:
 def test_a_single_readme_is_read_as_the_layout_it_follows(fixture: str, layout: str | None) -> None:
     text = (FIXTURES / fixture).read_text("utf-8", "replace")
     assert detect_layout(text) == layout
+
+
+@pytest.mark.parametrize(
+    ("args", "fired", "absent"),
+    [
+        # Read as the layout it follows: no finding about the template's sections or fields.
+        ([], {"MZ246"}, {"MZ101", "MZ201"}),
+        # Forced to the template, it is all missing sections and fields.
+        (["--layout", "template"], {"MZ101", "MZ201"}, set()),
+    ],
+)
+def test_validate_one_readme_as_its_layout_or_the_forced_one(
+    tmp_path: Path, args: list[str], fired: set[str], absent: set[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    shutil.copyfile(FIXTURES / "pytorch-2022" / "mz246_code_path_parent.md", readme)
+    done = subprocess.run(
+        [sys.executable, "-m", "modelzoo_kit", "validate", str(readme), "--format", "json",
+         *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    rules = {f["rule"] for f in json.loads(done.stdout)["findings"]}
+    assert fired <= rules and not rules & absent
