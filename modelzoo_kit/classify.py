@@ -8,6 +8,7 @@ A zoo walk meets four kinds of README:
   its basic-information block has at least :data:`MIN_FIELDS` labelled fields;
 - ``training-unknown``: a folder with training scripts (``test/train_*.sh``) whose README follows
   no known layout;
+- ``training-no-readme``: (the walk only) a folder with training scripts and no README;
 - ``inference``: a README whose headings are an inference guide (推理, ``inference``);
 - ``other``: an index, upstream or tool README.
 
@@ -33,7 +34,7 @@ MIN_SECTIONS = 3
 #: Distinct basic-information fields that mark a template README without usable headings.
 MIN_FIELDS = 4
 
-KINDS = ("training", "training-unknown", "inference", "other")
+KINDS = ("training", "training-unknown", "training-no-readme", "inference", "other")
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]*(.+?)[ \t]*$")
 _HTML_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1\s*>", re.IGNORECASE)

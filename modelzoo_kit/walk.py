@@ -259,6 +259,18 @@ def _no_layout(shown: str, classification: Classification) -> Finding:
     )
 
 
+def _no_readme(shown: str) -> Finding:
+    from modelzoo_kit.rules import finding
+
+    return finding(
+        "MZ305",
+        shown,
+        None,
+        "a training folder (test/train_*.sh) without a README",
+        "write its README in a layout, or render it from a deliverable.yaml",
+    )
+
+
 def walk_zoo(
     root: Path,
     shown_root: str,
@@ -293,6 +305,13 @@ def walk_zoo(
             results[rel] = [None, None, None, None, []]
             continue
         if entry.readme is None:
+            if walker.has_training_scripts(rel):
+                # A training folder without a README is a deliverable too: never skipped.
+                shown = _join(shown_root, rel, README_FILES["zh"])
+                report.folders.append(
+                    FolderResult(rel, "", Classification("training-no-readme", None, "test/"),
+                                 [_no_readme(shown)])
+                )  # fmt: skip
             continue
         folder_path = str(root) if rel == "." else os.path.join(root, rel)
         readme_path = os.path.join(folder_path, entry.readme)

@@ -110,6 +110,15 @@ def _zoo(tmp_path: Path) -> Path:
     return zoo
 
 
+def test_a_training_folder_without_readme_is_reported(tmp_path: Path) -> None:
+    zoo = _zoo(tmp_path)
+    (zoo / "PyTorch" / "cv" / "Bare" / "test").mkdir(parents=True)
+    (zoo / "PyTorch" / "cv" / "Bare" / "test" / "train_full_1p.sh").write_text("#!/bin/bash\n")
+    report = walk_zoo(zoo, "zoo")
+    assert report.counts()["training-no-readme"] == 1
+    assert ("zoo/PyTorch/cv/Bare/README.md", "MZ305") in {(f.path, f.rule) for f in report.findings}
+
+
 def test_walk_classifies_every_readme_and_checks_deliverables(tmp_path: Path) -> None:
     report = walk_zoo(_zoo(tmp_path), "zoo")
     assert report.counts() == {
@@ -189,7 +198,7 @@ def test_validate_recursive_prints_the_counts(tmp_path: Path) -> None:
         [sys.executable, "-m", "modelzoo_kit", "validate", "-r", str(zoo)],
         capture_output=True, text=True, check=False,
     ).stdout  # fmt: skip
-    assert "classified 5 folder(s) with a README:" in text
+    assert "classified 5 folder(s)" in text
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,8 @@ def _walk(path: Path, args: argparse.Namespace) -> tuple[list[Finding], int, dic
 
 def _walk_text(summary: dict) -> str:
     counts = summary["classified"]
-    lines = [f"classified {sum(counts.values())} folder(s) with a README:"]
+    lines = [f"classified {sum(counts.values())} folder(s) (every one with a README or "
+             "training scripts):"]
     lines += [f"  {count:6d}  {label}" for label, count in counts.items()]
     problems = summary["walk_problems"]
     if problems:
