@@ -23,7 +23,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from modelzoo_kit import fieldrules
+from modelzoo_kit.classify import detect_layout
+from modelzoo_kit.layouts import README_FILES, TEMPLATE, Layout, get_layout
 from modelzoo_kit.readme import FieldValue, ReadmeDocument, ReferenceBlock, Section, plain_text
+from modelzoo_kit.results import ResultsTable, read_results_table
 
 #: Kinds of note, from harmless to blocking.
 NORMALISED = "normalised"  # spelling changed, meaning kept
@@ -82,9 +85,20 @@ def extract(document: ReadmeDocument, folder_name: str = "") -> Extraction:
         result.data["title"] = document.title.value
     else:
         result.note("title", MISSING, "the README has no title line")
+    layout = detect_layout(document.text)
+    if layout is not None and layout != TEMPLATE.name:
+        result.data["layout"] = layout
     result.data["basic"] = _basic(document, result)
     result.data["overview"] = _overview(document, result)
     _sections(document, result)
+    if layout is not None and layout != TEMPLATE.name:
+        _layout_sections(document, get_layout(layout), result)
+        basic = result.data.get("basic", {})
+        result.notes = [
+            n
+            for n in result.notes
+            if not (n.field.startswith("basic.") and n.field.split(".", 1)[1] in basic)
+        ]
     entry_points = _entry_points(document)
     if entry_points:
         result.data["entry_points"] = entry_points
@@ -348,6 +362,71 @@ def _sections(document: ReadmeDocument, result: Extraction) -> None:
             continue
         group, key = path.split(".")
         result.data.setdefault(group, {})[key] = text
+
+
+def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
+    """What a layout other than the template holds where the template does not: its dataset
+    and environment sub-sections, the framework in its version table, its results table."""
+    from modelzoo_kit.rules import _all_specs, find_layout_sections, tables_in
+
+    found = find_layout_sections(document.sections, _all_specs(layout))
+    for path, name in (("quick_start.dataset", "准备数据集"), ("environment.software", "准备环境")):
+        section = found.get(name)
+        text = section_text(document, section) if section else ""
+        if text and path.split(".")[1] not in result.data.get(path.split(".")[0], {}):
+            group, key = path.split(".")
+            result.data.setdefault(group, {})[key] = text
+    basic = result.data.setdefault("basic", {})
+    for table in tables_in(document, layout, layout.environment_section):
+        column = table.column("torch_version", "pytorch_version")
+        if column is not None and table.rows and "framework" not in basic:
+            cell = table.rows[0].cells[column] if column < len(table.rows[0].cells) else ""
+            try:
+                basic["framework"] = fieldrules.check_framework(cell).value
+            except fieldrules.FieldRuleError:
+                result.note("basic.framework", UNREADABLE, f"version table says {cell!r}")
+    rows = [
+        row
+        for table in tables_in(document, layout, layout.results_section)
+        for row in _result_rows(read_results_table(table))
+    ]
+    if rows:
+        result.data["results"] = rows
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip().rstrip("%"))
+    except ValueError:
+        return None
+
+
+def _result_rows(table: ResultsTable) -> list[dict[str, Any]]:
+    """README results rows -> deliverable.yaml ``results`` (rows without a card count, or a
+    table that cannot be read, are left to the author)."""
+    rows: list[dict[str, Any]] = []
+    if table.problems:
+        return rows
+    for row in table.rows:
+        if row.cards is None:
+            continue
+        item: dict[str, Any] = {"cards": row.cards}
+        if row.is_baseline:
+            item["baseline"] = re.sub(r"^\s*\d+\s*[pP][-_\s]*", "", row.name) or "baseline"
+        item["metrics"] = {
+            name: (_number(cell.text) if cell else None) for name, cell in row.metrics.items()
+        }
+        throughput = _number(row.throughput.text) if row.throughput else None
+        if throughput:
+            item["throughput"] = throughput
+        if row.epochs.strip().isdigit() and int(row.epochs) > 0:
+            item["epochs"] = int(row.epochs)
+        if row.amp.strip() not in ("", "-"):
+            item["amp_type"] = row.amp.strip()
+        if row.framework.strip() not in ("", "-"):
+            item["framework_version"] = row.framework.strip()
+        rows.append(item)
+    return rows
 
 
 _BULLET = re.compile(r"^(?P<indent>\s*)[-*+]\s+(?P<text>.+)$")
@@ -614,8 +693,8 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
             f"{len(document.encoding_problems)} line(s) are not valid UTF-8 or mis-decoded",
             document.encoding_problems[0],
         )
-    if translation is None and readme.name == "README.md":
-        beside = readme.with_name("README.en.md")
+    if translation is None and readme.name == README_FILES["zh"]:
+        beside = readme.with_name(README_FILES["en"])
         translation = beside if beside.is_file() else None
     if translation is not None:
         from modelzoo_kit.errors import InputFileError

@@ -105,11 +105,16 @@ def summarize(findings: list[Finding], files_checked: int) -> dict:
     }
 
 
-def report_json(findings: list[Finding], files_checked: int) -> str:
+def report_json(
+    findings: list[Finding], files_checked: int, walk: dict | None = None
+) -> str:
+    """``walk`` (a zoo walk's classification counts and problems) joins the summary."""
     # One finding per line: readable and diffable, and every json.dumps call stays on the C
     # encoder (``indent`` falls back to the pure-Python one, a tenth of a zoo's validate time).
     ordered = sorted(findings, key=Finding.sort_key)
-    summary = json.dumps(summarize(ordered, files_checked), ensure_ascii=False)
+    summary = json.dumps(
+        {**summarize(ordered, files_checked), **(walk or {})}, ensure_ascii=False
+    )
     rows = ",\n    ".join(json.dumps(f.to_json(), ensure_ascii=False) for f in ordered)
     body = f"[\n    {rows}\n  ]" if rows else "[]"
     return f'{{\n  "schema": 1,\n  "summary": {summary},\n  "findings": {body}\n}}\n'

@@ -20,9 +20,10 @@ from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, InputProblem
 from modelzoo_kit.gitrun import git_output
 from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
+from modelzoo_kit.layouts import README_FILES
 
 #: Files the renderer writes into the folder; always part of the tree.
-RENDERED_FILES: tuple[str, ...] = ("README.md", "README.en.md")
+RENDERED_FILES: tuple[str, ...] = tuple(README_FILES.values())
 
 #: Never shown: byte-code caches, editor and tool droppings.
 ALWAYS_EXCLUDED: tuple[str, ...] = (

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from modelzoo_kit import fieldrules
+from modelzoo_kit import fieldrules, layouts
 from modelzoo_kit.errors import (
     EXCERPT_CHARS,
     DeliverableNotFoundError,
@@ -35,7 +35,7 @@ from modelzoo_kit.inputs import MAX_YAML_BYTES, read_text
 from modelzoo_kit.metadata import Deliverable, ScriptDefault, cross_field_problems
 from modelzoo_kit.script_params import read_parameters
 
-DELIVERABLE_FILE = "deliverable.yaml"
+DELIVERABLE_FILE = layouts.DELIVERABLE_FILE
 
 Loc = tuple[str | int, ...]
 

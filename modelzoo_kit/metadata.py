@@ -32,6 +32,7 @@ from modelzoo_kit import fieldrules
 from modelzoo_kit.display import first_control
 from modelzoo_kit.fieldrules import FieldRuleError
 from modelzoo_kit.globs import glob_problem
+from modelzoo_kit.layouts import DELIVERABLE_FILE, README_FILES
 
 SCHEMA_VERSION = 1
 
@@ -42,7 +43,7 @@ LANGUAGES: tuple[str, ...] = ("zh", "en")
 REQUIRED_ENTRY_POINTS: tuple[str, ...] = ("train-1p", "train-8p", "evaluate")
 
 #: Files every deliverable adds on purpose beside the code it cites.
-DEFAULT_PROVENANCE_IGNORE: tuple[str, ...] = ("README.md", "README.en.md", "deliverable.yaml")
+DEFAULT_PROVENANCE_IGNORE: tuple[str, ...] = (*README_FILES.values(), DELIVERABLE_FILE)
 
 
 def _one_line(value: Any) -> Any:
@@ -455,6 +456,52 @@ class EntryPoint(_Model):
     description: Text
 
 
+class ResultRow(_Model):
+    """One row of the training results table (训练结果展示): a configuration and what it
+    measured. ``baseline`` rows are the competitor the NPU rows are compared with."""
+
+    cards: int = Field(ge=1, description="1 for 1p, 8 for 8p")
+    baseline: OneLine | None = Field(
+        default=None, description="what the competitor is (e.g. 竞品V: V100); None: an NPU row"
+    )
+    metrics: dict[Key, float | None] = Field(
+        default_factory=dict, description="accuracy metric -> value (None: not measured)"
+    )
+    throughput: float | None = Field(default=None, gt=0, description="samples/s (FPS)")
+    epochs: int | None = Field(default=None, ge=1)
+    amp_type: OneLine | None = Field(default=None, examples=["O1", "O2"])
+    framework_version: OneLine | None = Field(default=None, examples=["1.8"])
+
+    @property
+    def name(self) -> str:
+        """How the README names the row: ``8p-NPU``, ``1p-竞品V``."""
+        return f"{self.cards}p-{'NPU' if self.baseline is None else self.baseline}"
+
+
+def evidence_from_results(
+    rows: list[ResultRow], cards: int | None = None
+) -> tuple[float, int] | None:
+    """(throughput ratio, cards) of the NPU row against the baseline row on ``cards`` cards
+    (default: the most cards both measured): what category_evidence states, derived from the
+    results table instead of restated."""
+    npu = {r.cards: r.throughput for r in rows if r.baseline is None and r.throughput}
+    base = {r.cards: r.throughput for r in rows if r.baseline is not None and r.throughput}
+    common = sorted(set(npu) & set(base))
+    if cards is None and common:
+        cards = common[-1]
+    if cards is None or cards not in common:
+        return None
+    return npu[cards] / base[cards], cards
+
+
+def _known_layout(value: Any) -> Any:
+    from modelzoo_kit.layouts import LAYOUTS
+
+    if isinstance(value, str) and value not in LAYOUTS:
+        raise ValueError(f"unknown layout {value!r}; choose one of {', '.join(LAYOUTS)}")
+    return value
+
+
 class Provenance(_Model):
     ignore: list[GlobPattern] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
 
@@ -463,6 +510,10 @@ class Deliverable(_Model):
     """A training deliverable, as ``deliverable.yaml`` describes it."""
 
     schema_version: Literal[1] = 1
+    layout: Annotated[str, BeforeValidator(_known_layout)] = Field(
+        default="template",
+        description="the README layout: template (the zoo template) or pytorch-2022",
+    )
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     title: OneLine
     basic: BasicInfo
@@ -475,6 +526,11 @@ class Deliverable(_Model):
     transfer_learning: TransferLearning
     advanced: Advanced
     entry_points: Annotated[dict[Key, EntryPoint], BeforeValidator(_required_entry_points)]
+    results: list[ResultRow] = Field(
+        default_factory=list,
+        description="训练结果展示: one row per configuration; category_evidence may be derived "
+        "from it",
+    )
     provenance: Provenance = Field(default_factory=Provenance)
 
     @model_validator(mode="after")
@@ -512,11 +568,17 @@ def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
         )
 
     evidence = basic.category_evidence
+    bar = fieldrules.CATEGORY_BARS.get(basic.category)
+    derived = (
+        evidence_from_results(deliverable.results, bar.cards if bar else None)
+        if evidence is None
+        else None
+    )
     try:
         fieldrules.check_category_evidence(
             basic.category,
-            evidence.ratio if evidence else None,
-            evidence.cards if evidence else None,
+            evidence.ratio if evidence else (derived[0] if derived else None),
+            evidence.cards if evidence else (derived[1] if derived else None),
         )
     except FieldRuleError as exc:
         loc: Loc = ("basic", "category_evidence") if evidence else ("basic", "category")

@@ -54,6 +54,7 @@ from typing import Any
 from modelzoo_kit import githash, gitremote
 from modelzoo_kit.findings import Finding, Severity
 from modelzoo_kit.gitremote import FetchLimits, GitCommandError, RemoteCache, TreeItem
+from modelzoo_kit.layouts import DELIVERABLE_FILE
 
 _HEX_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _LIST_LIMIT = 15
@@ -169,7 +170,7 @@ class _Checker:
         self.limits = limits
         self.patterns = ignore_patterns(deliverable, extra_ignore)
         self.is_ignored = make_ignore(self.patterns)
-        self.yaml = str(self.dir / "deliverable.yaml")
+        self.yaml = str(self.dir / DELIVERABLE_FILE)
         self.findings: list[Finding] = []
         self._local: githash.LocalTree | None = None
         self._gitignored: set[str] = set()

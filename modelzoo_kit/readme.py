@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 
 from modelzoo_kit import inputs
 from modelzoo_kit.errors import InputFileError, InputProblem
+from modelzoo_kit.layouts import TEMPLATE
 
 # --------------------------------------------------------------------------- data
 
@@ -112,6 +113,26 @@ class Link:
     is_image: bool
 
 
+@dataclass(frozen=True)
+class TableRow:
+    line: int
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A markdown pipe table: header cells and body rows, as plain text (1-based lines)."""
+
+    line: int
+    header: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+
+    def column(self, *names: str) -> int | None:
+        """Index of the first header cell whose lower-cased text is one of ``names``."""
+        wanted = {n.lower() for n in names}
+        return next((i for i, h in enumerate(self.header) if h.lower() in wanted), None)
+
+
 @dataclass
 class ReadmeDocument:
     """Everything the rules and the importer need to know about one README."""
@@ -136,6 +157,7 @@ class ReadmeDocument:
     """1-based lines with bytes that are not UTF-8 or with U+FFFD replacement characters."""
     title: LocatedValue | None = None
     basic_section: Section | None = None
+    tables: list[Table] = field(default_factory=list)
     repeated_fields: dict[str, list[int]] = field(default_factory=dict)
     """Field name -> 1-based lines of every occurrence, for a field the README writes more
     than once (a second, forged ``**发布者（Publisher）：…**`` line)."""
@@ -329,6 +351,7 @@ def read_readme(path: str | Path) -> ReadmeDocument:
 def _block_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True, "maxNesting": 50})
     md.disable(["inline", "reference"])  # link definitions mean nothing to the rules
+    md.enable("table")
     return md
 
 
@@ -360,12 +383,8 @@ _SCRIPT = re.compile(
     r"(?P<path>[\w][\w.\-/]*\.(?:sh|py))\b"
 )
 
-#: Template top-level section names, Chinese and English, for recognising bold pseudo-headings.
-TOP_SECTION_NAMES = (
-    "交付件基本信息", "基本信息", "概述", "训练环境准备", "快速上手", "迁移学习指导", "高级参考",
-    "Basic Information", "Overview", "Training Environment", "Quick Start",
-    "Transfer Learning", "Advanced Reference",
-)  # fmt: skip
+#: The template's top-level section titles (lower-cased), for recognising bold pseudo-headings.
+TOP_SECTION_NAMES = frozenset(alias for spec in TEMPLATE.sections for alias in spec.aliases)
 
 
 def clean_heading_title(text: str) -> tuple[str, str | None]:
@@ -393,11 +412,14 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     sections: list[Section] = []
     paragraph_starts: list[tuple[int, int]] = []
     heading_lines: set[int] = set()
+    tables: list[Table] = []
     for i, token in enumerate(tokens):
         if token.map is None:
             continue
         start, end = token.map
-        if token.type == "fence":
+        if token.type == "table_open":
+            tables.append(_read_table(tokens, i))
+        elif token.type == "fence":
             code_lines[start:end] = b"\x01" * (end - start)
         elif token.type == "code_block":
             code_lines[start:end] = b"\x03" * (end - start)
@@ -427,8 +449,9 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         if not has_headings and start < len(lines):
             # Only a README without any heading marks its sections with bold paragraphs.
             bold = _BOLD_LINE.match(lines[start])
-            if bold and plain_text(bold.group("title")).rstrip("：:") in TOP_SECTION_NAMES:
-                sections.append(Section(2, plain_text(bold.group("title")), start + 1, 0, "bold"))
+            title = plain_text(bold.group("title")) if bold else ""
+            if title and title.rstrip("：:").lower() in TOP_SECTION_NAMES:
+                sections.append(Section(2, title, start + 1, 0, "bold"))
 
     sections.sort(key=lambda s: s.line)
     tree = _build_tree(sections, len(lines))
@@ -464,8 +487,32 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         readable_lines=readable,
         title=document_title,
         basic_section=basic,
+        tables=tables,
         repeated_fields={name: at for name, at in occurrences.items() if len(at) > 1},
     )
+
+
+def _read_table(tokens: list, start: int) -> Table:
+    """The table that opens at ``tokens[start]``: cells cleaned with :func:`plain_text`."""
+    header: list[str] = []
+    rows: list[TableRow] = []
+    cells: list[str] = []
+    row_line = 0
+    for token in tokens[start + 1 :]:
+        if token.type == "table_close":
+            break
+        if token.type == "tr_open":
+            cells = []
+            row_line = (token.map[0] + 1) if token.map else 0
+        elif token.type == "inline":
+            cells.append(plain_text(token.content))
+        elif token.type == "tr_close":
+            if not header and not rows:
+                header = cells
+            else:
+                rows.append(TableRow(row_line, tuple(cells)))
+    first = tokens[start].map
+    return Table((first[0] + 1) if first else 0, tuple(header), tuple(rows))
 
 
 def _html_headings(content: str, start: int) -> Iterator[Section]:

@@ -26,13 +26,12 @@ from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, InputProblem, UsageError
 from modelzoo_kit.folder import directory_tree
 from modelzoo_kit.inputs import MAX_README_BYTES, read_bytes
+from modelzoo_kit.layouts import README_FILES, get_layout
 from modelzoo_kit.loading import deliverable_file, load_deliverable
 from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
 from modelzoo_kit.writing import write_atomically  # noqa: F401 - re-exported for callers
-
-README_FILES: dict[str, str] = {"zh": "README.md", "en": "README.en.md"}
 
 #: Entry points the quick start shows in its own steps, in this order.
 TRAINING_ENTRY_POINTS = ("train-1p", "train-8p")
@@ -64,21 +63,29 @@ def languages(choice: str) -> tuple[str, ...]:
     return (choice,)
 
 
-def render_folder(folder: Path, langs: tuple[str, ...] = LANGUAGES) -> list[Rendered]:
-    """Load a deliverable folder and render its READMEs (nothing is written)."""
+def render_folder(
+    folder: Path, langs: tuple[str, ...] = LANGUAGES, layout: str | None = None
+) -> list[Rendered]:
+    """Load a deliverable folder and render its READMEs (nothing is written). ``layout``
+    renders another layout than the one deliverable.yaml names (moving a deliverable)."""
     folder = Path(folder)
     deliverable = load_deliverable(folder)
     return [
-        Rendered(folder / README_FILES[lang], lang, render_readme(deliverable, folder, lang))
+        Rendered(
+            folder / README_FILES[lang], lang, render_readme(deliverable, folder, lang, layout)
+        )
         for lang in langs
     ]
 
 
-def render_readme(deliverable: Deliverable, folder: Path, lang: str) -> str:
-    """The README text for one language."""
+def render_readme(
+    deliverable: Deliverable, folder: Path, lang: str, layout: str | None = None
+) -> str:
+    """The README text for one language, in ``layout`` (default: the deliverable's)."""
     if lang not in LANGUAGES:
         raise UsageError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
-    template = _environment().get_template(f"README.{lang}.md.j2")
+    chosen = get_layout(layout or deliverable.layout)
+    template = _environment().get_template(chosen.templates[lang])
     text = template.render(**_context(deliverable, Path(folder), lang))
     text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
     return text
@@ -210,7 +217,21 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
             (n, e) for n, e in entry_points.items() if is_inference_entry(n)
         ],
         "repository_name": _repository_name(adapted.url),
+        "result_metrics": list(
+            dict.fromkeys(m for row in deliverable.results for m in row.metrics)
+        ),
+        "requirements": _requirements(folder),
     }
+
+
+def _requirements(folder: Path) -> list[str]:
+    """The pinned dependencies of requirements.txt, for the layouts that list them."""
+    try:
+        lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    wanted = (line.split("#", 1)[0].strip() for line in lines)
+    return [line for line in wanted if line and not line.startswith("-")]
 
 
 def _hyperparameters(

@@ -20,16 +20,28 @@ from urllib.parse import unquote
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, ModelzooError
 from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.layouts import (
+    DELIVERABLE_FILE,
+    README_FILES,
+    README_LANGUAGES,
+    TEMPLATE,
+    Layout,
+    SectionSpec,
+    get_layout,
+)
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
+    Link,
     ReadmeDocument,
     ReferenceBlock,
     Section,
+    Table,
     normalise_section_title,
     parse_readme,
     plain_text,
     read_readme,
 )
+from modelzoo_kit.results import ResultsTable, read_results_table
 
 if TYPE_CHECKING:
     from modelzoo_kit.metadata import Deliverable
@@ -50,6 +62,7 @@ RULES: dict[str, Rule] = {
     for rule in (
         Rule("MZ001", _E, "README is not valid UTF-8 (bytes that cannot be read)"),
         Rule("MZ002", _E, "README cannot be read at all (binary or unreadable file)"),
+        Rule("MZ100", _W, "a training folder's README follows no known layout"),
         Rule("MZ101", _E, "a section the template requires is missing"),
         Rule("MZ102", _W, "template sections are not in the template's order"),
         Rule("MZ103", _W, "heading written without a space after '#' (renders as text)"),
@@ -58,6 +71,7 @@ RULES: dict[str, Rule] = {
         Rule("MZ106", _W, "heading ends with a colon"),
         Rule("MZ107", _W, "broken markdown link (']( ' without its '[')"),
         Rule("MZ108", _W, "section title written as bold text instead of a heading"),
+        Rule("MZ109", _E, "a sub-section the layout requires is missing"),
         Rule("MZ201", _E, "basic-information field missing"),
         Rule("MZ202", _E, "basic-information field written more than once (a forged line?)"),
         Rule("MZ210", _E, "publisher invalid"),
@@ -78,11 +92,19 @@ RULES: dict[str, Rule] = {
         Rule("MZ243", _E, "invalid url, branch, commit_id or code_path in a code reference"),
         Rule("MZ244", _E, "adaptation (适配昇腾 AI 处理器的实现) entry missing or empty"),
         Rule("MZ245", _W, "adaptation entry lacks url, branch, commit_id or code_path"),
+        Rule("MZ246", _E, "adaptation code_path is not the model's own folder"),
+        Rule("MZ250", _E, "the results section (训练结果展示) has no table"),
+        Rule("MZ251", _E, "the results table lacks a NAME or throughput column"),
+        Rule("MZ252", _E, "a results-table throughput is not a number"),
+        Rule("MZ253", _W, "no NPU row of the results table gives an accuracy"),
+        Rule("MZ254", _E, "the results table has no row for a card count the scripts train"),
+        Rule("MZ255", _E, "the environment section has no supported-framework-version table"),
         Rule("MZ301", _E, "image named by the README is not in the folder"),
         Rule("MZ302", _E, "script named by the README is not in the folder"),
         Rule("MZ303", _E, "README disagrees with deliverable.yaml"),
         Rule("MZ304", _E, "deliverable.yaml is invalid"),
         Rule("MZ305", _E, "deliverable folder has no README.md"),
+        Rule("MZ306", _E, "file linked by the README is not in the folder"),
         Rule("MZ401", _E, "template placeholder or instruction left in"),
         Rule("MZ402", _E, "template example text copied verbatim"),
     )
@@ -103,20 +125,6 @@ FIELD_RULE_IDS: dict[str, str] = {
     "description": "MZ220",
 }
 
-#: Template top-level sections in order: canonical name, and the titles that count as it.
-REQUIRED_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("交付件基本信息", ("交付件基本信息", "基本信息", "basic information", "basic info")),
-    ("概述", ("概述", "overview")),
-    (
-        "训练环境准备",
-        ("训练环境准备", "training environment", "training environment preparation",
-         "training environment setup", "preparing the training environment"),
-    ),
-    ("快速上手", ("快速上手", "quick start", "getting started")),
-    ("迁移学习指导", ("迁移学习指导", "transfer learning", "transfer learning guide")),
-    ("高级参考", ("高级参考", "advanced reference", "advanced references")),
-)  # fmt: skip
-
 
 def finding(rule_id: str, path: str, line: int | None, message: str, hint: str = "") -> Finding:
     rule = RULES[rule_id]
@@ -127,16 +135,24 @@ def finding(rule_id: str, path: str, line: int | None, message: str, hint: str =
 
 
 def check_readme(
-    document: ReadmeDocument, folder: Path | None = None, path: str | None = None
+    document: ReadmeDocument,
+    folder: Path | None = None,
+    path: str | None = None,
+    layout: Layout = TEMPLATE,
 ) -> list[Finding]:
-    """Every finding about one README. ``folder`` (the deliverable's folder) enables the checks
-    that images and scripts named by the README exist; ``path`` is how findings name the file."""
+    """Every finding about one README read as ``layout``. ``folder`` (the deliverable's folder)
+    enables the checks that the files the README names exist; ``path`` is how findings name
+    the file."""
     shown = path if path is not None else document.path
     findings: list[Finding] = []
     for check in _DOCUMENT_CHECKS:
         findings.extend(check(document, shown))
+    for layout_check in _LAYOUT_CHECKS:
+        findings.extend(layout_check(document, shown, layout))
     if folder is not None:
         findings.extend(check_files_named(document, folder, shown))
+        for folder_check in _FOLDER_CHECKS:
+            findings.extend(folder_check(document, folder, shown, layout))
     return findings
 
 
@@ -156,39 +172,63 @@ def check_encoding(document: ReadmeDocument, path: str) -> Iterator[Finding]:
 def _section_key(title: str) -> str:
     name = normalise_section_title(title)
     name = re.sub(r"[【\[][^】\]]*[】\]]\s*$", "", name).strip()
-    return name.lower()
+    return name.rstrip("。.").lower()
 
 
-def find_required_sections(document: ReadmeDocument) -> dict[str, Section]:
-    """Canonical template section name -> the first heading that counts as it."""
+def find_layout_sections(
+    sections: Iterable[Section], specs: Iterable[SectionSpec]
+) -> dict[str, Section]:
+    """Layout section name -> the first of ``sections`` whose title counts as it."""
     found: dict[str, Section] = {}
-    for section in document.sections:
+    specs = tuple(specs)
+    for section in sections:
         key = _section_key(section.title)
-        for canonical, aliases in REQUIRED_SECTIONS:
-            if canonical not in found and key in aliases:
-                found[canonical] = section
+        for spec in specs:
+            if spec.name not in found and spec.matches(key):
+                found[spec.name] = section
     return found
 
 
-def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
-    found = find_required_sections(document)
+def find_required_sections(
+    document: ReadmeDocument, layout: Layout = TEMPLATE
+) -> dict[str, Section]:
+    """Top section name of ``layout`` -> the first heading that counts as it."""
+    return find_layout_sections(document.sections, layout.sections)
+
+
+def _add_hint(layout: Layout, name: str, level: int) -> str:
+    if layout.html_anchors and level == 0:
+        return f"add the template's section '{name}' (as <h2 id=\"{name}.md\">)"
+    return f"add the section '{name}' (as {'#' * (layout.top_level + level)} {name})"
+
+
+def check_sections(document: ReadmeDocument, path: str, layout: Layout) -> Iterator[Finding]:
+    found = find_required_sections(document, layout)
     toc_targets = {
         unquote(link.target[1:]) for link in document.links if link.target.startswith("#")
     }
-    for canonical, aliases in REQUIRED_SECTIONS:
-        if canonical in found:
+    for spec in layout.sections:
+        if spec.name in found:
+            section = found[spec.name]
+            yield from _check_subsections(document, path, layout, spec, section)
             continue
-        listed = any(_section_key(t.removesuffix(".md")) in aliases for t in toc_targets)
+        if not spec.required:
+            continue
+        listed = any(spec.matches(_section_key(t.removesuffix(".md"))) for t in toc_targets)
         where = " (the table of contents lists it, the body does not have it)" if listed else ""
         yield finding(
             "MZ101",
             path,
             None,
-            f"missing section `{canonical}`{where}",
-            f"add the template's section '{canonical}' (as <h2 id=\"{canonical}.md\">)",
+            f"missing section `{spec.name}`{where}",
+            _add_hint(layout, spec.name, 0),
         )
-    order = [name for name, _ in REQUIRED_SECTIONS]
-    present = sorted(found.items(), key=lambda item: item[1].line)
+    # An optional section (公网地址说明) may stand anywhere; the required ones keep their order.
+    order = [spec.name for spec in layout.required]
+    present = sorted(
+        ((name, section) for name, section in found.items() if name in order),
+        key=lambda item: item[1].line,
+    )
     expected = sorted(present, key=lambda item: order.index(item[0]))
     if [name for name, _ in present] != [name for name, _ in expected]:
         seen: list[str] = []
@@ -198,7 +238,7 @@ def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
                     "MZ102",
                     path,
                     section.line,
-                    f"section `{name}` comes after a section the template puts after it",
+                    f"section `{name}` comes after a section {layout.called} puts after it",
                     "order: " + " > ".join(order),
                 )
                 break
@@ -215,8 +255,10 @@ def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
             )
         elif section.kind == "html" and section.anchor and section.anchor.endswith(".md"):
             named = _section_key(section.anchor[:-3])
-            if named != _section_key(section.title) and any(
-                named in aliases for _, aliases in REQUIRED_SECTIONS
+            if (
+                layout.html_anchors
+                and named != _section_key(section.title)
+                and any(spec.matches(named) for spec in layout.sections)
             ):
                 yield finding(
                     "MZ104",
@@ -226,6 +268,31 @@ def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
                     f"{section.title!r}",
                     "make the id the title followed by .md",
                 )
+
+
+def _check_subsections(
+    document: ReadmeDocument, path: str, layout: Layout, spec: SectionSpec, section: Section
+) -> Iterator[Finding]:
+    if not spec.subsections:
+        return
+    below = [s for s in document.sections if section.line < s.line <= section.end_line]
+    found = find_layout_sections(below, spec.subsections)
+    elsewhere = find_layout_sections(document.sections, spec.subsections)
+    for sub in spec.subsections:
+        if sub.required and sub.name not in found:
+            misplaced = elsewhere.get(sub.name)
+            where = (
+                f" (line {misplaced.line} has it, but at a heading level that puts it outside)"
+                if misplaced is not None
+                else ""
+            )
+            yield finding(
+                "MZ109",
+                path,
+                section.line,
+                f"section `{spec.name}` has no sub-section `{sub.name}`{where}",
+                _add_hint(layout, sub.name, 1) + f" under '{spec.name}'",
+            )
 
 
 def heading_slug(title: str) -> str:
@@ -305,7 +372,9 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
 # --------------------------------------------------------------------------- basic information
 
 
-def check_fields(document: ReadmeDocument, path: str) -> Iterator[Finding]:
+def check_fields(document: ReadmeDocument, path: str, layout: Layout) -> Iterator[Finding]:
+    if layout.fields_section is None:
+        return  # the layout has no basic-information block; its facts live elsewhere
     anchor_line = document.basic_section.line if document.basic_section else None
     for name, lines in document.repeated_fields.items():
         label = TEMPLATE_LABELS[name]
@@ -372,15 +441,27 @@ def _check_reference_values(block: ReferenceBlock, path: str) -> Iterator[Findin
             )
 
 
-def check_references(document: ReadmeDocument, path: str) -> Iterator[Finding]:
-    reference = document.reference("reference")
+def layout_reference(
+    document: ReadmeDocument, layout: Layout, role: str
+) -> ReferenceBlock | None:
+    """The README's reference block of ``role``, when its label is one the layout uses."""
+    block = document.reference(role)
+    labels = layout.references[role].labels
+    if block is None or not labels:
+        return block
+    return block if re.sub(r"\s+", "", block.label).lower() in labels else None
+
+
+def check_references(document: ReadmeDocument, path: str, layout: Layout) -> Iterator[Finding]:
+    reference = layout_reference(document, layout, "reference")
+    wanted = layout.references["reference"].required_keys
     if reference is None:
         yield finding(
             "MZ240",
             path,
             None,
             "no reference implementation (参考实现) entry",
-            "for code from an open-source project give its url, branch and commit_id; "
+            f"for code from an open-source project give its {_and_list(list(wanted))}; "
             "for self-developed code this can be ignored",
         )
     elif reference.is_empty:
@@ -389,33 +470,34 @@ def check_references(document: ReadmeDocument, path: str) -> Iterator[Finding]:
             path,
             reference.line,
             f"reference implementation entry '{reference.label}' is empty",
-            "give url=, branch= and commit_id= of the open-source code",
+            f"give {_key_list(wanted)} of the open-source code",
         )
     else:
-        missing = [k for k in ("branch", "commit_id") if k not in reference.keys]
+        missing = [k for k in wanted if k != "url" and k not in reference.keys]
         if missing:
             yield finding(
                 "MZ242",
                 path,
                 reference.line,
                 f"reference implementation gives only a URL, no {'/'.join(missing)}",
-                "write url=…, branch=… and commit_id=<40 hex> in a code block",
+                f"write {_key_list(wanted, '…')} in a code block",
             )
         yield from _check_reference_values(reference, path)
 
-    adapted = document.reference("adapted")
+    adapted = layout_reference(document, layout, "adapted")
+    wanted = layout.references["adapted"].required_keys
     if adapted is None or adapted.is_empty:
         yield finding(
             "MZ244",
             path,
             adapted.line if adapted else None,
             "adaptation entry (适配昇腾 AI 处理器的实现) is " + ("empty" if adapted else "missing"),
-            "give url=, branch=, commit_id= and code_path= of the adapted code",
+            f"give {_key_list(wanted)} of the adapted code",
         )
     else:
         missing = [
             k
-            for k in ("url", "branch", "commit_id", "code_path")
+            for k in wanted
             if k not in adapted.keys and not (k == "url" and adapted.url is not None)
         ]
         if missing:
@@ -424,9 +506,18 @@ def check_references(document: ReadmeDocument, path: str) -> Iterator[Finding]:
                 path,
                 adapted.line,
                 f"adaptation entry gives no {', '.join(missing)}",
-                "write url=…, branch=…, commit_id=<40 hex> and code_path=… in a code block",
+                f"write {_key_list(wanted, '…')} in a code block",
             )
         yield from _check_reference_values(adapted, path)
+
+
+def _key_list(keys: tuple[str, ...], value: str = "") -> str:
+    """``url=…, branch=… and commit_id=<40 hex>`` for the keys a layout requires."""
+    return _and_list([f"{k}={'<40 hex>' if k == 'commit_id' and value else value}" for k in keys])
+
+
+def _and_list(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
 
 # --------------------------------------------------------------------------- template leftovers
@@ -510,15 +601,123 @@ def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Fi
                 break
 
 
+def tables_in(document: ReadmeDocument, layout: Layout, name: str | None) -> list[Table]:
+    """The tables inside the layout's section (or sub-section) called ``name``."""
+    if name is None:
+        return []
+    section = find_layout_sections(document.sections, _all_specs(layout)).get(name)
+    if section is None:
+        return []
+    return [t for t in document.tables if section.line < t.line <= section.end_line]
+
+
+def _all_specs(layout: Layout) -> tuple[SectionSpec, ...]:
+    return tuple(s for top in layout.sections for s in (top, *top.subsections))
+
+
+def check_tables(document: ReadmeDocument, path: str, layout: Layout) -> Iterator[Finding]:
+    """The layout's results table (训练结果展示) and framework-version table (准备环境)."""
+    sections = find_layout_sections(document.sections, _all_specs(layout))
+    if layout.results_section is not None and layout.results_section in sections:
+        tables = tables_in(document, layout, layout.results_section)
+        section = sections[layout.results_section]
+        if not tables:
+            yield finding(
+                "MZ250",
+                path,
+                section.line,
+                f"section `{layout.results_section}` has no results table",
+                "give a table: NAME | <accuracy> | FPS | Epochs | AMP_Type | Torch_Version, "
+                "one row per configuration (1p-NPU, 8p-NPU, and a competitor row if measured)",
+            )
+        else:
+            yield from _check_results_tables([read_results_table(t) for t in tables], path)
+    if layout.environment_section is not None and layout.environment_section in sections:
+        tables = tables_in(document, layout, layout.environment_section)
+        if not any(lists_framework_versions(t) for t in tables):
+            yield finding(
+                "MZ255",
+                path,
+                sections[layout.environment_section].line,
+                f"section `{layout.environment_section}` has no table of the supported "
+                "framework versions",
+                "give the version table: | Torch_Version | 三方库依赖版本 | with a row per "
+                "supported PyTorch version",
+            )
+
+
+_TORCH = re.compile(r"torch", re.IGNORECASE)
+
+
+def lists_framework_versions(table: Table) -> bool:
+    """A ``| Torch_Version | 三方库依赖版本 |`` table, or the older ``| 配套 | 版本 |`` form
+    with a PyTorch row."""
+    return any(_TORCH.search(h) for h in table.header) or any(
+        row.cells and _TORCH.search(row.cells[0]) for row in table.rows
+    )
+
+
+def _check_results_tables(tables: list[ResultsTable], path: str) -> Iterator[Finding]:
+    """Each table's columns and figures; the accuracy over all of them (a README may give
+    pre-training and fine-tuning tables, only one with an accuracy)."""
+    readable = []
+    for results in tables:
+        if results.problems:
+            for problem in results.problems:
+                yield finding("MZ251", path, results.line, problem, _RESULTS_HINT)
+        else:
+            readable.append(results)
+            yield from _check_results_rows(results, path)
+    npu = [r for results in readable for r in results.rows if not r.is_baseline]
+    metrics = [name for results in readable for name in results.metric_names]
+    if (
+        npu
+        and metrics
+        and not any(
+            value is not None and value.has_figure for r in npu for value in r.metrics.values()
+        )
+    ):
+        yield finding(
+            "MZ253",
+            path,
+            readable[0].line,
+            "no NPU row of the results table gives an accuracy: every "
+            f"{'/'.join(dict.fromkeys(metrics))} cell is empty or -",
+            "give the accuracy the full training run (train_full_*.sh) reached",
+        )
+
+
+def _check_results_rows(results: ResultsTable, path: str) -> Iterator[Finding]:
+    for row in results.rows:
+        value = row.throughput
+        if value is not None and not value.is_number:
+            yield finding(
+                "MZ252",
+                path,
+                row.line,
+                f"results row {row.name!r}: throughput {value.text!r} is not a number",
+                "write the measured figure as a plain number (or - when not measured)",
+            )
+
+
+_RESULTS_HINT = "write the table as | NAME | <accuracy> | FPS | Epochs | AMP_Type | Torch_Version |"
+
+
+#: Checks that read every README alike, whatever its layout.
 _DOCUMENT_CHECKS: tuple[Callable[[ReadmeDocument, str], Iterable[Finding]], ...] = (
     check_encoding,
-    check_sections,
     check_toc_links,
     check_heading_form,
     check_broken_links,
+    check_template_leftovers,
+)
+
+#: Checks that read the layout: its sections, fields, reference blocks and tables.
+_LAYOUT_CHECKS: tuple[Callable[[ReadmeDocument, str, Layout], Iterable[Finding]], ...] = (
+    check_sections,
     check_fields,
     check_references,
-    check_template_leftovers,
+    check_tables,
 )
 
 
@@ -532,6 +731,10 @@ def _local_target(target: str) -> str | None:
     if not target or _REMOTE.match(target) or target.startswith(("/", "{", "<", "$")):
         return None
     return target
+
+
+#: ``source xxx/ascend-toolkit/set_env.sh``: a path the reader is told to fill in.
+_PLACEHOLDER_DIR = re.compile(r"^(?:x{2,}|X{2,}|your[\w-]*|path[_-]?to)/")
 
 
 def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iterator[Finding]:
@@ -556,7 +759,7 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
     files: set[str] | None = None
     for script in document.scripts:
         target = script.value
-        if target in seen or target.startswith(("/", "$", "{")):
+        if target in seen or target.startswith(("/", "$", "{")) or _PLACEHOLDER_DIR.match(target):
             continue
         seen.add(target)
         if _inside_exists(root, target):
@@ -567,6 +770,8 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
         # anywhere below the folder.
         if any(f == target or f.endswith("/" + target) for f in files):
             continue
+        if _run_elsewhere(document, script.line, target, root):
+            continue
         yield finding(
             "MZ302",
             path,
@@ -576,15 +781,173 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
         )
 
 
+_CD = re.compile(r"(?:^|[\s;&|(])cd\s+([^\s;&|)]+)")
+
+
+def _run_elsewhere(document: ReadmeDocument, line: int, script: str, root: Path) -> bool:
+    """Whether the command runs ``script`` after a ``cd`` into a folder the deliverable does
+    not have (``git clone …mmcv; cd mmcv; python3 setup.py build_ext``): the script belongs to
+    that other checkout. Looks at the line, and up the code block it sits in."""
+    lines = document.lines
+    text = lines[line - 1]
+    before = text[: text.find(script)] if script in text else text
+    chunks = [before]
+    index = line - 2
+    while index >= 0 and index > line - 30 and not lines[index].lstrip().startswith(("```", "~~~")):
+        chunks.append(lines[index])
+        index -= 1
+    for chunk in chunks:
+        targets = _CD.findall(chunk)
+        if targets:
+            where = targets[-1].strip("'\"`")
+            if where in (".", "..", "-", "~") or where.startswith(("$", "/", "{", "<")):
+                return False
+            return not (root / where).is_dir()
+    return False
+
+
+def check_linked_files(
+    document: ReadmeDocument, folder: Path, path: str, layout: Layout
+) -> Iterator[Finding]:
+    """Local files the README links to (``[LICENSE](LICENSE)``) must exist. A table of contents
+    written as file links (``[概述](概述.md)``) names files no one wrote: one finding for the
+    whole table, saying the links mean the sections."""
+    seen: set[str] = set()
+    titles = {_section_key(s.title) for s in document.sections}
+    as_files: list[Link] = []
+    for link in document.links:
+        if link.is_image:
+            continue
+        target = _local_target(link.target.replace("\\", "/"))
+        if target is None or target in seen:
+            continue
+        seen.add(target)
+        try:
+            exists = (folder / target).exists()
+        except (OSError, ValueError):
+            exists = False
+        if exists:
+            continue
+        if target.endswith(".md") and _section_key(target[:-3]) in titles:
+            as_files.append(link)
+            continue
+        yield finding(
+            "MZ306",
+            path,
+            link.line,
+            f"link [{link.text}]({link.target}) names a file that is not in the folder",
+            "add the file or fix the link",
+        )
+    if as_files:
+        names = ", ".join(link.target for link in as_files[:3])
+        more = f" and {len(as_files) - 3} more" if len(as_files) > 3 else ""
+        first = as_files[0]
+        yield finding(
+            "MZ306",
+            path,
+            first.line,
+            f"the table of contents links {len(as_files)} section(s) as files that do not "
+            f"exist ({names}{more})",
+            f"link each section by its anchor: [{first.text}](#{heading_slug(first.text)})",
+        )
+
+
+def check_code_path_folder(
+    document: ReadmeDocument, folder: Path, path: str, layout: Layout
+) -> Iterator[Finding]:
+    """The adapted ``code_path=`` must lead to this model's own folder, not its parent."""
+    name = folder.resolve().name
+    for role, convention in layout.references.items():
+        block = layout_reference(document, layout, role)
+        if not convention.code_path_is_model_folder or block is None:
+            continue
+        located = block.keys.get("code_path")
+        if located is None or not located.value.strip():
+            continue
+        parts = [p for p in located.value.strip().strip("/").split("/") if p not in ("", ".")]
+        if parts and parts[-1] == name:
+            continue
+        parent = (
+            " (the folder above the model's)"
+            if parts and parts[-1] == folder.resolve().parent.name
+            else ""
+        )
+        yield finding(
+            "MZ246",
+            path,
+            located.line,
+            f"code_path {located.value!r} is not the model's own folder {name!r}{parent}",
+            f"write code_path={'/'.join([*parts, name]) if parent else '…/' + name}",
+        )
+
+
+#: ``test/train_full_8p.sh`` -> 8: the card counts a deliverable's scripts train on.
+_TRAIN_SCRIPT = re.compile(r"^train_\w*?_(\d{1,2})p\.sh$")
+
+
+def script_card_counts(folder: Path) -> set[int]:
+    """Card counts (1, 8) of the training scripts in ``folder/test``."""
+    try:
+        names = [entry.name for entry in os.scandir(folder / "test")]
+    except OSError:
+        return set()
+    counts = {int(m.group(1)) for n in names if (m := _TRAIN_SCRIPT.match(n))}
+    return counts & {1, 8}
+
+
+def check_results_rows(
+    document: ReadmeDocument, folder: Path, path: str, layout: Layout
+) -> Iterator[Finding]:
+    """The results table has a row for each card count the training scripts run (1p, 8p)."""
+    tables = [read_results_table(t) for t in tables_in(document, layout, layout.results_section)]
+    readable = [t for t in tables if not t.problems and t.rows]
+    if not readable:
+        return
+    shown = set().union(*(t.cards() for t in readable))
+    if not shown and not any(r.cards for t in readable for r in t.rows):
+        return  # rows not named by card count: nothing to compare
+    for cards in sorted(script_card_counts(folder) - shown):
+        yield finding(
+            "MZ254",
+            path,
+            readable[0].line,
+            f"the results table has no {cards}p NPU row, though test/ holds "
+            f"train_*_{cards}p.sh scripts",
+            f"add the row {cards}p-NPU with what train_full_{cards}p.sh / "
+            f"train_performance_{cards}p.sh measured",
+        )
+
+
+#: Checks that compare the README with its folder.
+_FOLDER_CHECKS: tuple[Callable[[ReadmeDocument, Path, str, Layout], Iterable[Finding]], ...] = (
+    check_linked_files,
+    check_code_path_folder,
+    check_results_rows,
+)
+
+
 def _relative_files(root: Path, limit: int = 20000) -> set[str]:
+    """The files below ``root`` (hidden folders left out), at most ``limit`` of them and
+    MAX_FOLDER_DEPTH deep, with an explicit stack: os.walk recurses once per level, and a
+    received folder can be deeper than Python's recursion limit."""
+    from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
+
     found: set[str] = set()
-    for current, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        base = Path(current).relative_to(root).as_posix()
-        for name in names:
-            found.add(name if base == "." else f"{base}/{name}")
-        if len(found) > limit:
-            break
+    stack: list[tuple[Path, str, int]] = [(root, "", 0)]
+    while stack and len(found) <= limit:
+        folder, base, depth = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            relative = f"{base}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith(".") and depth < MAX_FOLDER_DEPTH:
+                    stack.append((Path(entry.path), f"{relative}/", depth + 1))
+            else:
+                found.add(relative)
     return found
 
 
@@ -599,8 +962,6 @@ def _inside_exists(root: Path, relative: str) -> bool:
 # --------------------------------------------------------------------------- deliverable.yaml
 
 #: README file -> the language it is rendered in.
-README_LANGUAGES: dict[str, str] = {"README.md": "zh", "README.en.md": "en"}
-DELIVERABLE_FILE = "deliverable.yaml"
 
 
 def _comparable(name: str, value: str) -> str:
@@ -651,7 +1012,7 @@ def _unreadable(path: Path, shown: str, exc: InputFileError) -> Finding:
 
 
 def check_readme_file(
-    path: Path, shown: str | None = None, folder: Path | None = None
+    path: Path, shown: str | None = None, folder: Path | None = None, layout: Layout = TEMPLATE
 ) -> list[Finding]:
     """Findings for one README file; ``folder`` (default: the README's folder) is where the
     images and scripts it names must be. A file that cannot be read at all gives one MZ002."""
@@ -660,7 +1021,7 @@ def check_readme_file(
         document = read_readme(path)
     except InputFileError as exc:
         return [_unreadable(path, shown, exc)]
-    return check_readme(document, folder if folder is not None else path.parent, shown)
+    return check_readme(document, folder if folder is not None else path.parent, shown, layout)
 
 
 @dataclass
@@ -670,7 +1031,9 @@ class FolderResult:
     deliverable: Deliverable | None
 
 
-def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderResult:
+def check_deliverable_folder(
+    folder: Path, shown: str | None = None, layout: Layout | None = None
+) -> FolderResult:
     """Findings for a deliverable folder: deliverable.yaml (MZ304 for each problem), README.md
     and README.en.md (every README rule, plus MZ303 against what deliverable.yaml renders to).
     A folder without deliverable.yaml is a legacy deliverable: only its README is checked."""
@@ -682,11 +1045,11 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
     if _present(yaml_path):  # a folder or FIFO by that name is refused by the loader
         files += 1
         deliverable = _load(folder, _join(base, DELIVERABLE_FILE), findings)
-    if not _present(folder / "README.md"):
+    if not _present(folder / README_FILES["zh"]):
         findings.append(
             finding(
                 "MZ305",
-                _join(base, "README.md"),
+                _join(base, README_FILES["zh"]),
                 None,
                 "the deliverable has no README.md",
                 "run `modelzoo render` (with deliverable.yaml) or write one from the template",
@@ -703,7 +1066,9 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
         except InputFileError as exc:
             findings.append(_unreadable(readme, shown_readme, exc))
             continue
-        findings.extend(check_readme(document, folder, shown_readme))
+        findings.extend(
+            check_readme(document, folder, shown_readme, _layout_of(deliverable, layout))
+        )
         if deliverable is not None:
             expected = _rendered(deliverable, folder, lang)
             if expected is not None:
@@ -714,6 +1079,15 @@ def check_deliverable_folder(folder: Path, shown: str | None = None) -> FolderRe
 def _present(path: Path) -> bool:
     """Something is there (a file, or a folder, FIFO or broken link the reader refuses)."""
     return path.exists() or path.is_symlink()
+
+
+def _layout_of(deliverable: Deliverable | None, forced: Layout | None) -> Layout:
+    """The layout a deliverable's README is checked as: forced, else the one deliverable.yaml
+    names, else the default."""
+    if forced is not None:
+        return forced
+    name = getattr(deliverable, "layout", None)
+    return get_layout(name) if isinstance(name, str) else TEMPLATE
 
 
 def _join(base: str, name: str) -> str:

@@ -51,6 +51,9 @@ def test_wheel_carries_templates_and_schemas(wheel):
     assert "modelzoo_kit/templates/README.zh.md.j2" in names
     assert "modelzoo_kit/templates/README.en.md.j2" in names
     assert "modelzoo_kit/templates/partials/image_table.html.j2" in names
+    assert "modelzoo_kit/templates/partials/results_table.md.j2" in names
+    for lang in ("zh", "en"):  # every layout's templates
+        assert f"modelzoo_kit/templates/pytorch-2022/README.{lang}.md.j2" in names
     assert "modelzoo_kit/schemas/deliverable.schema.json" in names
     assert "modelzoo_kit/fieldrules.py" in names
 

@@ -1,9 +1,11 @@
-"""``modelzoo new NAME [--dir PARENT]``: scaffold a deliverable folder with a deliverable.yaml.
+"""``modelzoo new NAME [--dir PARENT] [--layout L]``: scaffold a deliverable folder with a
+deliverable.yaml.
 
 Everything the kit can fill in honestly is filled in (today's date, the template's defaults, the
 ModelZoo launch-script conventions); everything only the author can know is ``null`` with a
 ``# decide:`` comment, so ``modelzoo render`` lists exactly what is left to decide. An existing
-folder with a deliverable.yaml is never overwritten."""
+folder with a deliverable.yaml is never overwritten. ``--layout`` names the README layout
+the deliverable renders to; the metadata is the same for every layout."""
 
 from __future__ import annotations
 
@@ -13,12 +15,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from modelzoo_kit.metadata import DEFAULT_PROVENANCE_IGNORE
+
 
 def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
     parser = subparsers.add_parser(name, help=help_text, description=__doc__)
     parser.add_argument("name", help="deliverable name, e.g. efficientnet_b0 (the folder's name)")
     parser.add_argument(
         "--dir", type=Path, default=Path("."), help="folder to create it in (default: here)"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("template", "pytorch-2022"),
+        default="template",
+        help="the README layout (default: template)",
     )
     parser.set_defaults(run=run)
 
@@ -52,8 +62,20 @@ DECISIONS: dict[str, str] = {
 }
 
 
-def scaffold(name: str, today: date) -> dict[str, Any]:
+def scaffold(name: str, today: date, layout: str = "template") -> dict[str, Any]:
     """The deliverable.yaml data for a new deliverable (``None`` marks a decision)."""
+    data = _scaffold(name, today)
+    if layout != "template":
+        # The layout's results table has a row per card count the scripts train on; the
+        # figures are filled in once measured.
+        data = {"schema_version": 1, "layout": layout, **data, "results": [
+            {"cards": 1, "metrics": {"Acc@1": None}, "throughput": None},
+            {"cards": 8, "metrics": {"Acc@1": None}, "throughput": None},
+        ]}  # fmt: skip
+    return data
+
+
+def _scaffold(name: str, today: date) -> dict[str, Any]:
     return {
         "schema_version": 1,
         "name": name,
@@ -116,7 +138,7 @@ def scaffold(name: str, today: date) -> dict[str, Any]:
                 "description": {"zh": "验证精度", "en": "validate accuracy"},
             },
         },
-        "provenance": {"ignore": ["README.md", "README.en.md", "deliverable.yaml"]},
+        "provenance": {"ignore": list(DEFAULT_PROVENANCE_IGNORE)},
     }
 
 
@@ -170,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     except OSError as exc:
         raise UsageError(f"{folder}: cannot create it: {exc.strerror or exc}") from None
-    write_atomically(target, HEADER + annotate(dump_data(scaffold(name, date.today()))))
+    data = scaffold(name, date.today(), args.layout)
+    write_atomically(target, HEADER + annotate(dump_data(data)))
     print(f"created {target}")
     print(f"next: fill in the `# decide:` fields, add {folder / 'train.py'}, then")
     print(f"      modelzoo render {folder}")

@@ -19,6 +19,12 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         help="zh writes README.md, en writes README.en.md (default: all)",
     )
     parser.add_argument(
+        "--layout",
+        choices=("template", "pytorch-2022"),
+        help="render this layout instead of the one deliverable.yaml names (to move a "
+        "deliverable to another layout, render with this, then set `layout:` in the yaml)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="write nothing; exit 1 with a diff when a README differs from its rendering",
@@ -34,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     langs = languages(args.lang)
     outdated = checked = 0
     for folder in args.folders:
-        for rendered in render_folder(folder, langs):
+        for rendered in render_folder(folder, langs, args.layout):
             checked += 1
             if args.check:
                 diff = stale(rendered)

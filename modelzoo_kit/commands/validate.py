@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+from modelzoo_kit.classify import detect_layout
 from modelzoo_kit.errors import DeliverableNotFoundError, UsageError
 from modelzoo_kit.findings import Finding, exit_code, filter_findings, report_json, report_text
-
-#: Folders a zoo walk never enters.
-SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
+from modelzoo_kit.layouts import (
+    DELIVERABLE_FILE,
+    LAYOUTS,
+    README_FILES,
+    README_LANGUAGES,
+    TEMPLATE,
+    Layout,
+    get_layout,
+)
+from modelzoo_kit.readme import MAX_README_BYTES
 
 
 def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -36,6 +42,26 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         "--recursive",
         action="store_true",
         help="PATH is a zoo root: check every model folder below it and print a summary table",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=list(LAYOUTS),
+        help="read every README as this layout (default: the layout its structure follows, "
+        "the one deliverable.yaml names, else the template)",
+    )
+    parser.add_argument(
+        "--walk-cache",
+        type=Path,
+        metavar="FILE",
+        help="with --recursive: keep each folder's result in FILE (JSON), so that a re-run "
+        "reads only what changed",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --recursive: check deliverables in N processes (default 1)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -100,47 +126,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-#: What a training-deliverable README has near its top and a zoo's index README lacks.
-_DELIVERABLE_MARKERS = re.compile(
-    r"基本信息|Basic Information|发布者|Publisher|应用领域|Application Domain".encode(),
-    re.IGNORECASE,
-)
-
-
-def is_model_folder(folder: Path) -> bool:
-    """A zoo folder is a model folder when it holds deliverable.yaml, or a README.md that has
-    the template's basic information (a zoo's index READMEs do not). The README test is a
-    byte search, so the walk does not parse every README twice."""
-    if os.path.lexists(folder / "deliverable.yaml"):
-        return True
-    readme = folder / "README.md"
-    if not readme.is_file():
-        return False
-    try:
-        with open(readme, "rb") as handle:
-            head = handle.read(64 * 1024)
-    except OSError:
-        return True  # let the check report the unreadable README
-    return bool(_DELIVERABLE_MARKERS.search(head))
-
-
-def model_folders(root: Path) -> Iterator[Path]:
-    """Every model folder below ``root``; folders nested deeper than MAX_FOLDER_DEPTH are one
-    error (os.walk recurses once per level: a 1,000-deep tree was a RecursionError)."""
-    from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
-
-    for current, dirs, _files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        folder = Path(current)
-        if dirs and len(folder.relative_to(root).parts) >= MAX_FOLDER_DEPTH:
-            raise UsageError(
-                f"{folder}: folders nested more than {MAX_FOLDER_DEPTH} deep below {root}; "
-                "validate the model folders one by one, or flatten the tree"
-            )
-        if is_model_folder(folder):
-            yield folder
-
-
 def _targets(paths: list[Path], recursive: bool) -> list[tuple[str, Path]]:
     """(kind, path) to check, each folder once: ``folder`` or ``readme``."""
     targets: list[tuple[str, Path]] = []
@@ -157,18 +142,18 @@ def _targets(paths: list[Path], recursive: bool) -> list[tuple[str, Path]]:
             raise DeliverableNotFoundError(f"{path}: no such file or folder")
         if path.is_dir():
             if recursive:
-                for folder in model_folders(path):
-                    add("folder", folder)
-            elif os.path.lexists(path / "deliverable.yaml") or os.path.lexists(path / "README.md"):
+                add("zoo", path)
+            elif os.path.lexists(path / DELIVERABLE_FILE) or os.path.lexists(
+                path / README_FILES["zh"]
+            ):
                 add("folder", path)
             else:
                 raise UsageError(
                     f"{path}: holds no deliverable.yaml or README.md; "
                     "use --recursive to check every model folder below a zoo root"
                 )
-        elif path.name == "deliverable.yaml" or (
-            path.name in ("README.md", "README.en.md")
-            and (path.parent / "deliverable.yaml").is_file()
+        elif path.name == DELIVERABLE_FILE or (
+            path.name in README_LANGUAGES and (path.parent / DELIVERABLE_FILE).is_file()
         ):
             add("folder", path.parent)
         else:
@@ -192,26 +177,85 @@ def _provenance(folder: Path, deliverable: object, args: argparse.Namespace) -> 
     )
 
 
+def _layout_for(path: Path, forced: str | None) -> Layout | None:
+    """The layout to read ``path`` (a README) as: forced, else the one its structure follows
+    (None: not a README of a known layout, read as the default)."""
+    if forced is not None:
+        return get_layout(forced)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(MAX_README_BYTES)
+    except OSError:
+        return None  # the check reports the unreadable file
+    name = detect_layout(head.decode("utf-8", errors="replace"))
+    return get_layout(name) if name else None
+
+
+def _walk(path: Path, args: argparse.Namespace) -> tuple[list[Finding], int, dict]:
+    from modelzoo_kit.walk import walk_zoo
+
+    report = walk_zoo(
+        path, _shown(path), layout=args.layout, cache_file=args.walk_cache, jobs=args.jobs
+    )
+    checked = sum(1 for f in report.folders if f.classification.kind.startswith("training"))
+    summary = {
+        "classified": report.counts(),
+        "walk_problems": [f"{p.path}: {p.message}" for p in report.problems],
+    }
+    return report.findings, checked, summary
+
+
+def _walk_text(summary: dict) -> str:
+    counts = summary["classified"]
+    lines = [f"classified {sum(counts.values())} folder(s) (every one with a README or "
+             "training scripts):"]
+    lines += [f"  {count:6d}  {label}" for label, count in counts.items()]
+    problems = summary["walk_problems"]
+    if problems:
+        lines.append(f"{len(problems)} folder(s) not walked:")
+        lines += [f"  {problem}" for problem in problems]
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.rules import check_deliverable_folder, check_readme_file
 
     select, ignore = _rule_list(args.select), _rule_list(args.ignore)
     findings: list[Finding] = []
     files = 0
+    walk: dict = {}
     for kind, path in _targets(args.paths, args.recursive):
+        if kind == "zoo":
+            found, checked, summary = _walk(path, args)
+            findings.extend(found)
+            files += checked
+            for key, value in summary.items():
+                merged = walk.setdefault(key, {} if isinstance(value, dict) else [])
+                if isinstance(value, dict):
+                    for label, count in value.items():
+                        merged[label] = merged.get(label, 0) + count
+                else:
+                    merged.extend(value)
+            continue
         if kind == "readme":
             files += 1
-            findings.extend(check_readme_file(path, _shown(path)))
+            layout = _layout_for(path, args.layout)
+            findings.extend(check_readme_file(path, _shown(path), layout=layout or TEMPLATE))
             continue
-        result = check_deliverable_folder(path, _shown(path))
+        forced = get_layout(args.layout) if args.layout else None
+        if forced is None and not (path / DELIVERABLE_FILE).is_file():
+            forced = _layout_for(path / README_FILES["zh"], None)
+        result = check_deliverable_folder(path, _shown(path), layout=forced)
         files += result.files_checked
         findings.extend(result.findings)
         if args.provenance and result.deliverable is not None:
             findings.extend(_provenance(path, result.deliverable, args))
     findings = filter_findings(findings, select, ignore)
     if args.format == "json":
-        sys.stdout.write(report_json(findings, files))
+        sys.stdout.write(report_json(findings, files, walk or None))
     else:
+        if walk:
+            sys.stdout.write(_walk_text(walk))
         colour = args.color == "always" or (
             args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         )

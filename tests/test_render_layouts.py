@@ -1,0 +1,133 @@
+"""The same deliverable.yaml renders either layout; each rendering validates clean as its layout;
+the results table round-trips; ``new --layout`` scaffolds a deliverable of that layout."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from deliverable_fixtures import FIXTURES, edit_yaml
+
+from modelzoo_kit.cli import main
+from modelzoo_kit.errors import InputFileError
+from modelzoo_kit.layouts import PYTORCH_2022, TEMPLATE
+from modelzoo_kit.loading import load_deliverable
+from modelzoo_kit.metadata import ResultRow, evidence_from_results
+from modelzoo_kit.readme import parse_readme
+from modelzoo_kit.render import render_folder, render_readme
+from modelzoo_kit.results import read_results_table
+from modelzoo_kit.rules import check_deliverable_folder, check_readme, tables_in
+
+RESULTS = """results:
+  - {cards: 1, baseline: 竞品V, metrics: {Acc@1: null}, throughput: 810.5, epochs: 1}
+  - {cards: 8, baseline: 竞品V, metrics: {Acc@1: 76.1}, throughput: 6105, epochs: 90}
+  - {cards: 1, metrics: {Acc@1: null}, throughput: 1710.25, epochs: 1, amp_type: O2,
+     framework_version: "2.1"}
+  - {cards: 8, metrics: {Acc@1: 76.05}, throughput: 12003.7, epochs: 90, amp_type: O2,
+     framework_version: "2.1"}
+"""
+
+
+def tiny(tmp_path: Path, layout: str | None = None, results: bool = False) -> Path:
+    """The minimal fixture in a folder named as its code_path ends, with the scripts its
+    entry points run."""
+    folder = tmp_path / "tiny"
+    shutil.copytree(FIXTURES / "minimal", folder)
+    for script in ("train_full_8p.sh", "train_eval_1p.sh"):
+        (folder / "test" / script).write_text("#!/bin/bash\n")
+    if layout:
+        edit_yaml(folder, "schema_version: 1\n", f"schema_version: 1\nlayout: {layout}\n")
+    if results:
+        path = folder / "deliverable.yaml"
+        path.write_text(path.read_text(encoding="utf-8") + RESULTS, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["template", "pytorch-2022"])
+@pytest.mark.parametrize("results", [False, True])
+def test_the_same_metadata_renders_and_validates_clean_in_either_layout(
+    tmp_path: Path, layout: str, results: bool
+) -> None:
+    folder = tiny(tmp_path, layout, results)
+    for rendered in render_folder(folder):
+        rendered.path.write_text(rendered.text, encoding="utf-8")
+    findings = check_deliverable_folder(folder).findings
+    assert [(f.path, f.rule, f.line, f.message) for f in findings] == []
+
+
+def test_render_with_another_layout_moves_a_deliverable(tmp_path: Path) -> None:
+    folder = tiny(tmp_path)
+    assert main(["render", str(folder), "--layout", "pytorch-2022"]) == 0
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("# ") and "\n# 训练结果展示\n" in text and "交付件基本信息" not in text
+    # Checked as the layout deliverable.yaml names it is stale; once the yaml says so, clean.
+    assert main(["render", str(folder), "--check"]) == 1
+    edit_yaml(folder, "schema_version: 1\n", "schema_version: 1\nlayout: pytorch-2022\n")
+    assert main(["render", str(folder), "--check"]) == 0
+    assert main(["validate", str(folder)]) == 0
+
+
+def test_the_bundled_deliverable_keeps_the_template() -> None:
+    folder = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0"
+    assert load_deliverable(folder).layout == "template"
+    assert main(["render", str(folder), "--check"]) == 0
+
+
+@pytest.mark.parametrize("layout", [TEMPLATE, PYTORCH_2022])
+def test_results_table_round_trips(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]
+    folder = tiny(tmp_path, layout.name, results=True)
+    deliverable = load_deliverable(folder)
+    document = parse_readme(render_readme(deliverable, folder, "zh"), "README.md")
+    section = layout.results_section or "高级参考"
+    table = read_results_table(
+        next(t for t in tables_in(document, layout, section) if t.header[0] == "NAME")
+    )
+    assert [(r.name, r.cards, r.is_baseline) for r in table.rows] == [
+        ("1p-竞品V", 1, True), ("8p-竞品V", 8, True), ("1p-NPU", 1, False), ("8p-NPU", 8, False),
+    ]  # fmt: skip
+    assert [r.throughput.text for r in table.rows if r.throughput] == [
+        "810.5", "6105", "1710.25", "12003.7",
+    ]  # fmt: skip
+    assert table.rows[3].metrics["Acc@1"].text == "76.05"  # type: ignore[union-attr]
+    assert check_readme(document, layout=layout) == [] or layout is TEMPLATE
+
+
+@pytest.mark.parametrize(
+    ("rows", "cards", "expected"),
+    [
+        ([ResultRow(cards=1, throughput=120), ResultRow(cards=1, baseline="V100", throughput=100)],
+         1, (1.2, 1)),
+        ([ResultRow(cards=8, throughput=800)], None, None),
+        ([ResultRow(cards=8, throughput=800), ResultRow(cards=8, baseline="A", throughput=400)],
+         1, None),
+    ],
+)  # fmt: skip
+def test_category_evidence_derives_from_the_results(rows, cards, expected) -> None:  # type: ignore[no-untyped-def]
+    assert evidence_from_results(rows, cards) == expected
+
+
+def test_official_is_backed_by_the_results_table(tmp_path: Path) -> None:
+    folder = tiny(tmp_path, results=True)
+    edit_yaml(folder, "category: Research", "category: Official")
+    # 1p: 1710.25 / 810.5 = 2.1x the competitor, over Official's 1.2x on one card.
+    assert load_deliverable(folder).basic.category == "Official"
+    path = folder / "deliverable.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("throughput: 1710.25", "throughput: 900"),
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFileError, match="1.2x"):
+        load_deliverable(folder)
+
+
+def test_an_unknown_layout_is_an_error_naming_the_choices(tmp_path: Path) -> None:
+    folder = tiny(tmp_path, layout="pytorch-2019")
+    with pytest.raises(InputFileError, match="pytorch-2022"):
+        load_deliverable(folder)
+
+
+def test_new_scaffolds_the_layout(tmp_path: Path) -> None:
+    assert main(["new", "resnet", "--dir", str(tmp_path), "--layout", "pytorch-2022"]) == 0
+    text = (tmp_path / "resnet" / "deliverable.yaml").read_text(encoding="utf-8")
+    assert "layout: pytorch-2022" in text and "results:" in text
