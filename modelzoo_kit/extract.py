@@ -252,7 +252,6 @@ def _code_reference(
 
 
 _PAPER_LABEL = re.compile(r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|Reference paper|Paper)\s*\**[:：]?")
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _BARE_URL = re.compile(r"https?://[^\s)>\]，。]+")
 
 
@@ -261,10 +260,17 @@ def _paper(document: ReadmeDocument) -> dict[str, str] | None:
     for index in document.readable_lines:
         if not _PAPER_LABEL.match(lines[index]):
             continue
-        for candidate in lines[index : index + 6]:
-            link = _LINK.search(candidate)
-            if link:
-                return {"title": plain_text(link.group(1)), "url": link.group(2)}
+        for offset, candidate in enumerate(lines[index : index + 6]):
+            link = next(
+                (
+                    link
+                    for link in document.links_on_line(index + offset + 1)
+                    if not link.is_image and link.target.startswith(("http://", "https://"))
+                ),
+                None,
+            )
+            if link is not None:
+                return {"title": plain_text(link.text), "url": link.target}
             bare = _BARE_URL.search(candidate)
             if bare:
                 return {"title": bare.group(0), "url": bare.group(0)}

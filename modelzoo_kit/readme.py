@@ -7,9 +7,11 @@ spaces and fences, CRLF line endings and BOMs. This module reads all of them int
 :mod:`modelzoo_kit.rules` judges and :mod:`modelzoo_kit.extract` turns into metadata.
 
 markdown-it-py finds the block structure (headings, fences, HTML blocks, paragraphs). Its inline
-pass is switched off: it would double the parse time, and the few lines that need inline cleaning
-(headings, field labels) are cleaned by :func:`plain_text`, which follows the conventions a
-careful human reader uses (emphasis and escapes removed, underscores inside values kept).
+pass runs only on the blocks that may hold a link (``](``, ``<img``), which is where every link
+and image the rules check comes from; over the whole document it would double the parse time.
+The few lines that need inline cleaning (headings, field labels) are cleaned by
+:func:`plain_text`, which follows the conventions a careful human reader uses (emphasis and
+escapes removed, underscores inside values kept).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import codecs
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from modelzoo_kit.errors import InputFileError, InputProblem
 
@@ -138,9 +141,17 @@ class ReadmeDocument:
     repeated_fields: dict[str, list[int]] = field(default_factory=dict)
     """Field name -> 1-based lines of every occurrence, for a field the README writes more
     than once (a second, forged ``**发布者（Publisher）：…**`` line)."""
+    stray_link_text: list[LocatedValue] = field(default_factory=list)
+    """Text that markdown shows as it is although it looks like a link: a ``](`` without its
+    ``[`` (``模型来源：Github](https://…)``)."""
 
     def reference(self, role: str) -> ReferenceBlock | None:
         return next((r for r in self.references if r.role == role), None)
+
+    def links_on_line(self, line: int) -> list[Link]:
+        """The links a reader sees on a 1-based line. Lines of an indented code block count
+        too: in these READMEs it is nearly always a mis-indented list item."""
+        return links_on_line(self.lines, self.links, self.readable_lines, self.prose_lines, line)
 
     def lines_matching(self, pattern: re.Pattern[str], within: int = 0) -> list[int]:
         """0-based indexes of the readable lines where ``pattern`` matches (in the first
@@ -359,7 +370,6 @@ _KEY_VALUE = re.compile(
     re.IGNORECASE,
 )
 _URL_IN_TEXT = re.compile(r"https?://[^\s)\]>\"'`，。；、）]+")
-_LINK_TARGET = re.compile(r"\]\(\s*<?(https?://[^)\s>]+)")
 _IMG_TAG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _SCRIPT = re.compile(
     r"(?:^|[\s;&|(`])(?:bash|sh|source|python3?|\.)\s+(?:-\S+\s+)*(?:\./)?"
@@ -450,9 +460,15 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     fields, occurrences = _read_fields(
         lines, readable, field_lines, heading_lines, basic, sections
     )
+    links, stray_link_text = _read_links(tokens)
     reference_lines = lines_matching(lines, readable, _REFERENCE_HINT, 200)
-    references = _read_references(lines, reference_lines, readable, sections)
-    links = _read_links(lines, prose)
+    references = _read_references(
+        lines,
+        reference_lines,
+        readable,
+        sections,
+        lambda line: links_on_line(lines, links, readable, prose, line),
+    )
     scripts = _read_scripts(lines)
     document_title = _document_title(lines, sections)
     return ReadmeDocument(
@@ -471,6 +487,7 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         title=document_title,
         basic_section=basic,
         repeated_fields={name: at for name, at in occurrences.items() if len(at) > 1},
+        stray_link_text=stray_link_text,
     )
 
 
@@ -762,7 +779,11 @@ _REFERENCE_HINT = re.compile(
 
 
 def _read_references(
-    lines: list[str], candidates: list[int], prose: list[int], sections: list[Section]
+    lines: list[str],
+    candidates: list[int],
+    prose: list[int],
+    sections: list[Section],
+    links_on: Callable[[int], list[Link]],
 ) -> list[ReferenceBlock]:
     prose_set = set(prose)
     section_starts = {s.line - 1 for s in sections}
@@ -777,7 +798,9 @@ def _read_references(
         role, label, _ = found
         if any(b.role == role for b in blocks):
             continue
-        blocks.append(_read_reference_block(lines, index, role, label, prose_set, section_starts))
+        blocks.append(
+            _read_reference_block(lines, index, role, label, prose_set, section_starts, links_on)
+        )
     return blocks
 
 
@@ -792,11 +815,12 @@ def _read_reference_block(
     label: str,
     prose: set[int],
     section_starts: set[int],
+    links_on: Callable[[int], list[Link]],
 ) -> ReferenceBlock:
     block = ReferenceBlock(role, label, start + 1, start + 1)
     label_indent = _indent(lines[start])
     label_is_item = bool(_LIST_MARKER.match(lines[start]))
-    _collect_reference_values(block, lines[start], start, first=True)
+    _collect_reference_values(block, lines[start], start, links_on, first=True)
     index = start + 1
     limit = min(len(lines), start + 25)
     in_paragraph = True
@@ -823,12 +847,18 @@ def _read_reference_block(
             ):
                 break
         block.end_line = index + 1
-        _collect_reference_values(block, line, index, first=False)
+        _collect_reference_values(block, line, index, links_on, first=False)
         index += 1
     return block
 
 
-def _collect_reference_values(block: ReferenceBlock, line: str, index: int, first: bool) -> None:
+def _collect_reference_values(
+    block: ReferenceBlock,
+    line: str,
+    index: int,
+    links_on: Callable[[int], list[Link]],
+    first: bool,
+) -> None:
     if len(line) > 2000:
         return
     text = _ESCAPE.sub(lambda m: m.group(1), line)
@@ -839,7 +869,11 @@ def _collect_reference_values(block: ReferenceBlock, line: str, index: int, firs
         value = key_value.group("value").strip("`*_ ")
         block.keys.setdefault(key, LocatedValue(value, index + 1))
         return
-    targets = _LINK_TARGET.findall(text)
+    targets = [
+        link.target
+        for link in links_on(index + 1)
+        if not link.is_image and link.target.startswith(("http://", "https://"))
+    ]
     urls = targets or _URL_IN_TEXT.findall(text)
     for url in urls:
         url = url.rstrip("*_`")
@@ -850,20 +884,98 @@ def _collect_reference_values(block: ReferenceBlock, line: str, index: int, firs
 
 # --------------------------------------------------------------------------- links and scripts
 
-_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*)>?")
+
+class _LinksAsWritten(MarkdownIt):
+    """markdown-it's inline parser, with link destinations kept as written (no
+    percent-encoding), so findings quote what the author wrote."""
+
+    def normalizeLink(self, url: str) -> str:  # noqa: N802 (markdown-it's name)
+        return url
+
+    def normalizeLinkText(self, link: str) -> str:  # noqa: N802
+        return link
 
 
-def _read_links(lines: list[str], prose: list[int]) -> list[Link]:
+_INLINE = _LinksAsWritten("commonmark", {"html": True, "maxNesting": 50})
+
+
+def _might_link(text: str) -> bool:
+    return "](" in text or "<img" in text or "<IMG" in text
+
+
+def inline_links(text: str, first_line: int) -> tuple[list[Link], list[LocatedValue]]:
+    """Links and images in inline markdown that starts on ``first_line``, as markdown-it
+    reads them, and the text that only looks like a link (a ``](`` left in plain text)."""
     links: list[Link] = []
-    for index in prose:
-        line = lines[index]
-        if "](" in line and len(line) <= 20000:
-            for match in _MD_LINK.finditer(line):
-                links.append(Link(match.group(2), match.group(3), index + 1, bool(match.group(1))))
-        if "<img" in line.lower():
-            for match in _IMG_TAG.finditer(line):
-                links.append(Link("", match.group(1), index + 1, True))
-    return links
+    stray: list[LocatedValue] = []
+    if not _might_link(text):
+        return links, stray
+    children = _INLINE.parseInline(text)[0].children or []
+    line = first_line
+    link_start: tuple[str, int] | None = None
+    link_text: list[str] = []
+    bracket_seen = False
+    for child in children:
+        kind = child.type
+        if kind in ("softbreak", "hardbreak"):
+            line += 1
+            if link_start is not None:
+                link_text.append(" ")
+        elif kind == "link_open":
+            link_start, link_text = (str(child.attrs.get("href", "")), line), []
+        elif kind == "link_close" and link_start is not None:
+            target, at = link_start
+            links.append(Link("".join(link_text).strip(), target, at, False))
+            link_start = None
+        elif kind == "image":
+            links.append(Link(child.content, str(child.attrs.get("src", "")), line, True))
+        elif kind == "html_inline":
+            links.extend(Link("", m.group(1), line, True) for m in _IMG_TAG.finditer(child.content))
+        elif kind in ("text", "code_inline"):
+            if link_start is not None:
+                link_text.append(child.content)
+            elif kind == "text":
+                # A '[' before the '](' (on this line or an earlier one) makes it a link
+                # markdown does not accept (a space in its address), not one missing its '['.
+                position = child.content.find("](")
+                if position >= 0 and not bracket_seen and "[" not in child.content[:position]:
+                    stray.append(LocatedValue(child.content, line))
+                bracket_seen = bracket_seen or "[" in child.content
+        line += child.content.count("\n") if kind in ("text", "html_inline") else 0
+    return links, stray
+
+
+def _read_links(tokens: list[Token]) -> tuple[list[Link], list[LocatedValue]]:
+    """Every link and image of the document, from markdown-it's tokens: inline markdown
+    (paragraphs, headings, list items) and ``<img src>`` in HTML blocks."""
+    links: list[Link] = []
+    stray: list[LocatedValue] = []
+    for token in tokens:
+        if token.map is None:
+            continue
+        if token.type == "inline" and len(token.content) <= 20000:
+            found, loose = inline_links(token.content, token.map[0] + 1)
+            links.extend(found)
+            stray.extend(loose)
+        elif token.type == "html_block" and "<img" in token.content.lower():
+            for match in _IMG_TAG.finditer(token.content):
+                line = token.map[0] + 1 + token.content.count("\n", 0, match.start())
+                links.append(Link("", match.group(1), line, True))
+    return links, stray
+
+
+def links_on_line(
+    lines: list[str], links: list[Link], readable: list[int], prose: list[int], line: int
+) -> list[Link]:
+    """See :meth:`ReadmeDocument.links_on_line`."""
+    index = line - 1
+    position = bisect_left(prose, index)
+    if position < len(prose) and prose[position] == index:
+        return [link for link in links if link.line == line]
+    position = bisect_left(readable, index)
+    if position < len(readable) and readable[position] == index:
+        return inline_links(lines[index].strip(), line)[0]
+    return []
 
 
 def _read_scripts(lines: list[str]) -> list[LocatedValue]:

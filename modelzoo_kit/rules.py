@@ -255,29 +255,14 @@ def check_heading_form(document: ReadmeDocument, path: str) -> Iterator[Finding]
             )
 
 
-_LINK_SPAN = re.compile(r"!?\[[^\[\]]*\]\([^()]*(?:\([^()]*\)[^()]*)*\)")
-_ESCAPED_BRACKET = re.compile(r"\\[\[\]()]")
-
-
 def check_broken_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     """``模型来源：Github](https://…)``: the ``[`` is missing, so the link shows as raw text."""
-    lines = document.lines
-    for index in document.prose_lines:
-        line = lines[index]
-        if "](" not in line or len(line) > 5000:
-            continue
-        rest = _LINK_SPAN.sub("", _ESCAPED_BRACKET.sub("", line))
-        position = rest.find("](")
-        if position < 0 or "[" in rest[:position]:
-            continue
-        previous = lines[index - 1] if index else ""
-        if "[" in previous:
-            continue  # link text that started on the line before
+    for stray in document.stray_link_text:
         yield finding(
             "MZ107",
             path,
-            index + 1,
-            f"broken link: {rest.strip()[:60]!r} has '](' without a matching '['",
+            stray.line,
+            f"broken link: {stray.value.strip()[:60]!r} has '](' without a matching '['",
             "write links as [text](url)",
         )
 
