@@ -575,6 +575,8 @@ def _strip_line_markers(line: str) -> tuple[str, bool]:
 def _quirks_of(raw: str, heading: bool) -> list[str]:
     quirks = []
     if heading:
+    if names[0] is None and names[1] is not None and _qualifies(first, names[1]):
+        names[0] = names[1]
         quirks.append("written as a heading")
     body = _ESCAPE.sub("", raw)
     if "**" in body and not _bold_is_well_formed(body):
@@ -582,6 +584,15 @@ def _quirks_of(raw: str, heading: bool) -> list[str]:
     singles = sum(
         1
         for i, c in enumerate(body)
+def _qualifies(chinese: str, name: str) -> bool:
+    """``模型大小`` (model size) for ``大小``: a Chinese label that ends with the field's own
+    label and says whose it is. Only with the English label beside it, which names the field:
+    alone, ``模型精度`` is the model's accuracy, not its precision."""
+    label = FIELD_LABELS[name][0]
+    qualifier = chinese.replace(" ", "").removesuffix(label)
+    return qualifier != chinese.replace(" ", "") and 0 < len(qualifier) <= 4 and qualifier.isalpha()
+
+
         if c == "_"
         and (i == 0 or body[i - 1] != "_")
         and (i + 1 >= len(body) or body[i + 1] != "_")

@@ -1,0 +1,45 @@
+"""Precision on the older layout (the template of ../shared/spec): each mistake the validator
+made on the real TensorFlow zoo stands for a class of README, proved here by one fixture that
+must pass (the validator was wrong) and one that must still be reported (the rule still
+works). Fixtures: tests/fixtures/readmes/precision/, each a copy of good.md with one change."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from modelzoo_kit.findings import Finding
+from modelzoo_kit.rules import check_readme_file
+
+FIXTURES = Path(__file__).parent / "fixtures" / "readmes" / "precision"
+
+
+def findings_for(tmp_path: Path, fixture: str) -> list[Finding]:
+    """Validate a fixture as a deliverable folder holding its script and one image."""
+    folder = tmp_path / "model"
+    (folder / "test").mkdir(parents=True)
+    (folder / "test" / "train_full_1p.sh").write_text("#!/bin/bash\n")
+    (folder / "img").mkdir()
+    (folder / "img" / "acc.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    shutil.copyfile(FIXTURES / fixture, folder / "README.md")
+    return check_readme_file(folder / "README.md", "README.md", folder)
+
+
+def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
+    return sorted(((f.rule, f.line) for f in findings), key=lambda x: (x[0], x[1] or 0))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        # 模型大小（Size）: a qualified Chinese label, the English one naming the field.
+        ("size_label_good.md", []),
+        ("size_label_bad.md", [("MZ214", 20)]),
+    ],
+)
+def test_each_class_is_judged_as_a_careful_reader_would(
+    tmp_path: Path, fixture: str, expected: list[tuple[str, int | None]]
+) -> None:
+    assert rules_and_lines(findings_for(tmp_path, fixture)) == expected
