@@ -403,15 +403,35 @@ FRAMEWORKS: tuple[str, ...] = (
     "ONNX",
     "JAX",
 )
+#: How pip and conda spell a framework's package, as READMEs copy it from requirements.txt:
+#: ``tensorflow-gpu``, ``torch``, ``mindspore_ascend``, ``mxnet-cu101``.
+_FRAMEWORK_PACKAGE = re.compile(
+    r"^(?P<base>tensorflow|torch|pytorch|mindspore|paddlepaddle|paddle|mxnet|jax|keras|onnx)"
+    r"(?:[-_](?:gpu|cpu|ascend|npu|rocm|cuda\d*|cu\d+|nightly|intel|macos|dev))?$",
+    re.IGNORECASE,
+)
+_PACKAGE_FRAMEWORK = {"torch": "PyTorch", "paddle": "PaddlePaddle"}
+
+
+def framework_of_package(name: str) -> str | None:
+    """``tensorflow-gpu`` -> ``TensorFlow``: the framework a package name installs, or None."""
+    match = _FRAMEWORK_PACKAGE.match(name)
+    if match is None:
+        return None
+    base = match.group("base").lower()
+    return _PACKAGE_FRAMEWORK.get(base) or next(f for f in FRAMEWORKS if f.lower() == base)
+
+
 _FRAMEWORK = re.compile(
-    r"^(?P<name>[A-Za-z][A-Za-z-]*?)(?P<sep>[\s_-]*)[(（]?\s*[vV]?(?P<version>\d+(?:\.\d+){0,3})"
+    r"^(?P<name>[A-Za-z][A-Za-z0-9_-]*?)(?P<sep>[\s_-]*)[(（]?\s*[vV]?(?P<version>\d+(?:\.\d+){0,3})"
     r"\s*[)）]?$"
 )
 
 
 def check_framework(text: str) -> Normalised:
     """A framework with its version, ``PyTorch 2.1.0``. ``PyTorch_1.6.0``, ``TensorFlow1.15.0``,
-    ``pytorch 1.7`` and ``PyTorch (1.5.0)`` are normalised to that spelling, with a note."""
+    ``pytorch 1.7``, ``PyTorch (1.5.0)`` and the package's spelling (``TensorFlow-gpu_1.14.0``,
+    ``torch 1.8.1``) are normalised to that spelling, with a note."""
     value = _require_value(text, "framework")
     match = _FRAMEWORK.match(value)
     if not match:
@@ -426,6 +446,10 @@ def check_framework(text: str) -> Normalised:
     name, version = match.group("name"), match.group("version")
     notes: list[str] = []
     canonical_name = next((f for f in FRAMEWORKS if f.lower() == name.lower()), None)
+    package = framework_of_package(name) if canonical_name is None else None
+    if package is not None:
+        canonical_name = package
+        notes.append(f"{name!r} is how the package is spelt; the framework is {package!r}")
     if canonical_name is None:
         close = _closest(name, FRAMEWORKS)
         if close is not None:

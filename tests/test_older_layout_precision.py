@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from modelzoo_kit import fieldrules
 from modelzoo_kit.findings import Finding
 from modelzoo_kit.rules import check_readme_file
 
@@ -34,6 +35,9 @@ def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
 @pytest.mark.parametrize(
     ("fixture", "expected"),
     [
+        # A framework written as its package is spelt (TensorFlow-gpu_1.14.0) is no misspelling.
+        ("framework_package_good.md", []),
+        ("framework_package_bad.md", [("MZ215", 22)]),
         # 模型大小（Size）: a qualified Chinese label, the English one naming the field.
         ("size_label_good.md", []),
         ("size_label_bad.md", [("MZ214", 20)]),
@@ -43,3 +47,26 @@ def test_each_class_is_judged_as_a_careful_reader_would(
     tmp_path: Path, fixture: str, expected: list[tuple[str, int | None]]
 ) -> None:
     assert rules_and_lines(findings_for(tmp_path, fixture)) == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "framework"),
+    [
+        ("TensorFlow-gpu_1.14.0", "TensorFlow 1.14.0"),
+        ("tensorflow_gpu 1.15", "TensorFlow 1.15"),
+        ("torch 1.8.1", "PyTorch 1.8.1"),
+        ("mindspore-ascend 1.5.0", "MindSpore 1.5.0"),
+        ("mxnet-cu101 1.6.0", "MXNet 1.6.0"),
+        ("paddlepaddle-gpu 2.2", "PaddlePaddle 2.2"),
+    ],
+)
+def test_a_framework_written_as_its_package_is_that_framework(written: str, framework: str) -> None:
+    checked = fieldrules.check_framework(written)
+    assert checked.value == framework
+    assert any("package" in note for note in checked.notes)
+
+
+@pytest.mark.parametrize("written", ["TensorFlwo-gpu 1.14.0", "Pytroch 1.8.1", "torchh 1.8"])
+def test_a_misspelt_framework_is_still_misspelt(written: str) -> None:
+    with pytest.raises(fieldrules.FieldRuleError, match="misspelt"):
+        fieldrules.check_framework(written)
