@@ -513,7 +513,10 @@ _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)
 
 
 def _local_target(target: str) -> str | None:
-    target = unquote(target.split("#", 1)[0].split("?", 1)[0]).strip()
+    """The folder-relative path a link names, or None for a remote or templated one. A
+    backslash is a path separator, as it is to the browsers that show the README
+    (``.\\img\\acc.png`` is ``img/acc.png``)."""
+    target = unquote(target.split("#", 1)[0].split("?", 1)[0]).strip().replace("\\", "/")
     if not target or _REMOTE.match(target) or target.startswith(("/", "{", "<", "$")):
         return None
     return target

@@ -41,6 +41,9 @@ def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
         # 模型大小（Size）: a qualified Chinese label, the English one naming the field.
         ("size_label_good.md", []),
         ("size_label_bad.md", [("MZ214", 20)]),
+        # ![](.\img\acc.png): a backslash separates folders, as in the browsers that show it.
+        ("backslash_image_good.md", []),
+        ("backslash_image_bad.md", [("MZ301", 71)]),
     ],
 )
 def test_each_class_is_judged_as_a_careful_reader_would(
@@ -70,3 +73,8 @@ def test_a_framework_written_as_its_package_is_that_framework(written: str, fram
 def test_a_misspelt_framework_is_still_misspelt(written: str) -> None:
     with pytest.raises(fieldrules.FieldRuleError, match="misspelt"):
         fieldrules.check_framework(written)
+
+
+def test_a_missing_backslash_image_is_named_as_written(tmp_path: Path) -> None:
+    (image,) = [f for f in findings_for(tmp_path, "backslash_image_bad.md") if f.rule == "MZ301"]
+    assert "img/loss.png" in image.message
