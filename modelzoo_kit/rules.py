@@ -22,6 +22,7 @@ from modelzoo_kit.errors import InputFileError, ModelzooError
 from modelzoo_kit.findings import Finding, Severity
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
+    Link,
     ReadmeDocument,
     ReferenceBlock,
     Section,
@@ -272,11 +273,16 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     for section in document.sections:
         targets.add(section.title)
         targets.add(heading_slug(section.title))
+    anchor_form: list[tuple[Link, Section]] = []
     for link in document.links:
         if not link.target.startswith("#") or link.is_image or len(link.target) < 2:
             continue
         anchor = unquote(link.target[1:])
         if anchor in targets or anchor.lower() in targets:
+            continue
+        heading = _heading_named_by_file_anchor(document, anchor)
+        if heading is not None:
+            anchor_form.append((link, heading))
             continue
         yield finding(
             "MZ105",
@@ -285,6 +291,48 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
             f"link [{link.text}](#{anchor}) points to no heading or anchor",
             "add the section it names, or fix or remove the link",
         )
+    if anchor_form:
+        yield _anchor_form_finding(anchor_form, path)
+
+
+def _anchor_form_finding(pairs: list[tuple[Link, Section]], path: str) -> Finding:
+    """One finding for every ``[概述](#概述.md)`` link whose section is a markdown heading: the
+    sections are there, and one change (the anchor form) fixes all the links."""
+    link, heading = pairs[0]
+    slug = heading_slug(heading.title)
+    anchor = unquote(link.target[1:])
+    first = f"[{link.text}]({link.target}) -> {heading.title!r}, line {heading.line}, #{slug}"
+    if len(pairs) == 1:
+        message = (
+            f"link [{link.text}]({link.target}) uses the template's <h2 id=\"{anchor}\"> anchor, "
+            f"but {heading.title!r} (line {heading.line}) is a markdown heading, whose anchor is "
+            f"#{slug}: the section is there, the link does not reach it"
+        )
+    else:
+        message = (
+            f"{len(pairs)} links use the template's <h2 id=\"X.md\"> anchors, but their sections "
+            f"are markdown headings, whose anchors have no .md: the sections are there, the "
+            f"links do not reach them (first: {first})"
+        )
+    return finding(
+        "MZ105",
+        path,
+        link.line,
+        message,
+        f"link to #{slug}, or write the heading{'s' if len(pairs) > 1 else ''} as the template "
+        f"does: <h2 id=\"{anchor}\">{heading.title}</h2>",
+    )
+
+
+def _heading_named_by_file_anchor(document: ReadmeDocument, anchor: str) -> Section | None:
+    """The heading a ``#概述.md`` link means: the template writes its sections as
+    ``<h2 id="概述.md">``, and many READMEs keep that table of contents over ``## 概述``."""
+    if not anchor.endswith(".md") or len(anchor) <= 3:
+        return None
+    wanted = anchor[:-3]
+    exact = next((s for s in document.sections if s.title == wanted), None)
+    key = _section_key(wanted)
+    return exact or next((s for s in document.sections if _section_key(s.title) == key), None)
 
 
 # --------------------------------------------------------------------------- basic information

@@ -12,7 +12,8 @@ import pytest
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.findings import Finding
-from modelzoo_kit.rules import check_readme_file
+from modelzoo_kit.readme import parse_readme
+from modelzoo_kit.rules import check_readme, check_readme_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readmes" / "precision"
 
@@ -44,6 +45,9 @@ def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
         # ![](.\img\acc.png): a backslash separates folders, as in the browsers that show it.
         ("backslash_image_good.md", []),
         ("backslash_image_bad.md", [("MZ301", 71)]),
+        # [概述](#概述.md) over `## 概述`: the link is wrong, the section is there.
+        ("toc_anchor_good.md", []),
+        ("toc_anchor_bad.md", [("MZ105", 4)]),
     ],
 )
 def test_each_class_is_judged_as_a_careful_reader_would(
@@ -78,3 +82,21 @@ def test_a_misspelt_framework_is_still_misspelt(written: str) -> None:
 def test_a_missing_backslash_image_is_named_as_written(tmp_path: Path) -> None:
     (image,) = [f for f in findings_for(tmp_path, "backslash_image_bad.md") if f.rule == "MZ301"]
     assert "img/loss.png" in image.message
+
+
+def test_a_toc_link_in_the_template_anchor_form_says_the_section_is_there(
+    tmp_path: Path,
+) -> None:
+    (link,) = findings_for(tmp_path, "toc_anchor_bad.md")
+    assert "the section is there" in link.message
+    assert "'概述' (line 34) is a markdown heading, whose anchor is #概述" in link.message
+    assert "add the section" not in link.hint
+    assert '<h2 id="概述.md">概述</h2>' in link.hint
+
+
+def test_toc_links_in_the_template_anchor_form_are_one_finding() -> None:
+    text = (FIXTURES / "toc_anchor_bad.md").read_text(encoding="utf-8")
+    for name in ("训练环境准备", "快速上手"):
+        text = text.replace(f'<h2 id="{name}.md">{name}</h2>', f"## {name}")
+    (link,) = check_readme(parse_readme(text, "README.md"))
+    assert link.message.startswith("3 links use the template's")
