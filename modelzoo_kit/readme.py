@@ -114,6 +114,16 @@ class Link:
     is_image: bool
 
 
+@dataclass(frozen=True)
+class Fence:
+    """A fenced code block: its opening and last line (1-based), and whether a closing fence
+    ends it (one that is never closed runs to the end of its list item, quote or file)."""
+
+    line: int
+    end_line: int
+    closed: bool
+
+
 @dataclass
 class ReadmeDocument:
     """Everything the rules and the importer need to know about one README."""
@@ -144,6 +154,7 @@ class ReadmeDocument:
     stray_link_text: list[LocatedValue] = field(default_factory=list)
     """Text that markdown shows as it is although it looks like a link: a ``](`` without its
     ``[`` (``模型来源：Github](https://…)``)."""
+    fences: list[Fence] = field(default_factory=list)
 
     def reference(self, role: str) -> ReferenceBlock | None:
         return next((r for r in self.references if r.role == role), None)
@@ -409,12 +420,14 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     sections: list[Section] = []
     paragraph_starts: list[tuple[int, int]] = []
     heading_lines: set[int] = set()
+    fences: list[Fence] = []
     for i, token in enumerate(tokens):
         if token.map is None:
             continue
         start, end = token.map
         if token.type == "fence":
             code_lines[start:end] = b"\x01" * (end - start)
+            fences.append(Fence(start + 1, end, _fence_is_closed(lines, token.markup, start, end)))
         elif token.type == "code_block":
             code_lines[start:end] = b"\x03" * (end - start)
         elif token.type == "html_block":
@@ -488,7 +501,13 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         basic_section=basic,
         repeated_fields={name: at for name, at in occurrences.items() if len(at) > 1},
         stray_link_text=stray_link_text,
+        fences=fences,
     )
+
+
+def _fence_is_closed(lines: list[str], markup: str, start: int, end: int) -> bool:
+    last = lines[end - 1].strip() if start < end - 1 and end <= len(lines) else ""
+    return len(last) >= len(markup) and set(last) == {markup[0]}
 
 
 def _html_headings(content: str, start: int) -> Iterator[Section]:
@@ -556,11 +575,22 @@ def match_label(label: str) -> tuple[str, bool] | None:
         _ZH_TO_FIELD.get(first.replace(" ", "")) or _EN_TO_FIELD.get(first),
         (_ZH_TO_FIELD.get(second.replace(" ", "")) or _EN_TO_FIELD.get(second)) if second else None,
     ]
+    if names[0] is None and names[1] is not None and _qualifies(first, names[1]):
+        names[0] = names[1]
     if names[0] is None:
         return None
     if second and names[1] is not None and names[1] != names[0]:
         return None
     return names[0], names[1] is not None
+
+
+def _qualifies(chinese: str, name: str) -> bool:
+    """``模型大小`` (model size) for ``大小``: a Chinese label that ends with the field's own
+    label and says whose it is. Only with the English label beside it, which names the field:
+    alone, ``模型精度`` is the model's accuracy, not its precision."""
+    label = FIELD_LABELS[name][0]
+    qualifier = chinese.replace(" ", "").removesuffix(label)
+    return qualifier != chinese.replace(" ", "") and 0 < len(qualifier) <= 4 and qualifier.isalpha()
 
 
 def _strip_line_markers(line: str) -> tuple[str, bool]:
@@ -575,8 +605,6 @@ def _strip_line_markers(line: str) -> tuple[str, bool]:
 def _quirks_of(raw: str, heading: bool) -> list[str]:
     quirks = []
     if heading:
-    if names[0] is None and names[1] is not None and _qualifies(first, names[1]):
-        names[0] = names[1]
         quirks.append("written as a heading")
     body = _ESCAPE.sub("", raw)
     if "**" in body and not _bold_is_well_formed(body):
@@ -584,15 +612,6 @@ def _quirks_of(raw: str, heading: bool) -> list[str]:
     singles = sum(
         1
         for i, c in enumerate(body)
-def _qualifies(chinese: str, name: str) -> bool:
-    """``模型大小`` (model size) for ``大小``: a Chinese label that ends with the field's own
-    label and says whose it is. Only with the English label beside it, which names the field:
-    alone, ``模型精度`` is the model's accuracy, not its precision."""
-    label = FIELD_LABELS[name][0]
-    qualifier = chinese.replace(" ", "").removesuffix(label)
-    return qualifier != chinese.replace(" ", "") and 0 < len(qualifier) <= 4 and qualifier.isalpha()
-
-
         if c == "_"
         and (i == 0 or body[i - 1] != "_")
         and (i + 1 >= len(body) or body[i + 1] != "_")

@@ -22,10 +22,12 @@ from modelzoo_kit.errors import InputFileError, ModelzooError
 from modelzoo_kit.findings import Finding, Severity
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
+    Fence,
     Link,
     ReadmeDocument,
     ReferenceBlock,
     Section,
+    clean_heading_title,
     normalise_section_title,
     parse_readme,
     plain_text,
@@ -179,6 +181,20 @@ def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     for canonical, aliases in REQUIRED_SECTIONS:
         if canonical in found:
             continue
+        hidden = _heading_in_code_block(document, aliases)
+        if hidden is not None:
+            line, fence = hidden
+            extent = f"runs to line {fence.end_line}" if fence.closed else "is never closed"
+            yield finding(
+                "MZ101",
+                path,
+                line,
+                f"missing section `{canonical}`: its heading (line {line}) is inside the code "
+                f"block that opens at line {fence.line} and {extent}, so it shows as code",
+                "close the code block before the heading, with ``` indented as the opening "
+                "one (indented 4 spaces more, it is read as code)",
+            )
+            continue
         listed = any(_section_key(t.removesuffix(".md")) in aliases for t in toc_targets)
         where = " (the table of contents lists it, the body does not have it)" if listed else ""
         yield finding(
@@ -227,6 +243,27 @@ def check_sections(document: ReadmeDocument, path: str) -> Iterator[Finding]:
                     f"{section.title!r}",
                     "make the id the title followed by .md",
                 )
+
+
+_HEADING_IN_CODE = re.compile(
+    r"^\s*(?:#{1,6}\s*(?P<markdown>.+?)|<h[1-6][^>]*>(?P<html>.*?)</h[1-6]\s*>)\s*$", re.I
+)
+
+
+def _heading_in_code_block(
+    document: ReadmeDocument, aliases: tuple[str, ...]
+) -> tuple[int, Fence] | None:
+    """A section's heading swallowed by a code fence (never closed, or closed by a line the
+    author indented too far): its 1-based line and the fence."""
+    for fence in document.fences:
+        for line in range(fence.line + 1, fence.end_line + 1):
+            match = _HEADING_IN_CODE.match(document.lines[line - 1])
+            if match is None:
+                continue
+            title, _ = clean_heading_title(match.group("markdown") or match.group("html") or "")
+            if _section_key(title) in aliases:
+                return line, fence
+    return None
 
 
 def heading_slug(title: str) -> str:

@@ -48,6 +48,9 @@ def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
         # [概述](#概述.md) over `## 概述`: the link is wrong, the section is there.
         ("toc_anchor_good.md", []),
         ("toc_anchor_bad.md", [("MZ105", 4)]),
+        # A closing ``` indented too far: the fence swallows the sections after it.
+        ("unclosed_fence_good.md", []),
+        ("unclosed_fence_bad.md", [("MZ101", 85), ("MZ101", 89), ("MZ105", 7), ("MZ105", 8)]),
     ],
 )
 def test_each_class_is_judged_as_a_careful_reader_would(
@@ -100,3 +103,22 @@ def test_toc_links_in_the_template_anchor_form_are_one_finding() -> None:
         text = text.replace(f'<h2 id="{name}.md">{name}</h2>', f"## {name}")
     (link,) = check_readme(parse_readme(text, "README.md"))
     assert link.message.startswith("3 links use the template's")
+
+
+def test_a_section_swallowed_by_a_code_block_names_the_block(tmp_path: Path) -> None:
+    missing = [f for f in findings_for(tmp_path, "unclosed_fence_bad.md") if f.rule == "MZ101"]
+    assert [f.message for f in missing] == [
+        f"missing section `{name}`: its heading (line {line}) is inside the code block that "
+        "opens at line 81 and runs to line 93, so it shows as code"
+        for name, line in (("迁移学习指导", 85), ("高级参考", 89))
+    ]
+
+
+def test_a_code_block_never_closed_is_said_to_be() -> None:
+    text = (FIXTURES.parent / "good.md").read_text(encoding="utf-8")
+    command = "bash test/train_full_1p.sh --data_path=/data/imagenet\n"
+    text = text.replace(command + "```\n", command).replace("```\n├──", "├──")
+    text = text[: text.rindex("```")]
+    missing = [f for f in check_readme(parse_readme(text, "README.md")) if f.rule == "MZ101"]
+    assert [f.line for f in missing] == [84, 88]
+    assert all("opens at line 81 and is never closed" in f.message for f in missing)
