@@ -540,6 +540,25 @@ _LEFTOVER_HINT = re.compile(
 
 _GENERIC_TITLES = ("训练交付件模板", "训练交付件", "交付件模板")
 
+#: ``xxx`` the text itself defines, which makes it a variable the reader fills in, not a
+#: template gap: ``其中：xxx是数据集的路径``, ``xxx=/home/dataset``,
+#: ``--data_path=XXX(数据集的绝对路径)``.
+_VARIABLE_DEFINITION = re.compile(
+    r"(?<![A-Za-z0-9_/.])(?P<name>XXX|xxx)(?![A-Za-z0-9_])\s*"
+    r"(?:是|为|表示|指|代表|即|=\s*[^\s|]|[（(][^)）]*[\u4e00-\u9fff][^)）]*[)）]"
+    r"|(?:is|means|stands for)\s)"
+)
+
+
+def _defined_variables(lines: list[str], candidates: list[int]) -> set[str]:
+    """The ``xxx`` spellings the README defines somewhere (then every use is the variable)."""
+    found: set[str] = set()
+    for index in candidates:
+        line = lines[index]
+        if ("xxx" in line or "XXX" in line) and len(line) <= 5000:
+            found.update(m.group("name") for m in _VARIABLE_DEFINITION.finditer(plain_text(line)))
+    return found
+
 
 def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     title = document.title
@@ -552,14 +571,16 @@ def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Fi
             "title the README with the model's name",
         )
     lines = document.lines
-    for index in document.lines_matching(_LEFTOVER_HINT):
+    candidates = document.lines_matching(_LEFTOVER_HINT)
+    variables = _defined_variables(lines, candidates)
+    for index in candidates:
         line = lines[index]
         if len(line) > 5000:
             continue
         text = plain_text(line)
         for pattern, what in _PLACEHOLDERS:
             match = pattern.search(text)
-            if match:
+            if match and match.group(0) not in variables:
                 yield finding(
                     "MZ401",
                     path,

@@ -48,6 +48,9 @@ def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
         # [概述](#概述.md) over `## 概述`: the link is wrong, the section is there.
         ("toc_anchor_good.md", []),
         ("toc_anchor_bad.md", [("MZ105", 4)]),
+        # xxx the text defines (其中：xxx是数据集的路径) is a variable, not a template gap.
+        ("defined_variable_good.md", []),
+        ("defined_variable_bad.md", [("MZ401", 79)]),
         # A closing ``` indented too far: the fence swallows the sections after it.
         ("unclosed_fence_good.md", []),
         ("unclosed_fence_bad.md", [("MZ101", 85), ("MZ101", 89), ("MZ105", 7), ("MZ105", 8)]),
