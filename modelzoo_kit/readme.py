@@ -785,6 +785,41 @@ _REFERENCE_LABEL = re.compile(
 )
 
 
+#: The other ways zoo authors name the reference implementation: whose code it is (参考,
+#: 原作者, 官方, 论文, GitHub…), what (源码, 开源代码, 实现, 项目…) and where (地址, 链接…),
+#: as in 源码地址, 开源代码, 参考项目, 原作者开源代码链接为, 论文中实验代码的开源链接,
+#: 官方代码仓, original code.
+_REFERENCE_LABEL_FORM = re.compile(
+    r"^(?P<whose>(?:(?:参考|原作者|作者|原始|原|官方|上游|开源|论文|github|gitee|gpu)[的中]?)*)"
+    r"(?:实验)?(?P<what>开源代码|源代码|源码|开源实现|代码实现|代码仓|代码|实现|项目|仓库)的?"
+    r"(?P<where>来源|参考|地址|链接|网址|路径|仓|开源链接)?为?$"
+    r"|^开源(?:地址|网址|链接)为?$"
+    r"|^(?:the )?(?:official|original|upstream|open[- ]?source|source) "
+    r"(?:implementation|code|repository|repo)(?: (?:url|link|address))?$"
+)
+_SOURCE_ITSELF = ("开源代码", "源代码", "源码", "开源实现")
+
+
+def reference_role(label: str) -> tuple[str, bool] | None:
+    """A label -> (role, whether it is one of :data:`REFERENCE_LABELS`); None for other text.
+
+    Besides those labels, a label of the reference implementation's form counts for it: the
+    source code itself (源码地址), or code, a project or an implementation said to be someone
+    else's (参考项目, 官方实现) or said to be the source (代码来源)."""
+    compact = re.sub(r"\s+", "", label).lower()
+    spaced = " ".join(label.lower().split())
+    role = REFERENCE_LABELS.get(compact) or REFERENCE_LABELS.get(spaced)
+    if role is not None:
+        return role, True
+    form = _REFERENCE_LABEL_FORM.match(compact) or _REFERENCE_LABEL_FORM.match(spaced)
+    if form is None:
+        return None
+    what, whose, where = form.group("what"), form.group("whose"), form.group("where")
+    if what and what not in _SOURCE_ITSELF and not whose and where not in ("来源", "参考"):
+        return None  # 代码地址, 项目: whose code is it?
+    return "reference", False
+
+
 def match_reference_label(line: str) -> tuple[str, str, str] | None:
     """``- 参考实现：https://…`` -> (role, label, rest of the line); None for other lines."""
     body, _ = _strip_line_markers(line)
@@ -793,17 +828,15 @@ def match_reference_label(line: str) -> tuple[str, str, str] | None:
     if not match:
         return None
     label = match.group("label").strip()
-    role = REFERENCE_LABELS.get(re.sub(r"\s+", "", label).lower()) or REFERENCE_LABELS.get(
-        " ".join(label.lower().split())
-    )
-    if role is None:
+    found = reference_role(label)
+    if found is None:
         return None
-    return role, label, cleaned[match.end() :]
+    return found[0], label, cleaned[match.end() :]
 
 
 _REFERENCE_HINT = re.compile(
-    r"参考实现|模型来源|开源代码路径|源代码地址|适配昇腾|推理"
-    r"|module source|reference implementation|adapt|inference",
+    r"参考实现|模型来源|开源代码路径|源代码地址|适配昇腾|推理|源码|代码|实现|项目|仓库|开源"
+    r"|module source|reference implementation|adapt|inference|implementation|code|repo",
     re.IGNORECASE,
 )
 
@@ -817,7 +850,8 @@ def _read_references(
 ) -> list[ReferenceBlock]:
     prose_set = set(prose)
     section_starts = {s.line - 1 for s in sections}
-    blocks: list[ReferenceBlock] = []
+    blocks: dict[str, ReferenceBlock] = {}
+    exact_roles: set[str] = set()
     for index in candidates:
         line = lines[index]
         if len(line) > 2000:
@@ -826,12 +860,16 @@ def _read_references(
         if found is None:
             continue
         role, label, _ = found
-        if any(b.role == role for b in blocks):
-            continue
-        blocks.append(
-            _read_reference_block(lines, index, role, label, prose_set, section_starts, links_on)
+        known = reference_role(label)
+        exact = known is not None and known[1]
+        if role in blocks and (role in exact_roles or not exact):
+            continue  # the first entry of a role counts; one of the template's labels first
+        blocks[role] = _read_reference_block(
+            lines, index, role, label, prose_set, section_starts, links_on
         )
-    return blocks
+        if exact:
+            exact_roles.add(role)
+    return sorted(blocks.values(), key=lambda block: block.line)
 
 
 def _indent(line: str) -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.findings import Finding
-from modelzoo_kit.readme import parse_readme
+from modelzoo_kit.readme import parse_readme, reference_role
 from modelzoo_kit.rules import check_readme, check_readme_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "readmes" / "precision"
@@ -48,6 +48,9 @@ def rules_and_lines(findings: list[Finding]) -> list[tuple[str, int | None]]:
         # [概述](#概述.md) over `## 概述`: the link is wrong, the section is there.
         ("toc_anchor_good.md", []),
         ("toc_anchor_bad.md", [("MZ105", 4)]),
+        # 源码地址, 开源代码, 参考项目…: the labels authors give the reference implementation.
+        ("reference_label_good.md", []),
+        ("reference_label_bad.md", [("MZ240", None)]),
         # xxx the text defines (其中：xxx是数据集的路径) is a variable, not a template gap.
         ("defined_variable_good.md", []),
         ("defined_variable_bad.md", [("MZ401", 79)]),
@@ -60,6 +63,33 @@ def test_each_class_is_judged_as_a_careful_reader_would(
     tmp_path: Path, fixture: str, expected: list[tuple[str, int | None]]
 ) -> None:
     assert rules_and_lines(findings_for(tmp_path, fixture)) == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "counts"),
+    [
+        ("参考实现", True),
+        ("源码地址", True),
+        ("开源代码", True),
+        ("参考项目", True),
+        ("参考开源实现", True),
+        ("原作者开源代码链接为", True),
+        ("论文中实验代码的开源链接", True),
+        ("官方代码仓", True),
+        ("代码来源", True),
+        ("GitHub项目地址", True),
+        ("Original code", True),
+        ("获取代码", False),  # getting the code: the adapted code's clone, not the reference
+        ("训练代码参考", False),
+        ("代码", False),
+        ("项目", False),
+        ("参考论文", False),
+        ("脚本和示例代码", False),
+    ],
+)
+def test_the_labels_authors_give_the_reference_implementation(label: str, counts: bool) -> None:
+    found = reference_role(label)
+    assert (found is not None and found[0] == "reference") == counts
 
 
 @pytest.mark.parametrize(
