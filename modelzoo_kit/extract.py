@@ -119,7 +119,7 @@ def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Ex
     try:
         normalised = fieldrules.FIELD_RULES[name](value)
     except fieldrules.FieldRuleError as exc:
-        corrected = _correction(name, value)
+        corrected = _correction(name, value, exc)
         if corrected is None:
             result.note(path, UNREADABLE, f"{exc.message} ({exc.hint}); left out", entry.line)
             return
@@ -156,38 +156,16 @@ def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Ex
         result.note(path, NORMALISED, f"written {value!r}; kept as {canonical!r}", entry.line)
 
 
-_DOMAIN_FOR = {k.lower(): v for k, v in fieldrules._DOMAIN_SYNONYMS.items()}
-_PRECISION_FOR = {"混合精度": "Mixed", "混合": "Mixed", "single": "FP32", "float32": "FP32",
-                  "half": "FP16", "float16": "FP16"}  # fmt: skip
-
-
-def _correction(name: str, value: str) -> str | None:
-    """The one spelling a broken value stands for, when there is exactly one; else None."""
+def _correction(name: str, value: str, error: fieldrules.FieldRuleError) -> str | None:
+    """The one value a broken one stands for: the field rule's correction where it names one
+    (``1263056KB`` -> ``1233M``); a domain outside the list is ``Other``, with the value as its
+    note. None when no single value is right."""
+    if error.correction is not None:
+        return error.correction
     cleaned = fieldrules.clean(value)
-    lowered = cleaned.lower()
-    if name == "application_domain":
-        if not cleaned or "【" in cleaned:
-            return None
-        return _DOMAIN_FOR.get(lowered, "Other")
-    if name == "precision":
-        return _PRECISION_FOR.get(lowered)
-    if name == "size":
-        try:
-            return fieldrules.format_size(_size_bytes(cleaned))
-        except ValueError:
-            return None
+    if name == "application_domain" and cleaned and "【" not in cleaned:
+        return fieldrules.OTHER_DOMAIN
     return None
-
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT])(?:i?B)?$", re.IGNORECASE)
-
-
-def _size_bytes(text: str) -> int:
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise ValueError(text)
-    power = "KMGT".index(match.group(2).upper()) + 1
-    return round(float(match.group(1)) * 1024**power)
 
 
 # --------------------------------------------------------------------------- overview
