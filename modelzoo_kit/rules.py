@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, ModelzooError
-from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.findings import Finding, Rule, Severity, register_rules
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
     Fence,
@@ -38,19 +38,11 @@ if TYPE_CHECKING:
     from modelzoo_kit.metadata import Deliverable
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: Severity
-    summary: str
-
-
 _E, _W = Severity.ERROR, Severity.WARNING
 
-#: Every rule the validator applies. Ids are stable: a rule may be retired, never renumbered.
-RULES: dict[str, Rule] = {
-    rule.id: rule
-    for rule in (
+#: Every rule the validator applies, in the kit's one registry (:data:`findings.RULES`).
+RULES: dict[str, Rule] = register_rules(
+    *(
         Rule("MZ001", _E, "README is not valid UTF-8 (bytes that cannot be read)"),
         Rule("MZ002", _E, "README cannot be read at all (binary or unreadable file)"),
         Rule("MZ101", _E, "a section the template requires is missing"),
@@ -89,7 +81,7 @@ RULES: dict[str, Rule] = {
         Rule("MZ401", _E, "template placeholder or instruction left in"),
         Rule("MZ402", _E, "template example text copied verbatim"),
     )
-}
+)
 
 #: The basic-information field -> the rule id for an invalid value.
 FIELD_RULE_IDS: dict[str, str] = {
@@ -122,8 +114,7 @@ REQUIRED_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def finding(rule_id: str, path: str, line: int | None, message: str, hint: str = "") -> Finding:
-    rule = RULES[rule_id]
-    return Finding(rule.id, rule.severity, path, line, message, hint)
+    return RULES[rule_id].finding(path, line, message, hint)
 
 
 # --------------------------------------------------------------------------- the README
@@ -818,9 +809,7 @@ def _load(folder: Path, shown: str, findings: list[Finding]) -> Deliverable | No
         for problem in exc.problems:
             where = f"{problem.field}: " if problem.field else ""
             findings.append(
-                Finding(
-                    "MZ304",
-                    Severity.ERROR,
+                RULES["MZ304"].finding(
                     shown,
                     problem.line,
                     f"{where}{problem.message}",
