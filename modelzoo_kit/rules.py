@@ -312,6 +312,18 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
         if heading is not None:
             anchor_form.append((link, heading))
             continue
+        hidden = _heading_in_code_block(document, (_section_key(anchor.removesuffix(".md")),))
+        if hidden is not None:
+            line, fence = hidden
+            yield finding(
+                "MZ105",
+                path,
+                link.line,
+                f"link [{link.text}](#{anchor}) points to a heading (line {line}) inside the "
+                f"code block that opens at line {fence.line}, which markdown shows as code",
+                "close the code block before the heading",
+            )
+            continue
         yield finding(
             "MZ105",
             path,

@@ -147,6 +147,15 @@ def test_a_section_swallowed_by_a_code_block_names_the_block(tmp_path: Path) -> 
     ]
 
 
+def test_toc_links_to_a_swallowed_section_name_the_code_block(tmp_path: Path) -> None:
+    links = [f for f in findings_for(tmp_path, "unclosed_fence_bad.md") if f.rule == "MZ105"]
+    assert [f.message for f in links] == [
+        f"link [{name}](#{name}.md) points to a heading (line {line}) inside the code block "
+        "that opens at line 81, which markdown shows as code"
+        for name, line in (("迁移学习指导", 85), ("高级参考", 89))
+    ]
+
+
 def test_a_code_block_never_closed_is_said_to_be() -> None:
     text = (FIXTURES.parent / "good.md").read_text(encoding="utf-8")
     command = "bash test/train_full_1p.sh --data_path=/data/imagenet\n"
