@@ -133,7 +133,7 @@ def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Ex
     try:
         normalised = fieldrules.FIELD_RULES[name](value)
     except fieldrules.FieldRuleError as exc:
-        corrected = _correction(name, value)
+        corrected = _correction(name, value, exc)
         if corrected is None:
             result.note(path, UNREADABLE, f"{exc.message} ({exc.hint}); left out", entry.line)
             return
@@ -170,38 +170,16 @@ def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Ex
         result.note(path, NORMALISED, f"written {value!r}; kept as {canonical!r}", entry.line)
 
 
-_DOMAIN_FOR = {k.lower(): v for k, v in fieldrules._DOMAIN_SYNONYMS.items()}
-_PRECISION_FOR = {"混合精度": "Mixed", "混合": "Mixed", "single": "FP32", "float32": "FP32",
-                  "half": "FP16", "float16": "FP16"}  # fmt: skip
-
-
-def _correction(name: str, value: str) -> str | None:
-    """The one spelling a broken value stands for, when there is exactly one; else None."""
+def _correction(name: str, value: str, error: fieldrules.FieldRuleError) -> str | None:
+    """The one value a broken one stands for: the field rule's correction where it names one
+    (``1263056KB`` -> ``1233M``); a domain outside the list is ``Other``, with the value as its
+    note. None when no single value is right."""
+    if error.correction is not None:
+        return error.correction
     cleaned = fieldrules.clean(value)
-    lowered = cleaned.lower()
-    if name == "application_domain":
-        if not cleaned or "【" in cleaned:
-            return None
-        return _DOMAIN_FOR.get(lowered, "Other")
-    if name == "precision":
-        return _PRECISION_FOR.get(lowered)
-    if name == "size":
-        try:
-            return fieldrules.format_size(_size_bytes(cleaned))
-        except ValueError:
-            return None
+    if name == "application_domain" and cleaned and "【" not in cleaned:
+        return fieldrules.OTHER_DOMAIN
     return None
-
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT])(?:i?B)?$", re.IGNORECASE)
-
-
-def _size_bytes(text: str) -> int:
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise ValueError(text)
-    power = "KMGT".index(match.group(2).upper()) + 1
-    return round(float(match.group(1)) * 1024**power)
 
 
 # --------------------------------------------------------------------------- overview
@@ -268,8 +246,7 @@ def _code_reference(
 #: Matched against the line with its indentation stripped, and with one loop over the bullet's
 #: spaces and stars: ``\s*(?:[-*+]\s+)?\**\s*`` backtracked quadratically over a deeply indented
 #: line (a 3,000-level nested list took minutes).
-_PAPER_LABEL = re.compile(r"^(?:[-+]\s)?[\s*]*(?:参考论文|Reference paper|Paper)")
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_PAPER_LABEL = re.compile(r"^(?:[-+]\s)?[\s*]*(?:参考论文|Reference paper|Paper)\s*\**[:：]?")
 _BARE_URL = re.compile(r"https?://[^\s)>\]，。]+")
 
 
@@ -278,10 +255,17 @@ def _paper(document: ReadmeDocument) -> dict[str, str] | None:
     for index in document.readable_lines:
         if not _PAPER_LABEL.match(lines[index].lstrip()):
             continue
-        for candidate in lines[index : index + 6]:
-            link = _LINK.search(candidate)
-            if link:
-                return {"title": plain_text(link.group(1)), "url": link.group(2)}
+        for offset, candidate in enumerate(lines[index : index + 6]):
+            link = next(
+                (
+                    link
+                    for link in document.links_on_line(index + offset + 1)
+                    if not link.is_image and link.target.startswith(("http://", "https://"))
+                ),
+                None,
+            )
+            if link is not None:
+                return {"title": plain_text(link.text), "url": link.target}
             bare = _BARE_URL.search(candidate)
             if bare:
                 return {"title": bare.group(0), "url": bare.group(0)}

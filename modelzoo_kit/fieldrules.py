@@ -22,12 +22,15 @@ from pathlib import PurePosixPath
 
 
 class FieldRuleError(ValueError):
-    """A field value breaks a template rule. ``hint`` says what to write instead."""
+    """A field value breaks a template rule. ``hint`` says what to write instead, and
+    ``correction`` is that value where exactly one is right (``1263056KB`` -> ``1233M``,
+    ``混合精度`` -> ``Mixed``), for the importer to write in its place."""
 
-    def __init__(self, message: str, hint: str = ""):
+    def __init__(self, message: str, hint: str = "", correction: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.correction = correction
 
     def __str__(self) -> str:
         return f"{self.message} (hint: {self.hint})" if self.hint else self.message
@@ -153,7 +156,6 @@ DOMAIN_SYNONYMS: dict[str, str] = {
     "语音合成": "Speech Synthesis",
     "机器翻译": "Machine Translation",
 }
-_DOMAIN_SYNONYMS = DOMAIN_SYNONYMS  # the name extract.py first used
 _OTHER_WITH_NOTE = re.compile(
     r"^(?:other|others|其他|其它)\s*(?:[(（]\s*(?P<paren>[^)）]*?)\s*[)）]|[:：]\s*(?P<colon>.+))?$",
     re.IGNORECASE,
@@ -192,7 +194,9 @@ def check_application_domain(text: str, note: str | None = None) -> Normalised:
         close = _closest(value, APPLICATION_DOMAINS)
         hint = f"did you mean {close!r}? " if close else ""
         hint += f"choose one of {listed}, or 'Other' with a note"
-    raise FieldRuleError(f"application domain {value!r} is not in the template's list", hint)
+    raise FieldRuleError(
+        f"application domain {value!r} is not in the template's list", hint, synonym
+    )
 
 
 # --------------------------------------------------------------------------- version
@@ -308,21 +312,25 @@ def _check_size_part(part: str) -> tuple[str, list[str]]:
         )
     number = float(number_text)
     nbytes = number * _UNIT_BYTES[unit]
+    right = format_size(int(nbytes))
     if unit in ("G", "T"):
         raise FieldRuleError(
             f"size {part.strip()!r} uses a {unit} unit; the template writes sizes in K or M",
-            f"write {format_size(int(nbytes))}",
+            f"write {right}",
+            right,
         )
     if unit == "B" or (unit == "M" and nbytes < _UNIT_BYTES["M"]):
         raise FieldRuleError(
             f"size {part.strip()!r} is below 1M and should be written in K",
-            f"write {format_size(int(nbytes))}",
+            f"write {right}",
+            right,
         )
     if unit == "K" and number >= 1024:
         raise FieldRuleError(
             f"size {part.strip()!r} should be written in M (rule: under 1M write xxK, "
             "over 1M write xxM)",
-            f"write {format_size(int(nbytes))}",
+            f"write {right}",
+            right,
         )
     notes = []
     if unit_text != unit:
@@ -340,7 +348,12 @@ def check_size(text: str) -> Normalised:
     parts = re.split(r"\s*[/,，、]\s*", value)
     canonical_parts, notes = [], []
     for part in parts:
-        canonical, part_notes = _check_size_part(part)
+        try:
+            canonical, part_notes = _check_size_part(part)
+        except FieldRuleError as exc:
+            if len(parts) > 1:
+                exc.correction = None  # one part's spelling is not the whole value
+            raise
         canonical_parts.append(canonical)
         notes.extend(part_notes)
     return Normalised(
@@ -403,15 +416,35 @@ FRAMEWORKS: tuple[str, ...] = (
     "ONNX",
     "JAX",
 )
+#: How pip and conda spell a framework's package, as READMEs copy it from requirements.txt:
+#: ``tensorflow-gpu``, ``torch``, ``mindspore_ascend``, ``mxnet-cu101``.
+_FRAMEWORK_PACKAGE = re.compile(
+    r"^(?P<base>tensorflow|torch|pytorch|mindspore|paddlepaddle|paddle|mxnet|jax|keras|onnx)"
+    r"(?:[-_](?:gpu|cpu|ascend|npu|rocm|cuda\d*|cu\d+|nightly|intel|macos|dev))?$",
+    re.IGNORECASE,
+)
+_PACKAGE_FRAMEWORK = {"torch": "PyTorch", "paddle": "PaddlePaddle"}
+
+
+def framework_of_package(name: str) -> str | None:
+    """``tensorflow-gpu`` -> ``TensorFlow``: the framework a package name installs, or None."""
+    match = _FRAMEWORK_PACKAGE.match(name)
+    if match is None:
+        return None
+    base = match.group("base").lower()
+    return _PACKAGE_FRAMEWORK.get(base) or next(f for f in FRAMEWORKS if f.lower() == base)
+
+
 _FRAMEWORK = re.compile(
-    r"^(?P<name>[A-Za-z][A-Za-z-]*?)(?P<sep>[\s_-]*)[(（]?\s*[vV]?(?P<version>\d+(?:\.\d+){0,3})"
+    r"^(?P<name>[A-Za-z][A-Za-z0-9_-]*?)(?P<sep>[\s_-]*)[(（]?\s*[vV]?(?P<version>\d+(?:\.\d+){0,3})"
     r"\s*[)）]?$"
 )
 
 
 def check_framework(text: str) -> Normalised:
     """A framework with its version, ``PyTorch 2.1.0``. ``PyTorch_1.6.0``, ``TensorFlow1.15.0``,
-    ``pytorch 1.7`` and ``PyTorch (1.5.0)`` are normalised to that spelling, with a note."""
+    ``pytorch 1.7``, ``PyTorch (1.5.0)`` and the package's spelling (``TensorFlow-gpu_1.14.0``,
+    ``torch 1.8.1``) are normalised to that spelling, with a note."""
     value = _require_value(text, "framework")
     match = _FRAMEWORK.match(value)
     if not match:
@@ -426,6 +459,10 @@ def check_framework(text: str) -> Normalised:
     name, version = match.group("name"), match.group("version")
     notes: list[str] = []
     canonical_name = next((f for f in FRAMEWORKS if f.lower() == name.lower()), None)
+    package = framework_of_package(name) if canonical_name is None else None
+    if package is not None:
+        canonical_name = package
+        notes.append(f"{name!r} is how the package is spelt; the framework is {package!r}")
     if canonical_name is None:
         close = _closest(name, FRAMEWORKS)
         if close is not None:
@@ -493,16 +530,21 @@ def check_precision(text: str) -> Normalised:
     """FP32, FP16 or Mixed, case-insensitive; ``Mixed/FP16`` lists several."""
     value = _require_value(text, "precision")
     canonical_parts, notes = [], []
-    for part in re.split(r"\s*/\s*", value):
+    parts = re.split(r"\s*/\s*", value)
+    for part in parts:
         found = next((p for p in PRECISIONS if p.lower() == part.lower()), None)
         if found is None:
+            meant = _PRECISION_HINTS.get(part.lower())
             if "%" in part:
                 hint = "this is an accuracy figure; precision means FP32, FP16 or Mixed"
-            elif part.lower() in _PRECISION_HINTS:
-                hint = f"write {_PRECISION_HINTS[part.lower()]!r}"
+            elif meant is not None:
+                hint = f"write {meant!r}"
             else:
                 hint = "write FP32, FP16 or Mixed"
-            raise FieldRuleError(f"precision {value!r} is not one of FP32/FP16/Mixed", hint)
+            single = meant if meant in PRECISIONS and len(parts) == 1 else None
+            raise FieldRuleError(
+                f"precision {value!r} is not one of FP32/FP16/Mixed", hint, single
+            )
         if found != part:
             notes.append(f"written {part!r}; the template writes {found!r}")
         canonical_parts.append(found)

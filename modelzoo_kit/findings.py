@@ -71,6 +71,48 @@ class Finding:
         }
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A check with a stable id: the severity its findings have, ``also`` the other severities
+    some of them may have (PV060 is an error under ``--strict``), and a one-line summary.
+
+    Every rule, validation (``MZ``) and provenance (``PV``), is registered in :data:`RULES`;
+    docs/rules.md and docs/provenance.md document them, and a test checks each against it."""
+
+    id: str
+    severity: Severity
+    summary: str
+    also: tuple[Severity, ...] = ()
+
+    def finding(
+        self,
+        path: str,
+        line: int | None,
+        message: str,
+        hint: str = "",
+        column: int | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        chosen = self.severity if severity is None else severity
+        if chosen is not self.severity and chosen not in self.also:
+            raise ValueError(f"rule {self.id} does not report {chosen.value} findings")
+        return Finding(self.id, chosen, path, line, message, hint, column)
+
+
+#: Rule id -> rule, for every check the kit has. Ids are stable: a rule may be retired, never
+#: renumbered.
+RULES: dict[str, Rule] = {}
+
+
+def register_rules(*rules: Rule) -> dict[str, Rule]:
+    """Add rules to :data:`RULES` (an id may be registered once) and return them by id."""
+    for rule in rules:
+        if rule.id in RULES:
+            raise ValueError(f"rule {rule.id} is registered twice")
+        RULES[rule.id] = rule
+    return {rule.id: rule for rule in rules}
+
+
 def filter_findings(
     findings: Iterable[Finding], select: Iterable[str] = (), ignore: Iterable[str] = ()
 ) -> list[Finding]:

@@ -6,38 +6,8 @@ folder is hashed the way git would (:mod:`modelzoo_kit.githash`) and compared wi
 ``commit_id:code_path``, fetched without blobs (:mod:`modelzoo_kit.gitremote`). An exact match
 needs no file content from the remote; a difference fetches only the blobs it has to show.
 
-Rule ids (stable; ``--select PV`` picks them all):
-
-=====  ========  =====================================================================
-PV000  info      the commit exists and is on the cited branch
-PV001  error     the url is refused: it would run a program, or looks like an option
-PV002  error     the url is unreachable, not a git repository, or needs credentials
-PV003  info/warn  offline (or unreachable): answered from the cache
-PV004  error     the branch does not exist
-PV005  error     the commit does not exist (or the server will not serve it)
-PV006  error     the commit exists but is not on the branch (not an ancestor of its head)
-PV007  error     code_path is absolute or leaves the repository
-PV008  error     code_path does not exist at the commit (hint: where the folder moved)
-PV009  error     a reference is incomplete (missing url, branch or commit id)
-PV010  info      the deliverable is identical to the tree at commit:code_path
-PV011  error     a file is in the deliverable but not at the commit
-PV012  error     a file is at the commit but not in the deliverable
-PV013  error     a file's content differs (short diff)
-PV014  error     a file's executable bit differs
-PV015  error     a path changed type (file, symlink, submodule)
-PV016  warn/info line endings: differs only in CRLF/LF, or equal bytes that git would convert
-PV017  warn/err  a submodule is not checked out / points to another commit
-PV018  warning   a file git may hash differently (custom filter driver, special file)
-PV019  warning   the server ignores partial-fetch filters: the check downloads whole history
-PV020  error     training and inference references disagree
-PV030  info      derivation from the upstream reference: files carried unchanged/changed/not
-PV040  info/err  the deliverable lives in the repository it cites: committed tree vs cited
-PV041  warning   ... and has uncommitted changes
-PV042  info      ... the commit to cite
-PV043  info      ... its commit was checked in that repository; the url was not contacted
-PV050  warning   the deliverable cites no adapted source at all
-PV060  warn/err  not verified: no network (offline) and not cached; an error under strict
-=====  ========  =====================================================================
+Rule ids (stable; ``--select PV`` picks them all) and their severities are in
+:data:`PROVENANCE_RULES`, documented in docs/provenance.md.
 """
 
 from __future__ import annotations
@@ -52,9 +22,46 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelzoo_kit import githash, gitremote
-from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.findings import Finding, Rule, Severity, register_rules
 from modelzoo_kit.gitremote import FetchLimits, GitCommandError, RemoteCache, TreeItem
 from modelzoo_kit.layouts import DELIVERABLE_FILE
+
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+#: Every provenance rule, in the kit's one registry (:data:`findings.RULES`); docs/provenance.md
+#: documents them and a test checks it against this table.
+PROVENANCE_RULES: dict[str, Rule] = register_rules(
+    *(
+        Rule("PV000", _I, "the commit exists and is on the cited branch"),
+        Rule("PV001", _E, "the url is refused: it would run a program, or looks like an option"),
+        Rule("PV002", _E, "the url is unreachable, not a git repository, or needs credentials"),
+        Rule("PV003", _I, "offline (or unreachable): answered from the cache", (_W,)),
+        Rule("PV004", _E, "the branch does not exist"),
+        Rule("PV005", _E, "the commit does not exist (or the server will not serve it)"),
+        Rule("PV006", _E, "the commit exists but is not on the branch (not an ancestor)"),
+        Rule("PV007", _E, "code_path is absolute or leaves the repository"),
+        Rule("PV008", _E, "code_path does not exist at the commit (hint: where the folder moved)"),
+        Rule("PV009", _E, "a reference is incomplete (missing url, branch or commit id)"),
+        Rule("PV010", _I, "the deliverable is identical to the tree at commit:code_path"),
+        Rule("PV011", _E, "a file is in the deliverable but not at the commit"),
+        Rule("PV012", _E, "a file is at the commit but not in the deliverable"),
+        Rule("PV013", _E, "a file's content differs (short diff)"),
+        Rule("PV014", _E, "a file's executable bit differs"),
+        Rule("PV015", _E, "a path changed type (file, symlink, submodule)"),
+        Rule("PV016", _W, "differs only in line endings, or bytes git would convert", (_I,)),
+        Rule("PV017", _W, "a submodule is not checked out / points to another commit", (_E,)),
+        Rule("PV018", _W, "a file git may hash differently (custom filter driver, special file)"),
+        Rule("PV019", _W, "the server ignores partial-fetch filters (whole history is sent)"),
+        Rule("PV020", _E, "training and inference references disagree"),
+        Rule("PV030", _I, "derivation: upstream files carried unchanged / changed / not at all"),
+        Rule("PV040", _I, "the deliverable lives in the repository it cites: tree vs cited", (_E,)),
+        Rule("PV041", _W, "... and has uncommitted changes"),
+        Rule("PV042", _I, "... the commit to cite"),
+        Rule("PV043", _I, "... its commit was checked in that repository, the url not contacted"),
+        Rule("PV050", _W, "the deliverable cites no adapted source at all"),
+        Rule("PV060", _W, "not verified: offline and not cached (an error under strict)", (_E,)),
+    )
+)
 
 _HEX_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _LIST_LIMIT = 15
@@ -181,18 +188,21 @@ class _Checker:
 
     # -- reporting ---------------------------------------------------------------------
 
-    def add(self, rule: str, severity: Severity, message: str, hint: str = "",
-            path: str | None = None, field: str | None = None) -> None:
+    def add(self, rule: str, message: str, hint: str = "", path: str | None = None,
+            field: str | None = None, severity: Severity | None = None) -> None:
         """Record a finding about a file of the deliverable (``path``) or about the metadata
-        (``field``, located by line in deliverable.yaml when it can be found)."""
+        (``field``, located by line in deliverable.yaml when it can be found). Its severity is
+        the rule's (:data:`PROVENANCE_RULES`), or one of the others the rule allows."""
+        registered = PROVENANCE_RULES[rule]
         if path is not None:
-            self.findings.append(Finding(rule, severity, str(self.dir / path), None, message,
-                                         hint))
+            self.findings.append(registered.finding(str(self.dir / path), None, message, hint,
+                                                    severity=severity))
             return
         if self._lines is None:
             self._lines = yaml_lines(Path(self.yaml))
         line = self._lines.get(field or "")
-        self.findings.append(Finding(rule, severity, self.yaml, line, message, hint))
+        self.findings.append(registered.finding(self.yaml, line, message, hint,
+                                                severity=severity))
 
     # -- the local folder --------------------------------------------------------------
 
@@ -201,7 +211,7 @@ class _Checker:
         if self._local is None:
             self._local, self._gitignored = hash_working_folder(self.dir, self.is_ignored)
             for note in self._local.notes:
-                self.add("PV018", Severity.WARNING, note.message, path=note.path)
+                self.add("PV018", note.message, path=note.path)
         return self._local
 
     # -- one reference -----------------------------------------------------------------
@@ -210,20 +220,19 @@ class _Checker:
         """Check url, branch, commit and ancestry; return the cache holding the commit."""
         missing = [n for n in ("url", "branch", "commit_id") if not getattr(ref, n)]
         if missing:
-            self.add("PV009", Severity.ERROR, f"{ref.field}: {', '.join(missing)} missing",
+            self.add("PV009", f"{ref.field}: {', '.join(missing)} missing",
                      f"cite the source as url, branch and commit_id under {ref.field}",
                      field=ref.field)
             return None
         if not _HEX_ID.match(ref.commit_id):
-            self.add("PV009", Severity.ERROR,
-                     f"{ref.field}.commit_id {ref.commit_id!r} is not a full commit id",
+            self.add("PV009", f"{ref.field}.commit_id {ref.commit_id!r} is not a full commit id",
                      "write the full 40-hex id: git rev-parse <commit>",
                      field=f"{ref.field}.commit_id")
             return None
         try:
             url = gitremote.check_url(ref.url, base=self.dir)
         except gitremote.UnsafeSourceError as exc:
-            self.add("PV001", Severity.ERROR, f"{ref.field}.url refused: {exc}",
+            self.add("PV001", f"{ref.field}.url refused: {exc}",
                      "cite an https://, ssh:// or file:// repository address",
                      field=f"{ref.field}.url")
             return None
@@ -247,8 +256,7 @@ class _Checker:
         if heads is None:
             return None
         if cache.supports_filter is False:
-            self.add("PV019", Severity.WARNING,
-                     f"{ref.field}: {ref.url} does not serve partial fetches, so checking "
+            self.add("PV019", f"{ref.field}: {ref.url} does not serve partial fetches, so checking "
                      "downloads every object of the branch's history",
                      "the download stops at --max-fetch-mb; on a local mirror set "
                      "uploadpack.allowFilter=true", field=f"{ref.field}.url")
@@ -256,8 +264,7 @@ class _Checker:
         if branch_head is None:
             where = "in the cache" if cache.offline else f"at {ref.url}"
             known = ", ".join(sorted(heads)[:_LIST_LIMIT]) or "none"
-            self.add("PV004", Severity.ERROR,
-                     f"{ref.field}.branch {ref.branch!r} does not exist {where}",
+            self.add("PV004", f"{ref.field}.branch {ref.branch!r} does not exist {where}",
                      f"branches: {known}", field=f"{ref.field}.branch")
         else:
             try:
@@ -273,7 +280,7 @@ class _Checker:
         if exc.kind == "network":
             self.unverified(ref, f"the network went away while fetching {what} (offline: {exc})")
         else:
-            self.add("PV002", Severity.ERROR, f"{ref.field}: fetching {what} failed: {exc}")
+            self.add("PV002", f"{ref.field}: fetching {what} failed: {exc}")
 
     def unverified(self, ref: SourceRef, reason: str, field: str | None = None,
                    hint: str = "re-run with network access, or with --cache DIR of a previous "
@@ -285,15 +292,15 @@ class _Checker:
                     "out: run `git fetch --unshallow` and check again; or " + hint)
         if not self.strict:
             hint += " (--strict makes this an error)"
-        self.add("PV060", Severity.ERROR if self.strict else Severity.WARNING,
-                 f"{ref.field}: {ref.url} could not be verified: {reason}", hint,
-                 field=field or f"{ref.field}.url")
+        self.add("PV060", f"{ref.field}: {ref.url} could not be verified: {reason}", hint,
+                 field=field or f"{ref.field}.url",
+                 severity=Severity.ERROR if self.strict else Severity.WARNING)
 
     def _verify_in_home(self, ref: SourceRef, home: HomeRepository) -> RemoteCache:
         """Branch and ancestry of a commit of the repository the deliverable lives in, read
         from that repository: its local and remote-tracking branches of the cited name."""
         repo = EnclosingRepository(home, self.limits)
-        self.add("PV043", Severity.INFO,
+        self.add("PV043",
                  f"{ref.field}: checked in the enclosing repository {home.top} (recognised by "
                  f"{home.matched_by}); {ref.url} itself was not contacted",
                  "the cited commit is here, so no network is needed", field=f"{ref.field}.url")
@@ -309,11 +316,10 @@ class _Checker:
             containing = repo.branches_containing(commit)
             hint = (f"it is on: {', '.join(containing[:_LIST_LIMIT])}" if containing
                     else "it is on no branch; cite a commit on the branch")
-            self.add("PV006", Severity.ERROR,
-                     f"{ref.field}: commit {commit} is not on branch {ref.branch!r} "
+            self.add("PV006", f"{ref.field}: commit {commit} is not on branch {ref.branch!r} "
                      f"({', '.join(refs)} of {home.top})", hint, field=f"{ref.field}.commit_id")
         else:
-            self.add("PV000", Severity.INFO,
+            self.add("PV000",
                      f"{ref.field}: commit {commit[:12]} ({repo.commit_date(commit)}) is on "
                      f"branch {ref.branch!r} ({', '.join(refs)} of the enclosing repository)",
                      field=f"{ref.field}.commit_id")
@@ -321,8 +327,7 @@ class _Checker:
 
     def _heads(self, ref: SourceRef, cache: RemoteCache, url: str) -> dict[str, str] | None:
         if cache.offline:
-            self.add("PV003", Severity.INFO,
-                     f"{ref.field}: offline; answered from the cache {cache.path}")
+            self.add("PV003", f"{ref.field}: offline; answered from the cache {cache.path}")
             return cache.cached_heads()
         try:
             heads = cache.remote_heads()
@@ -334,9 +339,10 @@ class _Checker:
                 cached = cache.cached_heads()
                 if cached:
                     cache.offline = True
-                    self.add("PV003", Severity.WARNING,
+                    self.add("PV003",
                              f"{ref.field}: {ref.url} is unreachable ({exc}); answered from the "
-                             f"cache {cache.path}, which may be out of date")
+                             f"cache {cache.path}, which may be out of date",
+                             severity=Severity.WARNING)
                     return cached
                 self.unverified(ref, f"no network is reachable (offline: {exc}) and it is not "
                                 "in the cache")
@@ -347,8 +353,7 @@ class _Checker:
                 "refused": "uses a transport git is not allowed to use",
                 "timeout": "did not answer in time",
             }
-            self.add("PV002", Severity.ERROR,
-                     f"{ref.field}: {ref.url} {reasons.get(exc.kind, 'failed')}: {exc}",
+            self.add("PV002", f"{ref.field}: {ref.url} {reasons.get(exc.kind, 'failed')}: {exc}",
                      "check the url; for a private repository use an ssh url with your key "
                      "(the kit runs no credential helper)",
                      field=f"{ref.field}.url")
@@ -366,8 +371,7 @@ class _Checker:
                 return None
         if not present:
             where = "in the cache" if cache.offline else f"in {ref.url}"
-            self.add("PV005", Severity.ERROR,
-                     f"{ref.field}.commit_id {commit} does not exist {where}",
+            self.add("PV005", f"{ref.field}.commit_id {commit} does not exist {where}",
                      "cite a commit that was pushed: git log -1 --format=%H on the branch",
                      field=f"{ref.field}.commit_id")
             return None
@@ -381,12 +385,11 @@ class _Checker:
                     containing = []
             hint = (f"it is on: {', '.join(containing[:_LIST_LIMIT])}" if containing
                     else "it is on no branch; cite a commit on the branch")
-            self.add("PV006", Severity.ERROR,
-                     f"{ref.field}: commit {commit} is not on branch {ref.branch!r}", hint,
+            self.add("PV006", f"{ref.field}: commit {commit} is not on branch {ref.branch!r}", hint,
                      field=f"{ref.field}.commit_id")
         elif on_branch:
             date = cache.commit_date(commit)
-            self.add("PV000", Severity.INFO,
+            self.add("PV000",
                      f"{ref.field}: commit {commit[:12]} ({date}) is on branch {ref.branch!r} "
                      f"of {ref.url}", field=f"{ref.field}.commit_id")
         return cache
@@ -395,7 +398,7 @@ class _Checker:
                           code_path: str) -> TreeItem | None:
         problem = code_path_problem(code_path)
         if problem:
-            self.add("PV007", Severity.ERROR, f"{ref.field}: {problem}",
+            self.add("PV007", f"{ref.field}: {problem}",
                      "write code_path relative to the repository root, inside it",
                      field=f"{ref.field}.code_path")
             return None
@@ -403,12 +406,12 @@ class _Checker:
         try:
             item = cache.resolve(ref.commit_id, path)
         except GitCommandError as exc:
-            self.add("PV002", Severity.ERROR, f"{ref.field}: reading the commit's trees failed: "
+            self.add("PV002", f"{ref.field}: reading the commit's trees failed: "
                      f"{exc}")
             return None
         if item is None or item.kind != "tree":
             what = "does not exist" if item is None else f"is a {item.kind}, not a folder"
-            self.add("PV008", Severity.ERROR,
+            self.add("PV008",
                      f"{ref.field}.code_path {path!r} {what} at commit {ref.commit_id[:12]}",
                      self._moved_hint(ref, cache, path), field=f"{ref.field}.code_path")
             return None
@@ -463,7 +466,7 @@ class _Checker:
         local = self.local
         where = f"{ref.commit_id[:12]}:{item.path}"
         if local.tree_id == item.oid:
-            self.add("PV010", Severity.INFO,
+            self.add("PV010",
                      f"identical to {where} of {_source_name(ref, cache)} (tree {item.oid})",
                      path=".")
             return
@@ -475,7 +478,7 @@ class _Checker:
             theirs, ours = remote.get(path), mine.get(path)
             if theirs is None and ours is not None:
                 differences += 1
-                self.add("PV011", Severity.ERROR, f"added: not at {where}",
+                self.add("PV011", f"added: not at {where}",
                          "if the deliverable adds it on purpose, list it in provenance.ignore",
                          path=path)
             elif ours is None and theirs is not None:
@@ -485,7 +488,7 @@ class _Checker:
         self._show_diffs(cache, modified)
         if differences == 0:
             ignored = len(local.excluded)
-            self.add("PV010", Severity.INFO,
+            self.add("PV010",
                      f"identical to {where} of {_source_name(ref, cache)} apart from {ignored} "
                      "ignored path(s) "
                      f"({', '.join(local.excluded[:_LIST_LIMIT])})", path=".")
@@ -493,14 +496,13 @@ class _Checker:
     def _removed(self, path: str, theirs: TreeItem, where: str) -> int:
         top = path.split("/")[0]
         if theirs.mode == githash.MODE_GITLINK and path in self.local.empty_dirs:
-            self.add("PV017", Severity.WARNING,
-                     f"submodule not checked out (the commit has {theirs.oid[:12]})",
+            self.add("PV017", f"submodule not checked out (the commit has {theirs.oid[:12]})",
                      "git submodule update --init, then check again", path=path)
             return 0
         note = ""
         if path in self._gitignored or top in self._gitignored:
             note = " (it is here, but .gitignore excludes it)"
-        self.add("PV012", Severity.ERROR, f"removed: at {where} but not in the deliverable{note}",
+        self.add("PV012", f"removed: at {where} but not in the deliverable{note}",
                  "restore it, or cite a commit without it", path=path)
         return 1
 
@@ -511,30 +513,30 @@ class _Checker:
         their_kind = kinds.get(theirs.mode, "file")
         count = 0
         if our_kind != their_kind:
-            self.add("PV015", Severity.ERROR,
+            self.add("PV015",
                      f"type changed: a {our_kind} here, a {their_kind} at {where}", path=path)
             return 1
         if ours.mode != theirs.mode:
             count += 1
-            self.add("PV014", Severity.ERROR,
-                     f"executable bit differs: {ours.mode} here, {theirs.mode} at {where}",
+            self.add("PV014", f"executable bit differs: {ours.mode} here, {theirs.mode} at {where}",
                      f"chmod {'-x' if ours.mode == githash.MODE_EXECUTABLE else '+x'} {path}",
                      path=path)
         if ours.oid == theirs.oid:
             return count
         if our_kind == "submodule":
-            self.add("PV017", Severity.ERROR,
+            self.add("PV017",
                      f"submodule points to {ours.oid[:12]}, the commit has {theirs.oid[:12]}",
-                     "check out the submodule commit the cited commit records", path=path)
+                     "check out the submodule commit the cited commit records", path=path,
+                     severity=Severity.ERROR)
             return count + 1
         if ours.raw_oid == theirs.oid:
-            self.add("PV016", Severity.INFO,
+            self.add("PV016",
                      "identical bytes; git would normalise its line endings on add "
-                     "(.gitattributes / core.autocrlf), so a fresh commit would differ", path=path)
+                     "(.gitattributes / core.autocrlf), so a fresh commit would differ", path=path,
+                     severity=Severity.INFO)
             return count
         if our_kind == "file" and self._line_endings_only(path, theirs.oid):
-            self.add("PV016", Severity.WARNING,
-                     f"differs from {where} only in line endings (CRLF vs LF)",
+            self.add("PV016", f"differs from {where} only in line endings (CRLF vs LF)",
                      "convert the line endings (dos2unix), or add a .gitattributes eol rule",
                      path=path)
             return count + 1
@@ -556,8 +558,7 @@ class _Checker:
                 fetched = False
         for index, (path, item) in enumerate(modified):
             theirs = cache.read_blob(item.oid) if fetched and index < len(wanted) else None
-            self.add("PV013", Severity.ERROR,
-                     "modified" + self._short_diff(path, item, theirs),
+            self.add("PV013", "modified" + self._short_diff(path, item, theirs),
                      "restore the cited version, or cite the commit that has this one",
                      path=path)
 
@@ -616,7 +617,7 @@ class _Checker:
                 continue
             shown = ", ".join(names[:_LIST_LIMIT])
             more = f" and {len(names) - _LIST_LIMIT} more" if len(names) > _LIST_LIMIT else ""
-            self.add("PV030", Severity.INFO,
+            self.add("PV030",
                      f"derivation: carries {len(names)} of {len(upstream)} files of {source} "
                      f"{label}: {shown}{more}")
 
@@ -649,10 +650,10 @@ class _Checker:
         top, rel = home.top, home.rel
         code_path = normalise_code_path(ref.code_path or ".")
         if code_path != rel:
-            self.add("PV040", Severity.ERROR,
+            self.add("PV040",
                      f"{ref.field}.code_path is {code_path!r}, but the deliverable lives at "
                      f"{rel!r} of the repository it cites", f"set code_path: {rel}",
-                     field=f"{ref.field}.code_path")
+                     field=f"{ref.field}.code_path", severity=Severity.ERROR)
         cited = _flatten(top, ref.commit_id, code_path, self.is_ignored)
         head = _flatten(top, "HEAD", rel, self.is_ignored)
         working = {p: (e.mode, e.oid) for p, e in self.local.entries.items()}
@@ -662,21 +663,19 @@ class _Checker:
             committed = "matches" if head == cited else "differs from"
             work = "matches" if working == cited else "differs from"
             state = f"HEAD:{rel} {committed} the cited commit; the working tree {work} it"
-        self.add("PV040", Severity.INFO,
-                 f"{ref.field} is the repository this deliverable lives in ({top}, "
+        self.add("PV040", f"{ref.field} is the repository this deliverable lives in ({top}, "
                  f"recognised by {home.matched_by}): {state}")
         if head is not None and working != head:
             changed = sorted(set(working.items()) ^ set(head.items()))
             names = sorted({p for p, _ in changed})
-            self.add("PV041", Severity.WARNING,
-                     f"uncommitted changes in {rel}: {', '.join(names[:_LIST_LIMIT])}",
+            self.add("PV041", f"uncommitted changes in {rel}: {', '.join(names[:_LIST_LIMIT])}",
                      "commit them, push, then cite the new commit")
         if cited is not None and working == cited:
             return
         suggestion = suggest_commit(self.dir, self.deliverable, role=ref.field.split(".")[-1],
                                     extra_ignore=self.patterns)
         if suggestion is not None:
-            self.add("PV042", Severity.INFO, suggestion.message, suggestion.hint,
+            self.add("PV042", suggestion.message, suggestion.hint,
                      field=f"{ref.field}.commit_id")
 
 
@@ -923,14 +922,13 @@ def _run_checks(checker: _Checker) -> None:
     sources = cited_sources(checker.deliverable)
     adapted, inference = sources.get("adapted"), sources.get("inference")
     if adapted is None:
-        checker.add("PV050", Severity.WARNING, "the deliverable cites no adapted source "
+        checker.add("PV050", "the deliverable cites no adapted source "
                     "(overview.adapted)", "cite url, branch, commit_id and code_path")
     if adapted is not None and inference is not None:
         for name in ("url", "branch", "commit_id"):
             a, b = getattr(adapted, name), getattr(inference, name)
             if a != b:
-                checker.add("PV020", Severity.ERROR,
-                            f"training and inference code cite different {name}s: {a!r} "
+                checker.add("PV020", f"training and inference code cite different {name}s: {a!r} "
                             f"(overview.adapted) vs {b!r} (overview.inference)",
                             "the template requires both from the same source",
                             field=f"overview.inference.{name}")

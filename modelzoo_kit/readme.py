@@ -7,9 +7,11 @@ spaces and fences, CRLF line endings and BOMs. This module reads all of them int
 :mod:`modelzoo_kit.rules` judges and :mod:`modelzoo_kit.extract` turns into metadata.
 
 markdown-it-py finds the block structure (headings, fences, HTML blocks, paragraphs). Its inline
-pass is switched off: it would double the parse time, and the few lines that need inline cleaning
-(headings, field labels) are cleaned by :func:`plain_text`, which follows the conventions a
-careful human reader uses (emphasis and escapes removed, underscores inside values kept).
+pass runs only on the blocks that may hold a link (``](``, ``<img``), which is where every link
+and image the rules check comes from; over the whole document it would double the parse time.
+The few lines that need inline cleaning (headings, field labels) are cleaned by
+:func:`plain_text`, which follows the conventions a careful human reader uses (emphasis and
+escapes removed, underscores inside values kept).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import codecs
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from modelzoo_kit import inputs
 from modelzoo_kit.errors import InputFileError, InputProblem
@@ -133,6 +136,16 @@ class Table:
         return next((i for i, h in enumerate(self.header) if h.lower() in wanted), None)
 
 
+@dataclass(frozen=True)
+class Fence:
+    """A fenced code block: its opening and last line (1-based), and whether a closing fence
+    ends it (one that is never closed runs to the end of its list item, quote or file)."""
+
+    line: int
+    end_line: int
+    closed: bool
+
+
 @dataclass
 class ReadmeDocument:
     """Everything the rules and the importer need to know about one README."""
@@ -161,9 +174,18 @@ class ReadmeDocument:
     repeated_fields: dict[str, list[int]] = field(default_factory=dict)
     """Field name -> 1-based lines of every occurrence, for a field the README writes more
     than once (a second, forged ``**发布者（Publisher）：…**`` line)."""
+    stray_link_text: list[LocatedValue] = field(default_factory=list)
+    """Text that markdown shows as it is although it looks like a link: a ``](`` without its
+    ``[`` (``模型来源：Github](https://…)``)."""
+    fences: list[Fence] = field(default_factory=list)
 
     def reference(self, role: str) -> ReferenceBlock | None:
         return next((r for r in self.references if r.role == role), None)
+
+    def links_on_line(self, line: int) -> list[Link]:
+        """The links a reader sees on a 1-based line. Lines of an indented code block count
+        too: in these READMEs it is nearly always a mis-indented list item."""
+        return links_on_line(self.lines, self.links, self.readable_lines, self.prose_lines, line)
 
     def lines_matching(self, pattern: re.Pattern[str], within: int = 0) -> list[int]:
         """0-based indexes of the readable lines where ``pattern`` matches (in the first
@@ -376,7 +398,6 @@ _KEY_VALUE = re.compile(
     re.IGNORECASE,
 )
 _URL_IN_TEXT = re.compile(r"https?://[^\s)\]>\"'`，。；、）]+")
-_LINK_TARGET = re.compile(r"\]\(\s*<?(https?://[^)\s>]+)")
 _IMG_TAG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _SCRIPT = re.compile(
     r"(?:^|[\s;&|(`])(?:bash|sh|source|python3?|\.)\s+(?:-\S+\s+)*(?:\./)?"
@@ -413,6 +434,7 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     paragraph_starts: list[tuple[int, int]] = []
     heading_lines: set[int] = set()
     tables: list[Table] = []
+    fences: list[Fence] = []
     for i, token in enumerate(tokens):
         if token.map is None:
             continue
@@ -421,6 +443,7 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
             tables.append(_read_table(tokens, i))
         elif token.type == "fence":
             code_lines[start:end] = b"\x01" * (end - start)
+            fences.append(Fence(start + 1, end, _fence_is_closed(lines, token.markup, start, end)))
         elif token.type == "code_block":
             code_lines[start:end] = b"\x03" * (end - start)
         elif token.type == "html_block":
@@ -467,9 +490,15 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
     fields, occurrences = _read_fields(
         lines, readable, field_lines, heading_lines, basic, sections
     )
+    links, stray_link_text = _read_links(tokens)
     reference_lines = lines_matching(lines, readable, _REFERENCE_HINT, 200)
-    references = _read_references(lines, reference_lines, readable, sections)
-    links = _read_links(lines, prose)
+    references = _read_references(
+        lines,
+        reference_lines,
+        readable,
+        sections,
+        lambda line: links_on_line(lines, links, readable, prose, line),
+    )
     scripts = _read_scripts(lines)
     document_title = _document_title(lines, sections)
     return ReadmeDocument(
@@ -489,6 +518,8 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
         basic_section=basic,
         tables=tables,
         repeated_fields={name: at for name, at in occurrences.items() if len(at) > 1},
+        stray_link_text=stray_link_text,
+        fences=fences,
     )
 
 
@@ -513,6 +544,11 @@ def _read_table(tokens: list, start: int) -> Table:
                 rows.append(TableRow(row_line, tuple(cells)))
     first = tokens[start].map
     return Table((first[0] + 1) if first else 0, tuple(header), tuple(rows))
+
+
+def _fence_is_closed(lines: list[str], markup: str, start: int, end: int) -> bool:
+    last = lines[end - 1].strip() if start < end - 1 and end <= len(lines) else ""
+    return len(last) >= len(markup) and set(last) == {markup[0]}
 
 
 def _html_headings(content: str, start: int) -> Iterator[Section]:
@@ -580,11 +616,22 @@ def match_label(label: str) -> tuple[str, bool] | None:
         _ZH_TO_FIELD.get(first.replace(" ", "")) or _EN_TO_FIELD.get(first),
         (_ZH_TO_FIELD.get(second.replace(" ", "")) or _EN_TO_FIELD.get(second)) if second else None,
     ]
+    if names[0] is None and names[1] is not None and _qualifies(first, names[1]):
+        names[0] = names[1]
     if names[0] is None:
         return None
     if second and names[1] is not None and names[1] != names[0]:
         return None
     return names[0], names[1] is not None
+
+
+def _qualifies(chinese: str, name: str) -> bool:
+    """``模型大小`` (model size) for ``大小``: a Chinese label that ends with the field's own
+    label and says whose it is. Only with the English label beside it, which names the field:
+    alone, ``模型精度`` is the model's accuracy, not its precision."""
+    label = FIELD_LABELS[name][0]
+    qualifier = chinese.replace(" ", "").removesuffix(label)
+    return qualifier != chinese.replace(" ", "") and 0 < len(qualifier) <= 4 and qualifier.isalpha()
 
 
 def _strip_line_markers(line: str) -> tuple[str, bool]:
@@ -779,6 +826,41 @@ _REFERENCE_LABEL = re.compile(
 )
 
 
+#: The other ways zoo authors name the reference implementation: whose code it is (参考,
+#: 原作者, 官方, 论文, GitHub…), what (源码, 开源代码, 实现, 项目…) and where (地址, 链接…),
+#: as in 源码地址, 开源代码, 参考项目, 原作者开源代码链接为, 论文中实验代码的开源链接,
+#: 官方代码仓, original code.
+_REFERENCE_LABEL_FORM = re.compile(
+    r"^(?P<whose>(?:(?:参考|原作者|作者|原始|原|官方|上游|开源|论文|github|gitee|gpu)[的中]?)*)"
+    r"(?:实验)?(?P<what>开源代码|源代码|源码|开源实现|代码实现|代码仓|代码|实现|项目|仓库)的?"
+    r"(?P<where>来源|参考|地址|链接|网址|路径|仓|开源链接)?为?$"
+    r"|^开源(?:地址|网址|链接)为?$"
+    r"|^(?:the )?(?:official|original|upstream|open[- ]?source|source) "
+    r"(?:implementation|code|repository|repo)(?: (?:url|link|address))?$"
+)
+_SOURCE_ITSELF = ("开源代码", "源代码", "源码", "开源实现")
+
+
+def reference_role(label: str) -> tuple[str, bool] | None:
+    """A label -> (role, whether it is one of :data:`REFERENCE_LABELS`); None for other text.
+
+    Besides those labels, a label of the reference implementation's form counts for it: the
+    source code itself (源码地址), or code, a project or an implementation said to be someone
+    else's (参考项目, 官方实现) or said to be the source (代码来源)."""
+    compact = re.sub(r"\s+", "", label).lower()
+    spaced = " ".join(label.lower().split())
+    role = REFERENCE_LABELS.get(compact) or REFERENCE_LABELS.get(spaced)
+    if role is not None:
+        return role, True
+    form = _REFERENCE_LABEL_FORM.match(compact) or _REFERENCE_LABEL_FORM.match(spaced)
+    if form is None:
+        return None
+    what, whose, where = form.group("what"), form.group("whose"), form.group("where")
+    if what and what not in _SOURCE_ITSELF and not whose and where not in ("来源", "参考"):
+        return None  # 代码地址, 项目: whose code is it?
+    return "reference", False
+
+
 def match_reference_label(line: str) -> tuple[str, str, str] | None:
     """``- 参考实现：https://…`` -> (role, label, rest of the line); None for other lines."""
     body, _ = _strip_line_markers(line)
@@ -787,27 +869,30 @@ def match_reference_label(line: str) -> tuple[str, str, str] | None:
     if not match:
         return None
     label = match.group("label").strip()
-    role = REFERENCE_LABELS.get(re.sub(r"\s+", "", label).lower()) or REFERENCE_LABELS.get(
-        " ".join(label.lower().split())
-    )
-    if role is None:
+    found = reference_role(label)
+    if found is None:
         return None
-    return role, label, cleaned[match.end() :]
+    return found[0], label, cleaned[match.end() :]
 
 
 _REFERENCE_HINT = re.compile(
-    r"参考实现|模型来源|开源代码路径|源代码地址|适配昇腾|推理"
-    r"|module source|reference implementation|adapt|inference",
+    r"参考实现|模型来源|开源代码路径|源代码地址|适配昇腾|推理|源码|代码|实现|项目|仓库|开源"
+    r"|module source|reference implementation|adapt|inference|implementation|code|repo",
     re.IGNORECASE,
 )
 
 
 def _read_references(
-    lines: list[str], candidates: list[int], prose: list[int], sections: list[Section]
+    lines: list[str],
+    candidates: list[int],
+    prose: list[int],
+    sections: list[Section],
+    links_on: Callable[[int], list[Link]],
 ) -> list[ReferenceBlock]:
     prose_set = set(prose)
     section_starts = {s.line - 1 for s in sections}
-    blocks: list[ReferenceBlock] = []
+    blocks: dict[str, ReferenceBlock] = {}
+    exact_roles: set[str] = set()
     for index in candidates:
         line = lines[index]
         if len(line) > 2000:
@@ -816,10 +901,16 @@ def _read_references(
         if found is None:
             continue
         role, label, _ = found
-        if any(b.role == role for b in blocks):
-            continue
-        blocks.append(_read_reference_block(lines, index, role, label, prose_set, section_starts))
-    return blocks
+        known = reference_role(label)
+        exact = known is not None and known[1]
+        if role in blocks and (role in exact_roles or not exact):
+            continue  # the first entry of a role counts; one of the template's labels first
+        blocks[role] = _read_reference_block(
+            lines, index, role, label, prose_set, section_starts, links_on
+        )
+        if exact:
+            exact_roles.add(role)
+    return sorted(blocks.values(), key=lambda block: block.line)
 
 
 def _indent(line: str) -> int:
@@ -833,11 +924,12 @@ def _read_reference_block(
     label: str,
     prose: set[int],
     section_starts: set[int],
+    links_on: Callable[[int], list[Link]],
 ) -> ReferenceBlock:
     block = ReferenceBlock(role, label, start + 1, start + 1)
     label_indent = _indent(lines[start])
     label_is_item = bool(_LIST_MARKER.match(lines[start]))
-    _collect_reference_values(block, lines[start], start, first=True)
+    _collect_reference_values(block, lines[start], start, links_on, first=True)
     index = start + 1
     limit = min(len(lines), start + 25)
     in_paragraph = True
@@ -864,12 +956,18 @@ def _read_reference_block(
             ):
                 break
         block.end_line = index + 1
-        _collect_reference_values(block, line, index, first=False)
+        _collect_reference_values(block, line, index, links_on, first=False)
         index += 1
     return block
 
 
-def _collect_reference_values(block: ReferenceBlock, line: str, index: int, first: bool) -> None:
+def _collect_reference_values(
+    block: ReferenceBlock,
+    line: str,
+    index: int,
+    links_on: Callable[[int], list[Link]],
+    first: bool,
+) -> None:
     if len(line) > 2000:
         return
     text = _ESCAPE.sub(lambda m: m.group(1), line)
@@ -880,7 +978,11 @@ def _collect_reference_values(block: ReferenceBlock, line: str, index: int, firs
         value = key_value.group("value").strip("`*_ ")
         block.keys.setdefault(key, LocatedValue(value, index + 1))
         return
-    targets = _LINK_TARGET.findall(text)
+    targets = [
+        link.target
+        for link in links_on(index + 1)
+        if not link.is_image and link.target.startswith(("http://", "https://"))
+    ]
     urls = targets or _URL_IN_TEXT.findall(text)
     for url in urls:
         url = url.rstrip("*_`")
@@ -891,20 +993,98 @@ def _collect_reference_values(block: ReferenceBlock, line: str, index: int, firs
 
 # --------------------------------------------------------------------------- links and scripts
 
-_MD_LINK = re.compile(r"(!?)\[([^\[\]]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*)>?")
+
+class _LinksAsWritten(MarkdownIt):
+    """markdown-it's inline parser, with link destinations kept as written (no
+    percent-encoding), so findings quote what the author wrote."""
+
+    def normalizeLink(self, url: str) -> str:  # noqa: N802 (markdown-it's name)
+        return url
+
+    def normalizeLinkText(self, link: str) -> str:  # noqa: N802
+        return link
 
 
-def _read_links(lines: list[str], prose: list[int]) -> list[Link]:
+_INLINE = _LinksAsWritten("commonmark", {"html": True, "maxNesting": 50})
+
+
+def _might_link(text: str) -> bool:
+    return "](" in text or "<img" in text or "<IMG" in text
+
+
+def inline_links(text: str, first_line: int) -> tuple[list[Link], list[LocatedValue]]:
+    """Links and images in inline markdown that starts on ``first_line``, as markdown-it
+    reads them, and the text that only looks like a link (a ``](`` left in plain text)."""
     links: list[Link] = []
-    for index in prose:
-        line = lines[index]
-        if "](" in line and len(line) <= 20000:
-            for match in _MD_LINK.finditer(line):
-                links.append(Link(match.group(2), match.group(3), index + 1, bool(match.group(1))))
-        if "<img" in line.lower():
-            for match in _IMG_TAG.finditer(line):
-                links.append(Link("", match.group(1), index + 1, True))
-    return links
+    stray: list[LocatedValue] = []
+    if not _might_link(text):
+        return links, stray
+    children = _INLINE.parseInline(text)[0].children or []
+    line = first_line
+    link_start: tuple[str, int] | None = None
+    link_text: list[str] = []
+    bracket_seen = False
+    for child in children:
+        kind = child.type
+        if kind in ("softbreak", "hardbreak"):
+            line += 1
+            if link_start is not None:
+                link_text.append(" ")
+        elif kind == "link_open":
+            link_start, link_text = (str(child.attrs.get("href", "")), line), []
+        elif kind == "link_close" and link_start is not None:
+            target, at = link_start
+            links.append(Link("".join(link_text).strip(), target, at, False))
+            link_start = None
+        elif kind == "image":
+            links.append(Link(child.content, str(child.attrs.get("src", "")), line, True))
+        elif kind == "html_inline":
+            links.extend(Link("", m.group(1), line, True) for m in _IMG_TAG.finditer(child.content))
+        elif kind in ("text", "code_inline"):
+            if link_start is not None:
+                link_text.append(child.content)
+            elif kind == "text":
+                # A '[' before the '](' (on this line or an earlier one) makes it a link
+                # markdown does not accept (a space in its address), not one missing its '['.
+                position = child.content.find("](")
+                if position >= 0 and not bracket_seen and "[" not in child.content[:position]:
+                    stray.append(LocatedValue(child.content, line))
+                bracket_seen = bracket_seen or "[" in child.content
+        line += child.content.count("\n") if kind in ("text", "html_inline") else 0
+    return links, stray
+
+
+def _read_links(tokens: list[Token]) -> tuple[list[Link], list[LocatedValue]]:
+    """Every link and image of the document, from markdown-it's tokens: inline markdown
+    (paragraphs, headings, list items) and ``<img src>`` in HTML blocks."""
+    links: list[Link] = []
+    stray: list[LocatedValue] = []
+    for token in tokens:
+        if token.map is None:
+            continue
+        if token.type == "inline" and len(token.content) <= 20000:
+            found, loose = inline_links(token.content, token.map[0] + 1)
+            links.extend(found)
+            stray.extend(loose)
+        elif token.type == "html_block" and "<img" in token.content.lower():
+            for match in _IMG_TAG.finditer(token.content):
+                line = token.map[0] + 1 + token.content.count("\n", 0, match.start())
+                links.append(Link("", match.group(1), line, True))
+    return links, stray
+
+
+def links_on_line(
+    lines: list[str], links: list[Link], readable: list[int], prose: list[int], line: int
+) -> list[Link]:
+    """See :meth:`ReadmeDocument.links_on_line`."""
+    index = line - 1
+    position = bisect_left(prose, index)
+    if position < len(prose) and prose[position] == index:
+        return [link for link in links if link.line == line]
+    position = bisect_left(readable, index)
+    if position < len(readable) and readable[position] == index:
+        return inline_links(lines[index].strip(), line)[0]
+    return []
 
 
 def _read_scripts(lines: list[str]) -> list[LocatedValue]:

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, ModelzooError
-from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.findings import Finding, Rule, Severity, register_rules
 from modelzoo_kit.layouts import (
     DELIVERABLE_FILE,
     README_FILES,
@@ -31,11 +31,13 @@ from modelzoo_kit.layouts import (
 )
 from modelzoo_kit.readme import (
     TEMPLATE_LABELS,
+    Fence,
     Link,
     ReadmeDocument,
     ReferenceBlock,
     Section,
     Table,
+    clean_heading_title,
     normalise_section_title,
     parse_readme,
     plain_text,
@@ -47,19 +49,11 @@ if TYPE_CHECKING:
     from modelzoo_kit.metadata import Deliverable
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: Severity
-    summary: str
-
-
 _E, _W = Severity.ERROR, Severity.WARNING
 
-#: Every rule the validator applies. Ids are stable: a rule may be retired, never renumbered.
-RULES: dict[str, Rule] = {
-    rule.id: rule
-    for rule in (
+#: Every rule the validator applies, in the kit's one registry (:data:`findings.RULES`).
+RULES: dict[str, Rule] = register_rules(
+    *(
         Rule("MZ001", _E, "README is not valid UTF-8 (bytes that cannot be read)"),
         Rule("MZ002", _E, "README cannot be read at all (binary or unreadable file)"),
         Rule("MZ100", _W, "a training folder's README follows no known layout"),
@@ -108,7 +102,7 @@ RULES: dict[str, Rule] = {
         Rule("MZ401", _E, "template placeholder or instruction left in"),
         Rule("MZ402", _E, "template example text copied verbatim"),
     )
-}
+)
 
 #: The basic-information field -> the rule id for an invalid value.
 FIELD_RULE_IDS: dict[str, str] = {
@@ -127,8 +121,7 @@ FIELD_RULE_IDS: dict[str, str] = {
 
 
 def finding(rule_id: str, path: str, line: int | None, message: str, hint: str = "") -> Finding:
-    rule = RULES[rule_id]
-    return Finding(rule.id, rule.severity, path, line, message, hint)
+    return RULES[rule_id].finding(path, line, message, hint)
 
 
 # --------------------------------------------------------------------------- the README
@@ -214,6 +207,20 @@ def check_sections(document: ReadmeDocument, path: str, layout: Layout) -> Itera
             continue
         if not spec.required:
             continue
+        hidden = _heading_in_code_block(document, tuple(spec.aliases))
+        if hidden is not None:
+            line, fence = hidden
+            extent = f"runs to line {fence.end_line}" if fence.closed else "is never closed"
+            yield finding(
+                "MZ101",
+                path,
+                line,
+                f"missing section `{spec.name}`: its heading (line {line}) is inside the code "
+                f"block that opens at line {fence.line} and {extent}, so it shows as code",
+                "close the code block before the heading, with ``` indented as the opening "
+                "one (indented 4 spaces more, it is read as code)",
+            )
+            continue
         listed = any(spec.matches(_section_key(t.removesuffix(".md"))) for t in toc_targets)
         where = " (the table of contents lists it, the body does not have it)" if listed else ""
         yield finding(
@@ -295,6 +302,27 @@ def _check_subsections(
             )
 
 
+_HEADING_IN_CODE = re.compile(
+    r"^\s*(?:#{1,6}\s*(?P<markdown>.+?)|<h[1-6][^>]*>(?P<html>.*?)</h[1-6]\s*>)\s*$", re.I
+)
+
+
+def _heading_in_code_block(
+    document: ReadmeDocument, aliases: tuple[str, ...]
+) -> tuple[int, Fence] | None:
+    """A section's heading swallowed by a code fence (never closed, or closed by a line the
+    author indented too far): its 1-based line and the fence."""
+    for fence in document.fences:
+        for line in range(fence.line + 1, fence.end_line + 1):
+            match = _HEADING_IN_CODE.match(document.lines[line - 1])
+            if match is None:
+                continue
+            title, _ = clean_heading_title(match.group("markdown") or match.group("html") or "")
+            if _section_key(title) in aliases:
+                return line, fence
+    return None
+
+
 def heading_slug(title: str) -> str:
     """The anchor GitHub and Gitee give a markdown heading."""
     slug = re.sub(r"[^\w\- ]", "", title.strip().lower())
@@ -322,29 +350,14 @@ def check_heading_form(document: ReadmeDocument, path: str) -> Iterator[Finding]
             )
 
 
-_LINK_SPAN = re.compile(r"!?\[[^\[\]]*\]\([^()]*(?:\([^()]*\)[^()]*)*\)")
-_ESCAPED_BRACKET = re.compile(r"\\[\[\]()]")
-
-
 def check_broken_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     """``模型来源：Github](https://…)``: the ``[`` is missing, so the link shows as raw text."""
-    lines = document.lines
-    for index in document.prose_lines:
-        line = lines[index]
-        if "](" not in line or len(line) > 5000:
-            continue
-        rest = _LINK_SPAN.sub("", _ESCAPED_BRACKET.sub("", line))
-        position = rest.find("](")
-        if position < 0 or "[" in rest[:position]:
-            continue
-        previous = lines[index - 1] if index else ""
-        if "[" in previous:
-            continue  # link text that started on the line before
+    for stray in document.stray_link_text:
         yield finding(
             "MZ107",
             path,
-            index + 1,
-            f"broken link: {rest.strip()[:60]!r} has '](' without a matching '['",
+            stray.line,
+            f"broken link: {stray.value.strip()[:60]!r} has '](' without a matching '['",
             "write links as [text](url)",
         )
 
@@ -354,11 +367,28 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     for section in document.sections:
         targets.add(section.title)
         targets.add(heading_slug(section.title))
+    anchor_form: list[tuple[Link, Section]] = []
     for link in document.links:
         if not link.target.startswith("#") or link.is_image or len(link.target) < 2:
             continue
         anchor = unquote(link.target[1:])
         if anchor in targets or anchor.lower() in targets:
+            continue
+        heading = _heading_named_by_file_anchor(document, anchor)
+        if heading is not None:
+            anchor_form.append((link, heading))
+            continue
+        hidden = _heading_in_code_block(document, (_section_key(anchor.removesuffix(".md")),))
+        if hidden is not None:
+            line, fence = hidden
+            yield finding(
+                "MZ105",
+                path,
+                link.line,
+                f"link [{link.text}](#{anchor}) points to a heading (line {line}) inside the "
+                f"code block that opens at line {fence.line}, which markdown shows as code",
+                "close the code block before the heading",
+            )
             continue
         yield finding(
             "MZ105",
@@ -367,6 +397,48 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
             f"link [{link.text}](#{anchor}) points to no heading or anchor",
             "add the section it names, or fix or remove the link",
         )
+    if anchor_form:
+        yield _anchor_form_finding(anchor_form, path)
+
+
+def _anchor_form_finding(pairs: list[tuple[Link, Section]], path: str) -> Finding:
+    """One finding for every ``[概述](#概述.md)`` link whose section is a markdown heading: the
+    sections are there, and one change (the anchor form) fixes all the links."""
+    link, heading = pairs[0]
+    slug = heading_slug(heading.title)
+    anchor = unquote(link.target[1:])
+    first = f"[{link.text}]({link.target}) -> {heading.title!r}, line {heading.line}, #{slug}"
+    if len(pairs) == 1:
+        message = (
+            f"link [{link.text}]({link.target}) uses the template's <h2 id=\"{anchor}\"> anchor, "
+            f"but {heading.title!r} (line {heading.line}) is a markdown heading, whose anchor is "
+            f"#{slug}: the section is there, the link does not reach it"
+        )
+    else:
+        message = (
+            f"{len(pairs)} links use the template's <h2 id=\"X.md\"> anchors, but their sections "
+            f"are markdown headings, whose anchors have no .md: the sections are there, the "
+            f"links do not reach them (first: {first})"
+        )
+    return finding(
+        "MZ105",
+        path,
+        link.line,
+        message,
+        f"link to #{slug}, or write the heading{'s' if len(pairs) > 1 else ''} as the template "
+        f"does: <h2 id=\"{anchor}\">{heading.title}</h2>",
+    )
+
+
+def _heading_named_by_file_anchor(document: ReadmeDocument, anchor: str) -> Section | None:
+    """The heading a ``#概述.md`` link means: the template writes its sections as
+    ``<h2 id="概述.md">``, and many READMEs keep that table of contents over ``## 概述``."""
+    if not anchor.endswith(".md") or len(anchor) <= 3:
+        return None
+    wanted = anchor[:-3]
+    exact = next((s for s in document.sections if s.title == wanted), None)
+    key = _section_key(wanted)
+    return exact or next((s for s in document.sections if _section_key(s.title) == key), None)
 
 
 # --------------------------------------------------------------------------- basic information
@@ -561,6 +633,25 @@ _LEFTOVER_HINT = re.compile(
 
 _GENERIC_TITLES = ("训练交付件模板", "训练交付件", "交付件模板")
 
+#: ``xxx`` the text itself defines, which makes it a variable the reader fills in, not a
+#: template gap: ``其中：xxx是数据集的路径``, ``xxx=/home/dataset``,
+#: ``--data_path=XXX(数据集的绝对路径)``.
+_VARIABLE_DEFINITION = re.compile(
+    r"(?<![A-Za-z0-9_/.])(?P<name>XXX|xxx)(?![A-Za-z0-9_])\s*"
+    r"(?:是|为|表示|指|代表|即|=\s*[^\s|]|[（(][^)）]*[\u4e00-\u9fff][^)）]*[)）]"
+    r"|(?:is|means|stands for)\s)"
+)
+
+
+def _defined_variables(lines: list[str], candidates: list[int]) -> set[str]:
+    """The ``xxx`` spellings the README defines somewhere (then every use is the variable)."""
+    found: set[str] = set()
+    for index in candidates:
+        line = lines[index]
+        if ("xxx" in line or "XXX" in line) and len(line) <= 5000:
+            found.update(m.group("name") for m in _VARIABLE_DEFINITION.finditer(plain_text(line)))
+    return found
+
 
 def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Finding]:
     title = document.title
@@ -573,14 +664,16 @@ def check_template_leftovers(document: ReadmeDocument, path: str) -> Iterator[Fi
             "title the README with the model's name",
         )
     lines = document.lines
-    for index in document.lines_matching(_LEFTOVER_HINT):
+    candidates = document.lines_matching(_LEFTOVER_HINT)
+    variables = _defined_variables(lines, candidates)
+    for index in candidates:
         line = lines[index]
         if len(line) > 5000:
             continue
         text = plain_text(line)
         for pattern, what in _PLACEHOLDERS:
             match = pattern.search(text)
-            if match:
+            if match and match.group(0) not in variables:
                 yield finding(
                     "MZ401",
                     path,
@@ -727,7 +820,10 @@ _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)
 
 
 def _local_target(target: str) -> str | None:
-    target = unquote(target.split("#", 1)[0].split("?", 1)[0]).strip()
+    """The folder-relative path a link names, or None for a remote or templated one. A
+    backslash is a path separator, as it is to the browsers that show the README
+    (``.\\img\\acc.png`` is ``img/acc.png``)."""
+    target = unquote(target.split("#", 1)[0].split("?", 1)[0]).strip().replace("\\", "/")
     if not target or _REMOTE.match(target) or target.startswith(("/", "{", "<", "$")):
         return None
     return target
@@ -1103,9 +1199,7 @@ def _load(folder: Path, shown: str, findings: list[Finding]) -> Deliverable | No
         for problem in exc.problems:
             where = f"{problem.field}: " if problem.field else ""
             findings.append(
-                Finding(
-                    "MZ304",
-                    Severity.ERROR,
+                RULES["MZ304"].finding(
                     shown,
                     problem.line,
                     f"{where}{problem.message}",

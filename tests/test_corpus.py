@@ -64,7 +64,7 @@ def test_findings_gold_does_not_list_stay_few(measurement) -> None:
         by_rule[item.rule] = by_rule.get(item.rule, 0) + 1
     allowed = {"MZ102", "MZ103", "MZ105", "MZ106", "MZ107", "MZ230", "MZ244", "MZ245"}
     assert set(by_rule) <= allowed, by_rule
-    assert len(measurement.extras) <= 60
+    assert len(measurement.extras) <= 55  # 60 before the TOC anchor form became one finding
 
 
 @pytest.mark.parametrize("row", manifest(), ids=lambda row: row["file"])

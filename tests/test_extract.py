@@ -229,3 +229,28 @@ def test_unreadable_translation_is_a_note_not_a_failure(tmp_path: Path) -> None:
     result = read_extraction(tmp_path / "README.md")
     assert result.data["basic"]["version"] == "1.1"
     assert any(n.field == "README.en.md" and "binary" in n.message for n in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("**大小（Size）：1.3G**", "size", "1331M"),
+        ("**大小（Size）：3761KB**", "size", "3.7M"),
+        ("**大小（Size）：0.5M**", "size", "512K"),
+        ("**精度（Precision）：AMP**", "precision", "Mixed"),
+        ("**精度（Precision）：float16**", "precision", "FP16"),
+        ("**应用领域（Application Domain）：目标检测**", "application_domain", "Object Detection"),
+    ],
+)
+def test_the_importer_writes_the_field_rules_own_correction(
+    line: str, field: str, value: str
+) -> None:
+    """One place for each rule: extract keeps no copy of size parsing or precision hints."""
+    written = line.split("：", 1)[1].rstrip("*")
+    with pytest.raises(fieldrules.FieldRuleError) as raised:
+        fieldrules.FIELD_RULES[field](written)
+    assert raised.value.correction == value
+    text = (FIXTURES / "good.md").read_text(encoding="utf-8")
+    label = line.split("：")[0]
+    original = next(x for x in text.splitlines() if x.startswith(label))
+    assert extract(parse_readme(text.replace(original, line))).data["basic"][field] == value

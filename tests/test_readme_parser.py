@@ -211,3 +211,46 @@ def test_basic_information_section_wins_over_an_earlier_mention() -> None:
     fields = parse_readme(text).fields
     assert (fields["modified"].value, fields["modified"].line) == ("2021.01.01", 7)
     assert fields["framework"].value == "PyTorch 1.8"  # bilingual label: read anywhere
+
+
+LINKS_README = """# M
+
+- [概述](#概述.md) and [训练环境准备\\[MindSpore\\]](#训练环境准备-MindSpore.md)
+- [a link whose text
+  runs on](https://example.com/a_b\\_c)
+
+![](.\\img\\acc.png) <img src="figures/inline.png">
+
+<div align="center"><img src="figures/block.png" width="400"/></div>
+
+模型来源：Github](https://github.com/NVlabs/noise2noise)
+
+[Ascend 环境变量](https://gitee.com/ascend/wikis/Ascend 910 设置)
+
+```
+[not a link](inside/a/fence.png)
+```
+"""
+
+
+def test_links_come_from_markdown_its_tokens() -> None:
+    document = parse_readme(LINKS_README)
+    found = [(link.text, link.target, link.line, link.is_image) for link in document.links]
+    assert found == [
+        ("概述", "#概述.md", 3, False),
+        ("训练环境准备[MindSpore]", "#训练环境准备-MindSpore.md", 3, False),
+        ("a link whose text runs on", "https://example.com/a_b_c", 4, False),
+        ("", ".\\img\\acc.png", 7, True),
+        ("", "figures/inline.png", 7, True),
+        ("", "figures/block.png", 9, True),
+    ]
+    assert [(s.value, s.line) for s in document.stray_link_text] == [
+        ("模型来源：Github](https://github.com/NVlabs/noise2noise)", 11)
+    ]
+
+
+def test_links_of_a_mis_indented_list_item_are_read_too() -> None:
+    document = parse_readme("# M\n\ntext\n\n    [paper](https://arxiv.org/abs/1)\n")
+    (link,) = document.links_on_line(5)
+    assert (link.text, link.target) == ("paper", "https://arxiv.org/abs/1")
+    assert document.links == []  # markdown shows it as code; only readers take it as a link
