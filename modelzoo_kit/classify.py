@@ -24,9 +24,15 @@ from dataclasses import dataclass
 from modelzoo_kit.layouts import LAYOUTS, Layout, SectionSpec
 from modelzoo_kit.readme import (
     _FIELD_HINT,
+    FIELD_LABELS,
     clean_heading_title,
     normalise_section_title,
     parse_field_line,
+)
+
+#: The longest label _FIELD_HINT knows: a label starting within 60 characters ends before this.
+_LONGEST_LABEL = max(
+    len(label) for zh, ens in FIELD_LABELS.values() for label in (zh, *ens)
 )
 
 #: Top sections of a layout a README must have as headings to be taken for that layout.
@@ -128,20 +134,21 @@ def _matches(spec: SectionSpec, keys: set[str]) -> bool:
 
 def field_count(text: str) -> int:
     """Distinct basic-information fields written as labelled lines
-    (``**发布者（Publisher）：x**``), in the first 30,000 characters."""
+    (``**发布者（Publisher）：x**``), in the first 30,000 characters.
+
+    Only short lines with a colon can be such a line, and their label starts within 60
+    characters: the label search runs over those beginnings alone (over the whole text, an
+    alternation of every label, case-insensitive, was a third of a zoo walk)."""
     found: set[str] = set()
-    done: set[int] = set()
-    for match in _FIELD_HINT.finditer(text, 0, 30000):
-        start = text.rfind("\n", 0, match.start()) + 1
-        if start in done or match.start() - start > 60:
+    for line in text[:30000].splitlines():
+        if len(line) >= 300 or ("：" not in line and ":" not in line):
             continue
-        done.add(start)
-        end = text.find("\n", match.end())
-        line = text[start : end if end >= 0 else len(text)]
-        if len(line) < 300 and ("：" in line or ":" in line):
-            parsed = parse_field_line(line)
-            if parsed is not None:
-                found.add(parsed[0])
+        match = _FIELD_HINT.search(line, 0, 60 + _LONGEST_LABEL)
+        if match is None or match.start() > 60:
+            continue
+        parsed = parse_field_line(line)
+        if parsed is not None:
+            found.add(parsed[0])
     return len(found)
 
 

@@ -821,8 +821,11 @@ def _value_on_next_line(
 
 # --------------------------------------------------------------------------- reference blocks
 
+#: The label's qualifier in brackets is bounded (80 characters): unbounded, each of the 60
+#: label lengths tried scanned a long line to its end.
 _REFERENCE_LABEL = re.compile(
-    r"^\s*(?:\[)?(?P<label>[^:：(（\[\]]{2,60}?)\s*(?:\])?\s*(?:[（(][^)）]*[)）])?\s*(?:[:：]|\(|$)"
+    r"^\s*(?:\[)?(?P<label>[^:：(（\[\]]{2,60}?)\s*(?:\])?\s*(?:[（(][^)）]{0,80}[)）])?\s*"
+    r"(?:[:：]|\(|$)"
 )
 
 

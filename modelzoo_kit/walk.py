@@ -138,7 +138,7 @@ class _Walker:
             self.dirs[rel] = entry
             for name in reversed(entry.subdirs):
                 child = name if rel == "." else f"{rel}/{name}"
-                stack.append((child, os.path.join(path, name)))
+                stack.append((child, f"{path}/{name}"))
 
     def _listing(self, rel: str, path: str, info: os.stat_result) -> _Dir | None:
         old = self.old_dirs.get(rel)
@@ -313,8 +313,8 @@ def walk_zoo(
                                  [_no_readme(shown)])
                 )  # fmt: skip
             continue
-        folder_path = str(root) if rel == "." else os.path.join(root, rel)
-        readme_path = os.path.join(folder_path, entry.readme)
+        folder_path = str(root) if rel == "." else f"{root}/{rel}"
+        readme_path = f"{folder_path}/{entry.readme}"
         train = walker.has_training_scripts(rel)
         try:
             info = os.stat(readme_path)

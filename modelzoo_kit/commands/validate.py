@@ -59,9 +59,10 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
     parser.add_argument(
         "--jobs",
         type=int,
-        default=1,
+        default=min(os.cpu_count() or 1, 8),
         metavar="N",
-        help="with --recursive: check deliverables in N processes (default 1)",
+        help="with --recursive: check deliverables in N processes (default: the CPU count, "
+        "at most 8; 1 checks in this process)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
