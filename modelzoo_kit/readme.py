@@ -446,6 +446,7 @@ def parse_readme(text: str, path: str = "<input>") -> ReadmeDocument:
             fences.append(Fence(start + 1, end, _fence_is_closed(lines, token.markup, start, end)))
         elif token.type == "code_block":
             code_lines[start:end] = b"\x03" * (end - start)
+            _mark_indented_fences(lines, code_lines, start, end)
         elif token.type == "html_block":
             for index in range(start, min(end, len(lines))):
                 if lines[index].lstrip().startswith("<"):
@@ -544,6 +545,23 @@ def _read_table(tokens: list, start: int) -> Table:
                 rows.append(TableRow(row_line, tuple(cells)))
     first = tokens[start].map
     return Table((first[0] + 1) if first else 0, tuple(header), tuple(rows))
+
+
+def _mark_indented_fences(lines: list[str], code_lines: bytearray, start: int, end: int) -> None:
+    """Inside an indented code block (read as mis-indented prose), the lines between a fence
+    line and its closing one are code the author meant as a fenced block (a list item's
+    ```` ``` ```` indented a tab too far): they are code, not text to check."""
+    marker = ""
+    for index in range(start, min(end, len(lines))):
+        stripped = lines[index].strip()
+        if not marker:
+            if stripped.startswith(("```", "~~~")):
+                marker = stripped[:3]
+                code_lines[index] = 1
+        else:
+            code_lines[index] = 1
+            if stripped.startswith(marker) and not stripped.strip(marker[0]):
+                marker = ""
 
 
 def _fence_is_closed(lines: list[str], markup: str, start: int, end: int) -> bool:

@@ -254,3 +254,25 @@ def test_links_of_a_mis_indented_list_item_are_read_too() -> None:
     (link,) = document.links_on_line(5)
     assert (link.text, link.target) == ("paper", "https://arxiv.org/abs/1")
     assert document.links == []  # markdown shows it as code; only readers take it as a link
+
+
+MIS_INDENTED_FENCE = (
+    "## 开始训练\n\n"
+    "- 单卡训练\n\n"
+    "     启动单卡训练。\n\n"
+    "\t\t ```\n"
+    "\t\t bash ./test/train_full_1p.sh --data_path=xxx\n"
+    "\t\t ```\n\n"
+    "\t\t 其余说明仍是文字。\n"
+)
+
+
+def test_a_fence_indented_too_far_is_code_not_readable_text() -> None:
+    """A list item's ``` indented a tab too far opens an indented code block, which the rules
+    read as mis-indented prose; the lines of the fence inside it are code all the same."""
+    document = parse_readme(MIS_INDENTED_FENCE)
+    readable = {document.lines[i].strip() for i in document.readable_lines}
+    assert "bash ./test/train_full_1p.sh --data_path=xxx" not in readable
+    assert "```" not in readable
+    assert "其余说明仍是文字。" in readable
+    assert [s.value for s in document.scripts] == ["test/train_full_1p.sh"]  # still checked
