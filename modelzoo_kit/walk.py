@@ -415,7 +415,9 @@ def _load_cache(path: Path | None, options: dict) -> dict | None:
 def _save_cache(path: Path, data: dict) -> None:
     from modelzoo_kit.writing import write_atomically
 
-    write_atomically(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    # ASCII escapes: a file name that is not UTF-8 is a lone surrogate, which JSON can escape
+    # but no UTF-8 file can hold as it is.
+    write_atomically(path, json.dumps(data, separators=(",", ":")))
 
 
 def _bytes(text: str) -> bytes:

@@ -423,6 +423,22 @@ def test_a_path_that_is_not_utf8_is_printed_escaped(tmp_path):
     assert "caf\\udce9" in result.out
 
 
+def test_a_path_that_is_not_utf8_survives_the_walk_cache(tmp_path):
+    zoo = tmp_path / "zoo"
+    model = os.fsencode(zoo) + b"/caf\xe9"
+    os.makedirs(model)
+    with open(model + b"/README.md", "wb") as stream:
+        stream.write((README_FIXTURES / "good.md").read_bytes())
+    cache = tmp_path / "walk.json"
+    first = bounded_modelzoo("cache-write", "validate", "-r", zoo, "--walk-cache", cache,
+                             cwd=tmp_path)
+    assert_answered(first, {0, 1}, "checked")
+    again = bounded_modelzoo("cache-read", "validate", "-r", zoo, "--walk-cache", cache,
+                             cwd=tmp_path)
+    assert_answered(again, {first.code}, "checked")
+    assert again.out == first.out
+
+
 # --------------------------------------------------------------------------- the environment
 
 
