@@ -276,3 +276,21 @@ def test_a_fence_indented_too_far_is_code_not_readable_text() -> None:
     assert "```" not in readable
     assert "其余说明仍是文字。" in readable
     assert [s.value for s in document.scripts] == ["test/train_full_1p.sh"]  # still checked
+
+
+@pytest.mark.parametrize(
+    "line, label",
+    [
+        ("参考实现   ：https://github.com/o/r", "参考实现"),
+        ("[参考实现] (官方) : https://github.com/o/r", "参考实现"),
+        ("源码地址（GitHub）：https://github.com/o/r", "源码地址"),
+        ("| beam_search | beam_size   |" + " " * 80 + "2 |", None),
+    ],
+)
+def test_reference_labels_around_runs_of_spaces(line: str, label: str | None) -> None:
+    """A padded table row is no label (refused in linear time: the label ends in a character
+    that is not a space), and spaces before the colon or the bracketed qualifier still count."""
+    from modelzoo_kit.readme import match_reference_label
+
+    found = match_reference_label(line)
+    assert (found[1] if found else None) == label
