@@ -861,10 +861,10 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
         if _inside_exists(root, target):
             continue
         if files is None:
-            files = _relative_files(root)
+            files = _path_suffixes(_relative_files(root))
         # READMEs often `cd test` first and then `bash train_full_1p.sh`: accept the script
         # anywhere below the folder.
-        if any(f == target or f.endswith("/" + target) for f in files):
+        if target in files:
             continue
         if _run_elsewhere(document, script.line, target, root):
             continue
@@ -1045,6 +1045,16 @@ def _relative_files(root: Path, limit: int = 20000) -> set[str]:
             else:
                 found.add(relative)
     return found
+
+
+def _path_suffixes(files: set[str]) -> set[str]:
+    """Each file's path and every tail of it (``a/b/c.sh``, ``b/c.sh``, ``c.sh``): "is this
+    script anywhere below the folder" becomes one look-up instead of a scan per script."""
+    suffixes: set[str] = set()
+    for name in files:
+        parts = name.split("/")
+        suffixes.update("/".join(parts[i:]) for i in range(len(parts)))
+    return suffixes
 
 
 def _inside_exists(root: Path, relative: str) -> bool:
