@@ -852,7 +852,7 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
                 f"image {target!r} is not in the folder",
                 "add the image next to the README or fix the path",
             )
-    files: set[str] | None = None
+    files: dict[str, list[str]] | None = None
     for script in document.scripts:
         target = script.value
         if target in seen or target.startswith(("/", "$", "{")) or _PLACEHOLDER_DIR.match(target):
@@ -861,10 +861,13 @@ def check_files_named(document: ReadmeDocument, folder: Path, path: str) -> Iter
         if _inside_exists(root, target):
             continue
         if files is None:
-            files = _path_suffixes(_relative_files(root))
+            files = _by_name(_relative_files(root))
         # READMEs often `cd test` first and then `bash train_full_1p.sh`: accept the script
         # anywhere below the folder.
-        if target in files:
+        if any(
+            f == target or f.endswith("/" + target)
+            for f in files.get(target.rpartition("/")[2], ())
+        ):
             continue
         if _run_elsewhere(document, script.line, target, root):
             continue
@@ -1047,14 +1050,13 @@ def _relative_files(root: Path, limit: int = 20000) -> set[str]:
     return found
 
 
-def _path_suffixes(files: set[str]) -> set[str]:
-    """Each file's path and every tail of it (``a/b/c.sh``, ``b/c.sh``, ``c.sh``): "is this
-    script anywhere below the folder" becomes one look-up instead of a scan per script."""
-    suffixes: set[str] = set()
-    for name in files:
-        parts = name.split("/")
-        suffixes.update("/".join(parts[i:]) for i in range(len(parts)))
-    return suffixes
+def _by_name(files: set[str]) -> dict[str, list[str]]:
+    """The folder's files by their last path part: "is this script anywhere below the folder"
+    looks at the few files of that name, not at every file once per script."""
+    named: dict[str, list[str]] = {}
+    for path in files:
+        named.setdefault(path.rpartition("/")[2], []).append(path)
+    return named
 
 
 def _inside_exists(root: Path, relative: str) -> bool:
