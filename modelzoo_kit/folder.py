@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from modelzoo_kit import fieldrules
@@ -52,9 +52,14 @@ def deliverable_files(folder: Path, exclude: Iterable[str] = ()) -> list[str]:
 
 
 def _walk_files(folder: Path) -> list[PurePosixPath]:
-    """Every file and link below ``folder``, without recursion and without following a link to
-    a folder (so a link loop or a 1,000-deep tree ends), at most MAX_FOLDER_DEPTH + 1 deep."""
-    files: list[PurePosixPath] = []
+    return list(files_below(folder))
+
+
+def files_below(folder: Path, skip_hidden: bool = False) -> Iterator[PurePosixPath]:
+    """Every file and link below ``folder`` (relative paths), without recursion and without
+    following a link to a folder, so a link loop or a 1,000-deep tree ends: a folder deeper
+    than MAX_FOLDER_DEPTH is given as ``its/path/...``, not entered. ``skip_hidden`` leaves
+    out folders whose name starts with a dot."""
     stack = [(folder, PurePosixPath())]
     while stack:
         directory, rel = stack.pop()
@@ -66,13 +71,14 @@ def _walk_files(folder: Path) -> list[PurePosixPath]:
         for entry in entries:
             path = rel / entry.name
             if entry.is_dir(follow_symlinks=False):
+                if skip_hidden and entry.name.startswith("."):
+                    continue
                 if len(path.parts) <= MAX_FOLDER_DEPTH:
                     stack.append((Path(entry.path), path))
                 else:
-                    files.append(path / "...")
+                    yield path / "..."
             elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
-                files.append(path)
-    return files
+                yield path
 
 
 def _excluded(path: PurePosixPath, patterns: Iterable[str]) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from modelzoo_kit import fieldrules
 from modelzoo_kit.errors import InputFileError, ModelzooError
 from modelzoo_kit.findings import Finding, Rule, Severity, register_rules
+from modelzoo_kit.folder import files_below
 from modelzoo_kit.layouts import (
     DELIVERABLE_FILE,
     README_FILES,
@@ -1026,27 +1027,13 @@ _FOLDER_CHECKS: tuple[Callable[[ReadmeDocument, Path, str, Layout], Iterable[Fin
 
 
 def _relative_files(root: Path, limit: int = 20000) -> set[str]:
-    """The files below ``root`` (hidden folders left out), at most ``limit`` of them and
-    MAX_FOLDER_DEPTH deep, with an explicit stack: os.walk recurses once per level, and a
-    received folder can be deeper than Python's recursion limit."""
-    from modelzoo_kit.inputs import MAX_FOLDER_DEPTH
-
+    """The files below ``root`` (hidden folders left out), at most ``limit`` of them."""
     found: set[str] = set()
-    stack: list[tuple[Path, str, int]] = [(root, "", 0)]
-    while stack and len(found) <= limit:
-        folder, base, depth = stack.pop()
-        try:
-            with os.scandir(folder) as scan:
-                entries = list(scan)
-        except OSError:
-            continue
-        for entry in entries:
-            relative = f"{base}{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                if not entry.name.startswith(".") and depth < MAX_FOLDER_DEPTH:
-                    stack.append((Path(entry.path), f"{relative}/", depth + 1))
-            else:
-                found.add(relative)
+    for path in files_below(root, skip_hidden=True):
+        if path.name != "...":
+            found.add(str(path))
+            if len(found) > limit:
+                break
     return found
 
 
