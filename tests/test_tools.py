@@ -109,3 +109,12 @@ def test_setup_env_says_which_python_it_took_and_will_not_reuse_another_versions
     assert result.returncode == 2
     assert f"was made with Python 3.12.1, not {version}" in result.stderr
     assert "sourced" not in result.stdout
+
+
+def test_setup_env_makes_a_relative_venv_path_absolute(tmp_path):
+    """The venv's python becomes sys.executable, which tests run from other folders."""
+    (tmp_path / "rel" / "bin").mkdir(parents=True)
+    (tmp_path / "rel" / "bin" / "python").symlink_to(fake_python(tmp_path, (3, 12, 1)))
+    result = setup_env(tmp_path, sys.executable, Path("rel"))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'rel'} was made with Python 3.12.1" in result.stderr

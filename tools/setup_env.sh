@@ -11,6 +11,10 @@ set -euo pipefail
 extras="${1:-train}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MODELZOO_VENV:-$repo_root/.venv}"
+case "$venv" in  # absolute: the venv's python is sys.executable, and tests change folders
+    /*) ;;
+    *) venv="$PWD/$venv" ;;
+esac
 python="${PYTHON:-python3}"
 oldest="3.10"  # pyproject.toml's requires-python; CI runs the kit's tests on it
 
