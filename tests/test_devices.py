@@ -156,3 +156,67 @@ def test_npu_selection_binds_the_local_rank_and_explains_failures_with_a_fake_to
 def test_process_group_backend_follows_the_device(device, backend):
     assert backend_for(device) == backend
     assert backend_for(device, "gloo") == "gloo"
+
+
+FAKE_NPU_OPTIMIZER_CHECKS = textwrap.dedent(
+    """
+    import sys, types, torch
+    sys.path.insert(0, {deliverable!r})
+    import optim
+
+    # The fake torch_npu.optim.NpuFusedSGD records how it was built; the real one has this
+    # signature (params, lr, momentum, dampening, weight_decay, nesterov).
+    built = []
+    class NpuFusedSGD(torch.optim.SGD):
+        def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+            built.append(dict(lr=lr, momentum=momentum, nesterov=nesterov))
+            super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov)
+    package = types.ModuleType("torch_npu")
+    package.optim = types.ModuleType("torch_npu.optim")
+    {define_fused}
+    sys.modules["torch_npu"] = package
+    sys.modules["torch_npu.optim"] = package.optim
+
+    implementation = optim.sgd_implementation("npu")
+    print("implementation", implementation)
+    groups = [{{"params": [torch.nn.Parameter(torch.ones(3))], "weight_decay": 0.0}}]
+    optimizer = optim.build_sgd(groups, 0.1, 0.9, True, implementation)
+    print("built", type(optimizer).__name__, built)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "define_fused, implementation, optimizer, warned",
+    [
+        ("package.optim.NpuFusedSGD = NpuFusedSGD", "npu_fused", "NpuFusedSGD", False),
+        ("pass  # an old torch_npu without the fused optimiser", "stock", "SGD", True),
+    ],
+)
+def test_npu_uses_torch_npu_fused_sgd_and_falls_back_with_a_warning(
+    define_fused, implementation, optimizer, warned
+):
+    script = FAKE_NPU_OPTIMIZER_CHECKS.format(deliverable=str(DELIVERABLE),
+                                             define_fused=define_fused)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"implementation {implementation}" in result.stdout
+    assert f"built {optimizer} " in result.stdout
+    if implementation == "npu_fused":
+        assert "{'lr': 0.1, 'momentum': 0.9, 'nesterov': True}" in result.stdout
+    assert ("NpuFusedSGD is not available" in result.stderr) is warned
+
+
+@pytest.mark.parametrize("device, implementation", [("cuda", "fused"), ("cpu", "stock")])
+def test_sgd_implementation_follows_the_device(device, implementation):
+    import optim
+
+    assert optim.sgd_implementation(device) == implementation
+
+
+def test_unknown_sgd_implementation_is_refused():
+    import optim
+
+    with pytest.raises(ValueError, match="unknown SGD implementation"):
+        optim.build_sgd([{"params": [torch.nn.Parameter(torch.ones(1))]}], 0.1, 0.9, False, "x")

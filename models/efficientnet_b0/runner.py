@@ -61,7 +61,14 @@ from errors import (
     NonFiniteLossError,
     TrainingError,
 )
-from optim import ModelEma, build_sgd, cosine_lr, parameter_groups, set_lr
+from optim import (
+    ModelEma,
+    build_sgd,
+    cosine_lr,
+    parameter_groups,
+    set_lr,
+    sgd_implementation,
+)
 from reporting import (
     EpochProgress,
     MetricsLog,
@@ -562,7 +569,10 @@ class Run:
         )
         if not groups:
             raise ConfigError("no trainable parameters (is everything frozen?)")
-        self.optimizer = build_sgd(groups, self.peak_lr, args.momentum, args.nesterov)
+        self.sgd_implementation = sgd_implementation(self.device.type)
+        self.optimizer = build_sgd(
+            groups, self.peak_lr, args.momentum, args.nesterov, self.sgd_implementation
+        )
         self.scaler = LossScaler(self.plan.loss_scale_mode, self.plan.initial_scale)
         if resume_path is not None:
             self.restore(resume_path)
@@ -570,7 +580,7 @@ class Run:
         self.log(
             f"{args.arch}: {sum(p.numel() for p in self.model.parameters()):,} parameters, "
             f"{num_classes} classes, padding {padding}; device {self.device} x "
-            f"{self.env.world_size}, {self.plan.description}"
+            f"{self.env.world_size}, {self.plan.description}, {self.sgd_implementation} SGD"
             + (", channels_last" if self.channels_last else "")
         )
         if args.export_onnx:
