@@ -101,10 +101,28 @@ def build_sgd(
             raise ValueError("torch_npu.optim.NpuFusedSGD is not available")
         return fused_sgd(groups, lr=lr, momentum=momentum, nesterov=nesterov)
     if implementation == "fused":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, fused=True)
+        fused = torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, fused=True)
+        _zero_momentum_buffers(fused)
+        return fused
     if implementation == "stock":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
     raise ValueError(f"unknown SGD implementation {implementation!r}; one of {SGD_IMPLEMENTATIONS}")
+
+
+def _zero_momentum_buffers(optimizer: torch.optim.SGD) -> None:
+    """Start every momentum buffer at zero, which gives the same first update as none.
+
+    Fused SGD allocates missing buffers with ``empty_like`` and fills them in its first update;
+    when the loss scaler skips that update on the device (``found_inf``), the buffers would keep
+    whatever the memory held. From zeros, ``momentum * 0 + grad`` equals the fresh buffer exactly.
+    """
+    for group in optimizer.param_groups:
+        if group["momentum"] == 0:
+            continue
+        for param in group["params"]:
+            optimizer.state[param]["momentum_buffer"] = torch.zeros_like(
+                param, memory_format=torch.preserve_format
+            )
 
 
 def cosine_lr(

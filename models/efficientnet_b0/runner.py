@@ -573,7 +573,9 @@ class Run:
         self.optimizer = build_sgd(
             groups, self.peak_lr, args.momentum, args.nesterov, self.sgd_implementation
         )
-        self.scaler = LossScaler(self.plan.loss_scale_mode, self.plan.initial_scale)
+        self.scaler = LossScaler(
+            self.plan.loss_scale_mode, self.plan.initial_scale, device=self.device
+        )
         if resume_path is not None:
             self.restore(resume_path)
 
@@ -741,7 +743,7 @@ class Run:
                         args.label_smoothing,
                         args.clip_grad_norm,
                     )
-                    if self.ema is not None and result.stepped:
+                    if self.ema is not None and bool(result.stepped):  # one read, only with --ema
                         self.ema.update(self.model)
                     interval_loss += result.loss
                     epoch_loss += result.loss
