@@ -30,6 +30,7 @@ from data import (
     eval_resize_size,
 )
 from demo_dataset import ensure_demo_dataset
+from device_pipeline import build_device_image_loaders
 from devices import (
     LossScaler,
     device_rng_state,
@@ -273,6 +274,21 @@ class Run:
                 args.seed + self.env.rank,
             )
             return Loaders(synthetic, None, tuple(str(i) for i in range(classes)), None)
+        if args.data_pipeline == "device":
+            return build_device_image_loaders(
+                root,
+                device=self.device,
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                resize_size=eval_resize_size(args.image_size, args.crop_fraction),
+                crop_scale_min=args.crop_scale_min,
+                auto_augment=args.auto_augment,
+                workers=self.workers(),
+                on_corrupt=args.on_corrupt,
+                seed=args.seed,
+                rank=self.env.rank,
+                world_size=self.env.world_size,
+            )
         return build_image_loaders(
             root,
             batch_size=args.batch_size,
