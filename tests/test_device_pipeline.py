@@ -101,7 +101,8 @@ def test_a_batch_decodes_at_once_with_labels_and_skips_or_names_corrupt_files(fo
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(dp.JPEG_MAGIC + bytes(random.Random(0).randbytes(200)))
     samples = [dp.EncodedImageDataset(index)[i] for i in range(3)]
-    samples.append(dp.EncodedSample(dp.tvio.read_file(str(broken)), True, 1, None, str(broken)))
+    samples.append(dp.EncodedSample(np.fromfile(broken, dtype=np.uint8), True, 1, None,
+                                    str(broken)))
     augmentation = dp.DeviceAugmentation(False, 16, 18, (0.08, 1.0))
     images, targets = dp.DeviceDecoder(CPU, augmentation, "skip")(samples)
     assert images.shape == (3, 3, 16, 16)
@@ -125,9 +126,11 @@ def test_auto_augment_is_refused_on_the_device_path(folder):
             world_size=1)
 
 
-def test_train_py_trains_and_evaluates_with_the_device_pipeline(folder, tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_train_py_trains_and_evaluates_with_the_device_pipeline(folder, tmp_path, capsys,
+                                                                workers):
     out = tmp_path / "run"
     status = train_main(*TINY, "--epochs", "1", "--data", str(folder), "--batch-size", "4",
-                        "--data-pipeline", "device", "--output-dir", out)
+                        "--workers", workers, "--data-pipeline", "device", "--output-dir", out)
     assert status == 0, capsys.readouterr().err
     assert (out / "last.pt").exists()

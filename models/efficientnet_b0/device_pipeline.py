@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from data import (
@@ -47,7 +48,7 @@ RRC_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 class EncodedSample:
     """One file as the worker leaves it: JPEG bytes (``jpeg``) or, for other formats, pixels."""
 
-    data: torch.Tensor  # uint8: the file's bytes (jpeg) or a decoded CHW RGB image
+    data: np.ndarray  # uint8: the file's bytes (jpeg) or a decoded CHW RGB image
     jpeg: bool
     label: int
     seed: int | None
@@ -58,6 +59,9 @@ class EncodedImageDataset(Dataset):
     """The files of an ``ImageFolderIndex``, read but not decoded (JPEGs) -- the workers' share.
 
     Keys are those of ``data.ImageFolderDataset``: an index, or an ``(index, seed)`` pair.
+    Samples hold numpy arrays, not tensors: a worker's tensors travel to the main process as
+    one shared-memory file descriptor each, and a batch of hundreds exhausts the process's
+    descriptors; arrays travel by value through the worker's pipe.
     """
 
     def __init__(self, index: ImageFolderIndex) -> None:
@@ -69,13 +73,14 @@ class EncodedImageDataset(Dataset):
     def __getitem__(self, key) -> EncodedSample:
         index, seed = key if isinstance(key, tuple) else (key, None)
         path, label = self.index.samples[index]
-        data = tvio.read_file(path)
-        jpeg = bytes(data[:3].tolist()) == JPEG_MAGIC
+        data = np.fromfile(path, dtype=np.uint8)
+        jpeg = data[:3].tobytes() == JPEG_MAGIC
         if not jpeg:
             try:
-                data = tvio.decode_image(data, mode=tvio.ImageReadMode.RGB)
+                data = tvio.decode_image(torch.from_numpy(data), mode=tvio.ImageReadMode.RGB)
+                data = data.numpy()
             except RuntimeError:
-                data = torch.empty(0, dtype=torch.uint8)  # reported as corrupt on decode
+                data = np.empty(0, dtype=np.uint8)  # reported as corrupt on decode
         return EncodedSample(data, jpeg, label, seed, path)
 
 
@@ -171,7 +176,7 @@ class DeviceDecoder:
         images: list[torch.Tensor | None] = [None] * len(samples)
         jpegs = [i for i, s in enumerate(samples) if s.jpeg]
         try:
-            decoded = tvio.decode_jpeg([samples[i].data for i in jpegs],
+            decoded = tvio.decode_jpeg([torch.from_numpy(samples[i].data) for i in jpegs],
                                        mode=tvio.ImageReadMode.RGB, device=self.device)
             for i, image in zip(jpegs, decoded, strict=True):
                 images[i] = image
@@ -180,14 +185,16 @@ class DeviceDecoder:
                 images[i] = self._decode_one(samples[i])
         for i, sample in enumerate(samples):
             if not sample.jpeg:
-                images[i] = sample.data.to(self.device) if sample.data.numel() else None
+                pixels = torch.from_numpy(sample.data)
+                images[i] = pixels.to(self.device) if pixels.numel() else None
                 if images[i] is None:
                     self._corrupt(sample.path, "not a decodable image")
         return images
 
     def _decode_one(self, sample: EncodedSample) -> torch.Tensor | None:
         try:
-            return tvio.decode_jpeg(sample.data, mode=tvio.ImageReadMode.RGB, device=self.device)
+            return tvio.decode_jpeg(torch.from_numpy(sample.data), mode=tvio.ImageReadMode.RGB,
+                                    device=self.device)
         except RuntimeError as exc:
             self._corrupt(sample.path, str(exc).splitlines()[0] if str(exc) else "undecodable")
             return None
