@@ -4,8 +4,9 @@ The NPU cannot run here. Where a test needs ``torch_npu`` it injects, in a subpr
 module into ``sys.modules`` that provides exactly what ``devices.py`` calls on it --
 ``torch.npu.is_available``, ``device_count``, ``set_device`` -- and registers PyTorch's PrivateUse1
 backend under the name ``npu`` (what the real torch_npu does) so that ``torch.device("npu:3")``
-exists. No NPU kernel runs; what is proved is the selection logic, the error sentences, the
-backend and the precision plan.
+exists; where the optimiser is under test it also provides ``torch_npu.optim.NpuFusedSGD`` with
+the real one's signature. No NPU kernel runs; what is proved is the selection logic, the error
+sentences, the backend, the precision plan and which optimiser is built.
 """
 
 from __future__ import annotations
