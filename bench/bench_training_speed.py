@@ -13,6 +13,9 @@ Everything uses the same batch, resolution, dtype (fp32) and thread count.
 On a GPU (``--device cuda``) the same comparison runs with mixed precision (``--amp bfloat16``
 or ``--amp float16``, the latter with ``torch.amp.GradScaler`` for every candidate), cuDNN's
 autotuner on for all, and peak memory read from the CUDA allocator (``max_memory_allocated``).
+``--gpu-configs`` adds what a GPU user would also try, for every candidate alike: foreach and
+fused SGD, and torch.compile with max-autotune, CUDA graphs (reduce-overhead) and both; their
+compile time is the first step's, amortised in the break-even.
 
 Why the method looks like this:
 
@@ -67,13 +70,49 @@ REPO = Path(__file__).resolve().parents[1]
 DELIVERABLE = REPO / "models" / "efficientnet_b0"
 IMPLEMENTATIONS = ("ours", "lukemelas", "timm", "torchvision")
 BASELINE = "lukemelas"
+
+
+@dataclass(frozen=True)
+class Config:
+    """How a candidate runs: memory format, compile mode and SGD implementation.
+
+    ``compile_mode`` is ``torch.compile``'s ``mode`` (None: eager): ``default``,
+    ``max-autotune-no-cudagraphs`` (autotuned kernels), ``reduce-overhead`` (CUDA graphs) and
+    ``max-autotune`` (both). ``sgd`` is ``stock`` (torch's default choice), ``foreach`` or
+    ``fused`` (one kernel for all parameters).
+    """
+
+    channels_last: bool
+    compile_mode: str | None = None
+    sgd: str = "stock"
+    gpu_only: bool = False
+
+    @property
+    def compiled(self) -> bool:
+        return self.compile_mode is not None
+
+
 CONFIGS = {
-    # name: (channels_last, compiled)
-    "nchw": (False, False),
-    "channels_last": (True, False),
-    "compile": (False, True),
-    "compile+channels_last": (True, True),
+    "nchw": Config(False),
+    "channels_last": Config(True),
+    "compile": Config(False, "default"),
+    "compile+channels_last": Config(True, "default"),
 }
+# What a GPU user would also try, only when asked for (--gpu-configs or --configs), since the
+# compile modes take minutes per candidate. CUDA graphs need --device cuda; the rest run anywhere.
+GPU_CONFIGS = {
+    "channels_last+foreach_sgd": Config(True, sgd="foreach"),
+    "channels_last+fused_sgd": Config(True, sgd="fused"),
+    "compile+channels_last+fused_sgd": Config(True, "default", "fused"),
+    "compile_autotune+channels_last+fused_sgd": Config(True, "max-autotune-no-cudagraphs", "fused"),
+    "compile_cudagraphs+channels_last+fused_sgd": Config(
+        True, "reduce-overhead", "fused", gpu_only=True
+    ),
+    "compile_autotune_cudagraphs+channels_last+fused_sgd": Config(
+        True, "max-autotune", "fused", gpu_only=True
+    ),
+}
+ALL_CONFIGS = {**CONFIGS, **GPU_CONFIGS}
 AMP_DTYPES = {"none": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 NUM_CLASSES = 1000
 LABEL_SMOOTHING = 0.1
@@ -138,16 +177,24 @@ class Candidate:
         return f"{self.impl}/{self.config}"
 
 
+def make_sgd(model: nn.Module, implementation: str) -> torch.optim.SGD:
+    """The benchmark's SGD (momentum 0.9, weight decay 1e-4) in one of its implementations."""
+    options = {"stock": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[implementation]
+    return torch.optim.SGD(
+        model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4, **options
+    )
+
+
 def make_candidate(impl: str, config: str, images: torch.Tensor, amp: str = "none") -> Candidate:
     """``images`` already sits on the device the candidate runs on."""
-    channels_last, compiled = CONFIGS[config]
+    spec = ALL_CONFIGS[config]
     torch.manual_seed(0)
     model = build_network(impl).to(images.device).train()
-    if channels_last:
+    if spec.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    forward = torch.compile(model) if compiled else model
+    optimizer = make_sgd(model, spec.sgd)
+    forward = torch.compile(model, mode=spec.compile_mode) if spec.compiled else model
     amp_dtype = AMP_DTYPES[amp]
     scaler = torch.amp.GradScaler(images.device.type) if amp_dtype is torch.float16 else None
     return Candidate(impl, config, model, optimizer, forward, images, amp_dtype, scaler)
@@ -517,7 +564,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.memory and not on_gpu:
         log("peak memory, one subprocess per candidate")
         for name, figures in summary.items():
-            if CONFIGS[figures["config"]][1] and not args.memory_compile:
+            if ALL_CONFIGS[figures["config"]].compiled and not args.memory_compile:
                 continue
             figures["memory_train"] = measure_memory(args, figures["impl"], figures["config"],
                                                      "train")  # fmt: skip
@@ -564,11 +611,11 @@ def run(args: argparse.Namespace) -> dict:
 def add_break_even(summary: dict[str, dict], args: argparse.Namespace) -> None:
     """Steps after which compiling pays for itself against the impl's best eager config."""
     for figures in summary.values():
-        if not CONFIGS[figures["config"]][1]:
+        if not ALL_CONFIGS[figures["config"]].compiled:
             continue
         eager = [
             f for f in summary.values()
-            if f["impl"] == figures["impl"] and not CONFIGS[f["config"]][1]
+            if f["impl"] == figures["impl"] and not ALL_CONFIGS[f["config"]].compiled
         ]  # fmt: skip
         if not eager:
             continue
@@ -660,7 +707,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--impls", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS)
     )
-    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", choices=list(ALL_CONFIGS), default=list(CONFIGS))
+    parser.add_argument(
+        "--gpu-configs",
+        action="store_true",
+        help="add the GPU configurations (foreach/fused SGD, compile max-autotune, CUDA graphs)",
+    )
     parser.add_argument("--no-memory", dest="memory", action="store_false",
                         help="skip the per-candidate peak-memory subprocesses")  # fmt: skip
     parser.add_argument("--no-memory-compile", dest="memory_compile", action="store_false",
@@ -695,6 +747,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: torch sees no CUDA device here", file=sys.stderr)
         return 2
+    if args.gpu_configs:
+        args.configs += [c for c in GPU_CONFIGS if c not in args.configs]
+    needs_gpu = [c for c in args.configs if ALL_CONFIGS[c].gpu_only and args.device != "cuda"]
+    if needs_gpu:
+        print(f"--configs {' '.join(needs_gpu)} need --device cuda", file=sys.stderr)
+        return 2
     defaults = {
         "rounds": (7, 3),
         "steps_per_round": (2, 1),
@@ -706,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     if args.quick:
-        args.configs = [c for c in args.configs if not CONFIGS[c][1]]
+        args.configs = [c for c in args.configs if not ALL_CONFIGS[c].compiled]
     if not args.warm_compile_cache and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
         # An empty inductor cache makes the first step's compile time what a first run pays;
         # the memory subprocesses inherit it, warm, through the environment.

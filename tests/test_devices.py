@@ -4,8 +4,9 @@ The NPU cannot run here. Where a test needs ``torch_npu`` it injects, in a subpr
 module into ``sys.modules`` that provides exactly what ``devices.py`` calls on it --
 ``torch.npu.is_available``, ``device_count``, ``set_device`` -- and registers PyTorch's PrivateUse1
 backend under the name ``npu`` (what the real torch_npu does) so that ``torch.device("npu:3")``
-exists. No NPU kernel runs; what is proved is the selection logic, the error sentences, the
-backend and the precision plan.
+exists; where the optimiser is under test it also provides ``torch_npu.optim.NpuFusedSGD`` with
+the real one's signature. No NPU kernel runs; what is proved is the selection logic, the error
+sentences, the backend, the precision plan and which optimiser is built.
 """
 
 from __future__ import annotations
@@ -64,24 +65,84 @@ def test_static_scaler_unscales_skips_overflow_and_keeps_its_scale():
     scaler = devices.LossScaler("static", 128.0)
     assert scaler.scale_loss(torch.tensor(2.0)).item() == 256.0
     param, optimizer = _one_param_optimizer(256.0)
-    assert scaler.unscale_(optimizer) is True
+    assert scaler.unscale_(optimizer).item() == 0.0
     assert torch.equal(param.grad, torch.full((3,), 2.0))
     _, overflowing = _one_param_optimizer(float("inf"))
-    finite = scaler.unscale_(overflowing)
-    scaler.update(finite)
-    assert finite is False and scaler.scale == 128.0 and scaler.skipped_steps == 1
+    found_inf = scaler.unscale_(overflowing)
+    scaler.update(found_inf)
+    assert found_inf.item() == 1.0 and scaler.scale == 128.0 and scaler.skipped_steps == 1
+
+
+@pytest.mark.parametrize("mode", ["none", "static", "dynamic"])
+def test_every_mode_skips_a_step_with_non_finite_gradients(mode):
+    scaler = devices.LossScaler(mode, 4.0)
+    param, optimizer = _one_param_optimizer(float("nan"))
+    scaler.step(optimizer, scaler.unscale_(optimizer))
+    assert torch.equal(param.detach(), torch.ones(3))
 
 
 def test_dynamic_scaler_halves_on_overflow_and_doubles_after_clean_steps():
     scaler = devices.LossScaler("dynamic", 1024.0, growth_interval=3)
-    scaler.update(False)
+    scaler.update(True)
     assert scaler.scale == 512.0
     for _ in range(3):
-        scaler.update(True)
+        scaler.update(False)
     assert scaler.scale == 1024.0
     restored = devices.LossScaler("dynamic", 1.0, growth_interval=3)
     restored.load_state_dict(scaler.state_dict())
     assert restored.state_dict() == scaler.state_dict()
+
+
+def test_dynamic_scale_never_falls_below_one():
+    scaler = devices.LossScaler("dynamic", 2.0)
+    for _ in range(3):
+        scaler.update(True)
+    assert scaler.scale == 1.0 and scaler.skipped_steps == 3
+
+
+def _sgd_pair():
+    """The same one-layer problem under stock and fused SGD (fused runs on a CPU too)."""
+    import optim
+
+    torch.manual_seed(0)
+    weights = torch.randn(4, 3)
+    runs = []
+    for implementation in ("stock", "fused"):
+        param = torch.nn.Parameter(weights.clone())
+        groups = [{"params": [param], "weight_decay": 1e-4}]
+        runs.append((param, optim.build_sgd(groups, 0.1, 0.9, True, implementation)))
+    return runs
+
+
+def test_fused_sgd_skips_on_the_device_and_matches_stock_sgd_after_a_skipped_first_step():
+    grads = [torch.full((4, 3), float("inf")), torch.randn(4, 3), torch.randn(4, 3)]
+    results = []
+    for param, optimizer in _sgd_pair():
+        scaler = devices.LossScaler("dynamic", 8.0)
+        for grad in grads:
+            param.grad = grad.clone() * scaler.scale
+            scaler.step(optimizer, scaler.unscale_(optimizer))
+            scaler.update(torch.tensor([float(not torch.isfinite(grad).all())]))
+        results.append(param.detach().clone())
+        assert scaler.skipped_steps == 1
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=1e-6)
+
+
+def test_scaler_step_with_fused_sgd_never_reads_the_device(monkeypatch):
+    (_, _), (param, optimizer) = _sgd_pair()
+    scaler = devices.LossScaler("dynamic", 8.0)
+    param.grad = torch.randn(4, 3)
+
+    def host_read(*_):
+        raise AssertionError("a host sync in the step")
+
+    monkeypatch.setattr(torch.Tensor, "item", host_read)
+    monkeypatch.setattr(torch.Tensor, "__bool__", host_read)
+    found_inf = scaler.unscale_(optimizer)
+    scaler.step(optimizer, found_inf)
+    scaler.update(found_inf)
+    monkeypatch.undo()
+    assert scaler.skipped_steps == 0 and scaler.clean_steps == 1
 
 
 def test_cpu_autocast_runs_matmuls_in_bfloat16():
@@ -156,3 +217,67 @@ def test_npu_selection_binds_the_local_rank_and_explains_failures_with_a_fake_to
 def test_process_group_backend_follows_the_device(device, backend):
     assert backend_for(device) == backend
     assert backend_for(device, "gloo") == "gloo"
+
+
+FAKE_NPU_OPTIMIZER_CHECKS = textwrap.dedent(
+    """
+    import sys, types, torch
+    sys.path.insert(0, {deliverable!r})
+    import optim
+
+    # The fake torch_npu.optim.NpuFusedSGD records how it was built; the real one has this
+    # signature (params, lr, momentum, dampening, weight_decay, nesterov).
+    built = []
+    class NpuFusedSGD(torch.optim.SGD):
+        def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+            built.append(dict(lr=lr, momentum=momentum, nesterov=nesterov))
+            super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov)
+    package = types.ModuleType("torch_npu")
+    package.optim = types.ModuleType("torch_npu.optim")
+    {define_fused}
+    sys.modules["torch_npu"] = package
+    sys.modules["torch_npu.optim"] = package.optim
+
+    implementation = optim.sgd_implementation("npu")
+    print("implementation", implementation)
+    groups = [{{"params": [torch.nn.Parameter(torch.ones(3))], "weight_decay": 0.0}}]
+    optimizer = optim.build_sgd(groups, 0.1, 0.9, True, implementation)
+    print("built", type(optimizer).__name__, built)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "define_fused, implementation, optimizer, warned",
+    [
+        ("package.optim.NpuFusedSGD = NpuFusedSGD", "npu_fused", "NpuFusedSGD", False),
+        ("pass  # an old torch_npu without the fused optimiser", "stock", "SGD", True),
+    ],
+)
+def test_npu_uses_torch_npu_fused_sgd_and_falls_back_with_a_warning(
+    define_fused, implementation, optimizer, warned
+):
+    script = FAKE_NPU_OPTIMIZER_CHECKS.format(deliverable=str(DELIVERABLE),
+                                             define_fused=define_fused)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"implementation {implementation}" in result.stdout
+    assert f"built {optimizer} " in result.stdout
+    if implementation == "npu_fused":
+        assert "{'lr': 0.1, 'momentum': 0.9, 'nesterov': True}" in result.stdout
+    assert ("NpuFusedSGD is not available" in result.stderr) is warned
+
+
+@pytest.mark.parametrize("device, implementation", [("cuda", "fused"), ("cpu", "stock")])
+def test_sgd_implementation_follows_the_device(device, implementation):
+    import optim
+
+    assert optim.sgd_implementation(device) == implementation
+
+
+def test_unknown_sgd_implementation_is_refused():
+    import optim
+
+    with pytest.raises(ValueError, match="unknown SGD implementation"):
+        optim.build_sgd([{"params": [torch.nn.Parameter(torch.ones(1))]}], 0.1, 0.9, False, "x")

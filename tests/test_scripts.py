@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -124,3 +125,38 @@ def test_docker_start_needs_three_arguments_and_existing_folders(tmp_path):
                                                               "DOCKER": str(fake)})
     assert ran.returncode == 0, ran.stderr
     assert f"-v {tmp_path}:{tmp_path}" in ran.stdout and "img:1 /bin/bash" in ran.stdout
+
+
+def _bound_cpus(**env) -> tuple[str, str]:
+    """Run bind_cores.sh around a command that prints the CPUs it may use."""
+    result = subprocess.run(
+        ["bash", str(DELIVERABLE / "test" / "bind_cores.sh"), sys.executable, "-c",
+         "import os; print(sorted(os.sched_getaffinity(0)))"],
+        env=subprocess_env(**env), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip(), result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or shutil.which("taskset") is None,
+                    reason="needs Linux CPU affinity and taskset")
+def test_bind_cores_gives_each_local_rank_its_own_slice_of_the_allowed_cores():
+    allowed = sorted(os.sched_getaffinity(0))
+    ranks = min(2, len(allowed))
+    per_rank = len(allowed) // ranks
+    for rank in range(ranks):
+        printed, _ = _bound_cpus(LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(ranks))
+        assert printed == str(allowed[rank * per_rank:(rank + 1) * per_rank])
+
+
+@pytest.mark.parametrize(
+    "env, note",
+    [
+        ({"BIND_CORES": "0"}, "BIND_CORES=0"),
+        ({"LOCAL_WORLD_SIZE": "100000"}, "cores for 100000 ranks"),
+    ],
+)
+def test_bind_cores_runs_the_command_unbound_with_a_note_when_it_cannot_bind(env, note):
+    printed, stderr = _bound_cpus(LOCAL_RANK="0", **env)
+    assert printed == str(sorted(os.sched_getaffinity(0)))
+    assert "core binding skipped: " in stderr and note in stderr

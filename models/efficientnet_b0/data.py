@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from errors import ConfigError, CorruptImageError, DataError
@@ -282,8 +283,8 @@ def loader_worker_death(exc: BaseException) -> DataError | None:
 
 @dataclass
 class Loaders:
-    train: DataLoader | SyntheticBatches
-    val: DataLoader | None
+    train: Any  # DataLoader, SyntheticBatches or device_pipeline.DeviceBatches
+    val: Any  # DataLoader, DeviceBatches or None
     classes: tuple[str, ...]
     train_sampler: SeededSampler | None
 
@@ -299,6 +300,29 @@ def split_dirs(root: Path) -> tuple[Path, Path]:
             "(expected the ImageNet layout: train/<class>/<image> and val/<class>/<image>)"
         )
     return train_dir, val_dir
+
+
+def check_one_batch_per_rank(train_dir: Path, images: int, batch_size: int, world_size: int):
+    per_rank = math.ceil(images / world_size)
+    if per_rank < batch_size:
+        raise ConfigError(
+            f"{train_dir} has {images} images, {per_rank} per process: fewer than one "
+            f"batch of {batch_size}; lower --batch-size"
+        )
+
+
+def loader_options(workers: int, pin_memory: bool, collate_fn, seed: int) -> dict:
+    """DataLoader options shared by the train and val loaders of both pipelines."""
+    return dict(
+        num_workers=workers,
+        pin_memory=pin_memory,
+        collate_fn=collate_fn,
+        worker_init_fn=_leave_termination_signals_to_the_main_process if workers > 0 else None,
+        persistent_workers=workers > 0,
+        # A private generator: creating an iterator must not consume the global RNG, whose
+        # state belongs to the model and is saved in checkpoints.
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def build_image_loaders(
@@ -324,23 +348,9 @@ def build_image_loaders(
         train_index, train_transform(image_size, crop_scale_min, auto_augment), on_corrupt
     )
     val_set = ImageFolderDataset(val_index, eval_transform(image_size, resize_size), on_corrupt)
-    per_rank = math.ceil(len(train_set) / world_size)
-    if per_rank < batch_size:
-        raise ConfigError(
-            f"{train_dir} has {len(train_set)} images, {per_rank} per process: fewer than one "
-            f"batch of {batch_size}; lower --batch-size"
-        )
+    check_one_batch_per_rank(train_dir, len(train_set), batch_size, world_size)
     sampler = SeededSampler(train_set, world_size, rank, seed)
-    common = dict(
-        num_workers=workers,
-        pin_memory=pin_memory,
-        collate_fn=skip_missing_collate,
-        worker_init_fn=_leave_termination_signals_to_the_main_process if workers > 0 else None,
-        persistent_workers=workers > 0,
-        # A private generator: creating an iterator must not consume the global RNG, whose
-        # state belongs to the model and is saved in checkpoints.
-        generator=torch.Generator().manual_seed(seed),
-    )
+    common = loader_options(workers, pin_memory, skip_missing_collate, seed)
     train = DataLoader(train_set, batch_size=batch_size, sampler=sampler, drop_last=True, **common)
     val = DataLoader(
         val_set,

@@ -167,56 +167,104 @@ class LossScaler:
     """Scales the loss before backward and unscales gradients before the optimiser step.
 
     ``static``: a fixed scale; a step whose gradients overflow is skipped. ``dynamic``: the scale
-    halves on overflow (step skipped) and doubles after ``growth_interval`` clean steps.
-    ``none``: pass-through. Gradients are identical on every DDP rank after all-reduce, so every
-    rank takes the same skip decision without extra communication.
+    halves on overflow (step skipped, never below 1) and doubles after ``growth_interval`` clean
+    steps. ``none``: no scaling, but a step with non-finite gradients is still skipped.
+    Gradients are identical on every DDP rank after all-reduce, so every rank takes the same skip
+    decision without extra communication.
+
+    The scale, the overflow flag and the counters live on the device as tensors, so checking and
+    adapting cost no host sync. Skipping the step costs none either when the optimiser can skip
+    on the device (``_step_supports_amp_scaling``: torch's fused SGD, used on CUDA); any other
+    optimiser (the stock SGD on CPU, torch_npu's NpuFusedSGD, which takes no ``found_inf``) needs
+    one host read of the flag per step, as ``torch.amp.GradScaler`` does for such optimisers.
+    ``scale``, ``skipped_steps`` and ``state_dict`` read the device: call them at log intervals
+    and checkpoints, not per step.
     """
 
     def __init__(
-        self, mode: str, initial_scale: float = 1.0, growth_interval: int = DYNAMIC_GROWTH_INTERVAL
+        self,
+        mode: str,
+        initial_scale: float = 1.0,
+        growth_interval: int = DYNAMIC_GROWTH_INTERVAL,
+        device: torch.device | str = "cpu",
     ) -> None:
         if mode not in ("none", "static", "dynamic"):
             raise ValueError(f"unknown loss scale mode {mode!r}")
         self.mode = mode
-        self.scale = float(initial_scale) if mode != "none" else 1.0
         self.growth_interval = growth_interval
-        self.clean_steps = 0
-        self.skipped_steps = 0
+        self.device = torch.device(device)
+        start = float(initial_scale) if mode != "none" else 1.0
+        self._scale = torch.full((1,), start, dtype=torch.float32, device=self.device)
+        self._clean_steps = torch.zeros(1, dtype=torch.int32, device=self.device)
+        self._skipped_steps = torch.zeros(1, dtype=torch.int64, device=self.device)
 
     @property
     def enabled(self) -> bool:
         return self.mode != "none"
 
+    @property
+    def scale(self) -> float:
+        return float(self._scale.item())
+
+    @property
+    def clean_steps(self) -> int:
+        return int(self._clean_steps.item())
+
+    @property
+    def skipped_steps(self) -> int:
+        return int(self._skipped_steps.item())
+
     def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
-        return loss * self.scale if self.enabled else loss
+        return loss * self._scale.to(loss.device).squeeze() if self.enabled else loss
 
-    def unscale_(self, optimizer: torch.optim.Optimizer) -> bool:
-        """Divide gradients by the scale in place; return whether they are all finite."""
-        grads = [
-            p.grad
-            for group in optimizer.param_groups
-            for p in group["params"]
-            if p.grad is not None
-        ]
-        if not grads:
-            return True
-        if self.enabled:
-            torch._foreach_mul_(grads, 1.0 / self.scale)
-        norms = torch.stack(torch._foreach_norm(grads))
-        return bool(torch.isfinite(norms).all())
+    def unscale_(self, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+        """Divide gradients by the scale in place; return ``found_inf`` (1.0 if any is not finite).
 
-    def update(self, finite: bool) -> None:
-        """Record one step's outcome and adapt a dynamic scale."""
-        if finite:
-            self.clean_steps += 1
-            if self.mode == "dynamic" and self.clean_steps >= self.growth_interval:
-                self.scale *= 2.0
-                self.clean_steps = 0
-            return
-        self.skipped_steps += 1
-        self.clean_steps = 0
+        ``found_inf`` is a one-element float tensor on the device, the form torch's fused
+        optimisers take; nothing is read back to the host.
+        """
+        found_inf = torch.zeros(1, dtype=torch.float32, device=self.device)
+        inverse = (1.0 / self._scale) if self.enabled else torch.ones_like(self._scale)
+        by_dtype: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    grad = param.grad
+                    by_dtype.setdefault((grad.device, grad.dtype), []).append(grad)
+        for (device, _), grads in by_dtype.items():
+            found_here = found_inf.to(device)
+            torch._amp_foreach_non_finite_check_and_unscale_(grads, found_here, inverse.to(device))
+            if found_here.device != found_inf.device:
+                found_inf = torch.maximum(found_inf, found_here.to(found_inf.device))
+            else:
+                found_inf = found_here
+        return found_inf
+
+    def step(self, optimizer: torch.optim.Optimizer, found_inf: torch.Tensor) -> None:
+        """Take the optimiser step unless ``found_inf``; on the device where the optimiser can."""
+        if getattr(optimizer, "_step_supports_amp_scaling", False):
+            optimizer.found_inf = found_inf  # type: ignore[attr-defined]
+            try:
+                optimizer.step()
+            finally:
+                del optimizer.found_inf  # type: ignore[attr-defined]
+        elif not bool(found_inf.item()):
+            optimizer.step()
+
+    def update(self, found_inf: torch.Tensor | bool) -> None:
+        """Record one step's outcome (``found_inf``, or a bool: whether it overflowed) and adapt."""
+        if not isinstance(found_inf, torch.Tensor):
+            found_inf = torch.full((1,), float(found_inf), device=self.device)
+        found_inf = found_inf.to(self.device, torch.float32)
+        self._skipped_steps += found_inf.to(torch.int64)
         if self.mode == "dynamic":
-            self.scale = max(self.scale / 2.0, 1.0)
+            torch._amp_update_scale_(
+                self._scale, self._clean_steps, found_inf, 2.0, 0.5, self.growth_interval
+            )
+            self._scale.clamp_(min=1.0)
+        else:
+            clean = (found_inf == 0).to(torch.int32)
+            self._clean_steps.add_(1).mul_(clean)
 
     def state_dict(self) -> dict:
         return {
@@ -228,9 +276,9 @@ class LossScaler:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.scale = float(state["scale"])
-        self.clean_steps = int(state["clean_steps"])
-        self.skipped_steps = int(state["skipped_steps"])
+        self._scale.fill_(float(state["scale"]))
+        self._clean_steps.fill_(int(state["clean_steps"]))
+        self._skipped_steps.fill_(int(state["skipped_steps"]))
 
 
 def device_rng_state(device: torch.device) -> torch.Tensor | None:

@@ -24,7 +24,7 @@ class StepResult:
     loss: torch.Tensor  # detached, on the device (read it only at log intervals)
     correct: torch.Tensor
     count: int
-    stepped: bool
+    stepped: torch.Tensor  # bool, on the device: False where non-finite gradients skipped it
 
 
 def train_step(
@@ -37,21 +37,24 @@ def train_step(
     label_smoothing: float,
     clip_grad_norm: float | None,
 ) -> StepResult:
-    """Forward, (scaled) backward, unscale, optional clipping, then a step unless grads overflow."""
+    """Forward, (scaled) backward, unscale, optional clipping, then a step unless grads overflow.
+
+    No host sync where the optimiser skips on the device (see ``LossScaler``): clipping runs
+    whatever the flag says, since a skipped step discards the clipped gradients anyway.
+    """
     with autocast(plan):
         logits = model(images)
     loss = F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale_loss(loss).backward()
-    finite = scaler.unscale_(optimizer)
-    if finite:
-        if clip_grad_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-        optimizer.step()
-    scaler.update(finite)
+    found_inf = scaler.unscale_(optimizer)
+    if clip_grad_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    scaler.step(optimizer, found_inf)
+    scaler.update(found_inf)
     with torch.no_grad():
         correct = (logits.argmax(dim=1) == targets).sum()
-    return StepResult(loss.detach(), correct, targets.numel(), finite)
+    return StepResult(loss.detach(), correct, targets.numel(), found_inf[0] == 0)
 
 
 @dataclass

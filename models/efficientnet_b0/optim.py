@@ -3,12 +3,20 @@
 SGD with momentum 0.9; weight decay 1e-4 on convolution and linear weights only (BN parameters and
 biases are not decayed unless ``--decay-bn-bias``); cosine learning rate with linear warmup,
 evaluated per step as a pure function of the step, so resuming needs only the step counter.
+
+The SGD implementation follows the device (``sgd_implementation``): on an NPU the fused
+``torch_npu.optim.NpuFusedSGD`` the Ascend ModelZoo's PyTorch models use (one fused update over
+all parameters instead of one small operator per tensor, which the NPU dispatches slowly); on
+CUDA ``torch.optim.SGD(fused=True)``, which can also skip an overflowing step on the device
+(``found_inf``) so the loss scaler needs no host sync; on CPU the stock ``torch.optim.SGD``.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 import math
+import sys
 
 import torch
 from torch import nn
@@ -45,8 +53,76 @@ def parameter_groups(
     return groups
 
 
-def build_sgd(groups: list[dict], lr: float, momentum: float, nesterov: bool) -> torch.optim.SGD:
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+SGD_IMPLEMENTATIONS = ("npu_fused", "fused", "stock")
+
+
+def sgd_implementation(device_type: str) -> str:
+    """Which SGD to build on ``device_type``: ``npu_fused``, ``fused`` (CUDA) or ``stock``.
+
+    An NPU whose torch_npu lacks ``optim.NpuFusedSGD`` (very old adapters) falls back to the stock
+    SGD with a warning on stderr rather than failing, since the arithmetic is the same.
+    """
+    if device_type == "npu":
+        if _npu_fused_sgd_class() is not None:
+            return "npu_fused"
+        print(
+            "[Warning] torch_npu.optim.NpuFusedSGD is not available in this torch_npu: "
+            "using torch.optim.SGD (same arithmetic, slower step)",
+            file=sys.stderr,
+        )
+        return "stock"
+    if device_type == "cuda":
+        return "fused"
+    return "stock"
+
+
+def _npu_fused_sgd_class():
+    try:
+        return getattr(importlib.import_module("torch_npu.optim"), "NpuFusedSGD", None)
+    except ImportError:
+        return None
+
+
+def build_sgd(
+    groups: list[dict],
+    lr: float,
+    momentum: float,
+    nesterov: bool,
+    implementation: str = "stock",
+) -> torch.optim.Optimizer:
+    """SGD over ``groups``; ``implementation`` is one of ``SGD_IMPLEMENTATIONS``.
+
+    ``npu_fused`` must be built after the model is on the NPU and its parameters must not be
+    replaced afterwards (NpuFusedSGD fuses their storage), which the runner guarantees.
+    """
+    if implementation == "npu_fused":
+        fused_sgd = _npu_fused_sgd_class()
+        if fused_sgd is None:
+            raise ValueError("torch_npu.optim.NpuFusedSGD is not available")
+        return fused_sgd(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    if implementation == "fused":
+        fused = torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, fused=True)
+        _zero_momentum_buffers(fused)
+        return fused
+    if implementation == "stock":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    raise ValueError(f"unknown SGD implementation {implementation!r}; one of {SGD_IMPLEMENTATIONS}")
+
+
+def _zero_momentum_buffers(optimizer: torch.optim.SGD) -> None:
+    """Start every momentum buffer at zero, which gives the same first update as none.
+
+    Fused SGD allocates missing buffers with ``empty_like`` and fills them in its first update;
+    when the loss scaler skips that update on the device (``found_inf``), the buffers would keep
+    whatever the memory held. From zeros, ``momentum * 0 + grad`` equals the fresh buffer exactly.
+    """
+    for group in optimizer.param_groups:
+        if group["momentum"] == 0:
+            continue
+        for param in group["params"]:
+            optimizer.state[param]["momentum_buffer"] = torch.zeros_like(
+                param, memory_format=torch.preserve_format
+            )
 
 
 def cosine_lr(

@@ -30,6 +30,7 @@ from data import (
     eval_resize_size,
 )
 from demo_dataset import ensure_demo_dataset
+from device_pipeline import build_device_image_loaders
 from devices import (
     LossScaler,
     device_rng_state,
@@ -61,7 +62,14 @@ from errors import (
     NonFiniteLossError,
     TrainingError,
 )
-from optim import ModelEma, build_sgd, cosine_lr, parameter_groups, set_lr
+from optim import (
+    ModelEma,
+    build_sgd,
+    cosine_lr,
+    parameter_groups,
+    set_lr,
+    sgd_implementation,
+)
 from reporting import (
     EpochProgress,
     MetricsLog,
@@ -266,6 +274,21 @@ class Run:
                 args.seed + self.env.rank,
             )
             return Loaders(synthetic, None, tuple(str(i) for i in range(classes)), None)
+        if args.data_pipeline == "device":
+            return build_device_image_loaders(
+                root,
+                device=self.device,
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                resize_size=eval_resize_size(args.image_size, args.crop_fraction),
+                crop_scale_min=args.crop_scale_min,
+                auto_augment=args.auto_augment,
+                workers=self.workers(),
+                on_corrupt=args.on_corrupt,
+                seed=args.seed,
+                rank=self.env.rank,
+                world_size=self.env.world_size,
+            )
         return build_image_loaders(
             root,
             batch_size=args.batch_size,
@@ -562,15 +585,20 @@ class Run:
         )
         if not groups:
             raise ConfigError("no trainable parameters (is everything frozen?)")
-        self.optimizer = build_sgd(groups, self.peak_lr, args.momentum, args.nesterov)
-        self.scaler = LossScaler(self.plan.loss_scale_mode, self.plan.initial_scale)
+        self.sgd_implementation = sgd_implementation(self.device.type)
+        self.optimizer = build_sgd(
+            groups, self.peak_lr, args.momentum, args.nesterov, self.sgd_implementation
+        )
+        self.scaler = LossScaler(
+            self.plan.loss_scale_mode, self.plan.initial_scale, device=self.device
+        )
         if resume_path is not None:
             self.restore(resume_path)
 
         self.log(
             f"{args.arch}: {sum(p.numel() for p in self.model.parameters()):,} parameters, "
             f"{num_classes} classes, padding {padding}; device {self.device} x "
-            f"{self.env.world_size}, {self.plan.description}"
+            f"{self.env.world_size}, {self.plan.description}, {self.sgd_implementation} SGD"
             + (", channels_last" if self.channels_last else "")
         )
         if args.export_onnx:
@@ -731,7 +759,7 @@ class Run:
                         args.label_smoothing,
                         args.clip_grad_norm,
                     )
-                    if self.ema is not None and result.stepped:
+                    if self.ema is not None and bool(result.stepped):  # one read, only with --ema
                         self.ema.update(self.model)
                     interval_loss += result.loss
                     epoch_loss += result.loss

@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra augmentation policy after crop and flip",
     )
     data.add_argument(
+        "--data-pipeline",
+        default="cpu",
+        choices=("cpu", "device"),
+        help="where ImageFolder JPEGs are decoded and augmented: in the loader workers (cpu) or "
+        "on the training device, batched (device; see device_pipeline.py)",
+    )
+    data.add_argument(
         "--workers",
         type=int,
         default=None,

@@ -9,7 +9,8 @@
 #   --epochs=N --batch_size=N (per device) --image_size=N --workers=N
 #   --output_dir=PATH    default test/output/${ASCEND_DEVICE_ID}
 #   --nproc_per_node=N --nnodes=N --node_rank=N --master_addr=HOST --master_port=PORT (8p)
-# Anything after a lone "--" goes to train.py unchanged.
+# Anything after a lone "--" goes to train.py unchanged. Under torchrun every rank is bound to
+# its share of the host's cores (test/bind_cores.sh; BIND_CORES=0 turns that off).
 
 # shellcheck disable=SC2034  # variables set here are read by the scripts that source this file
 set -u -o pipefail
@@ -104,10 +105,12 @@ run_training() {
     local status=0
     cd "${code_dir}" || exit 1
     if [ "${rank_size}" -gt 1 ] || [ "${nnodes}" -gt 1 ]; then
+        # Each rank runs through bind_cores.sh, which pins it to its slice of the cores.
         "${python}" -m torch.distributed.run --nproc_per_node "${nproc_per_node}" \
             --nnodes "${nnodes}" --node_rank "${node_rank}" \
-            --master_addr "${master_addr}" --master_port "${master_port}" \
-            train.py "$@" > "${log_file}" 2>&1 || status=$?
+            --master_addr "${master_addr}" --master_port "${master_port}" --no-python \
+            bash "${test_path_dir}/bind_cores.sh" "${python}" train.py "$@" \
+            > "${log_file}" 2>&1 || status=$?
     else
         "${python}" train.py "$@" > "${log_file}" 2>&1 || status=$?
     fi
