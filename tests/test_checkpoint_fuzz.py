@@ -32,7 +32,10 @@ from hypothesis import strategies as st
 import checkpoint as ckpt
 from errors import CheckpointError
 
-pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
+pytestmark = [
+    pytest.mark.needs_torch,
+    pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),
+]
 EXAMPLES = int(os.environ.get("EFFNET_FUZZ_EXAMPLES", "400"))
 FUZZ = settings(
     max_examples=EXAMPLES,
