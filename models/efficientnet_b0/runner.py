@@ -274,23 +274,7 @@ class Run:
                 args.seed + self.env.rank,
             )
             return Loaders(synthetic, None, tuple(str(i) for i in range(classes)), None)
-        if args.data_pipeline == "device":
-            return build_device_image_loaders(
-                root,
-                device=self.device,
-                batch_size=args.batch_size,
-                image_size=args.image_size,
-                resize_size=eval_resize_size(args.image_size, args.crop_fraction),
-                crop_scale_min=args.crop_scale_min,
-                auto_augment=args.auto_augment,
-                workers=self.workers(),
-                on_corrupt=args.on_corrupt,
-                seed=args.seed,
-                rank=self.env.rank,
-                world_size=self.env.world_size,
-            )
-        return build_image_loaders(
-            root,
+        options = dict(
             batch_size=args.batch_size,
             image_size=args.image_size,
             resize_size=eval_resize_size(args.image_size, args.crop_fraction),
@@ -301,8 +285,10 @@ class Run:
             seed=args.seed,
             rank=self.env.rank,
             world_size=self.env.world_size,
-            pin_memory=self.device.type != "cpu",
         )
+        if args.data_pipeline == "device":
+            return build_device_image_loaders(root, device=self.device, **options)
+        return build_image_loaders(root, pin_memory=self.device.type != "cpu", **options)
 
     def prepare_output_dir(self, resume_path: Path | None) -> None:
         """Refuse to overwrite another run's checkpoints; check that the folder is writable."""
