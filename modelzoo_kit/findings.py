@@ -49,6 +49,14 @@ class Finding:
     message: str
     hint: str = ""
     column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    """The span ``line:column`` to ``end_line:end_column`` (1-based, end exclusive) the finding
+    is about, where a fix knows it; ``column`` alone is a point."""
+    fix: str | None = None
+    """``"safe"`` or ``"unsafe"`` when ``validate --fix`` can fix it (:mod:`modelzoo_kit.fixes`)."""
+    baseline: str | None = None
+    """``"new"`` when a baseline is in use and does not list it (:mod:`modelzoo_kit.baseline`)."""
 
     def __post_init__(self) -> None:
         # Messages quote urls from deliverable.yaml and READMEs: never show their credentials.
@@ -68,7 +76,17 @@ class Finding:
             "column": self.column,
             "message": self.message,
             "hint": self.hint,
+            # Added only when known, so reports without a fix or baseline stay as they were.
+            **{key: value for key, value in self._annotations() if value is not None},
         }
+
+    def _annotations(self) -> tuple[tuple[str, object], ...]:
+        return (
+            ("end_line", self.end_line),
+            ("end_column", self.end_column),
+            ("fix", self.fix),
+            ("baseline", self.baseline),
+        )
 
 
 @dataclass(frozen=True)
@@ -164,6 +182,7 @@ def report_json(
 
 _COLOURS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}
 _RESET = "\x1b[0m"
+_FIX_MARK = {"safe": "  [fix: --fix]", "unsafe": "  [fix: --fix --unsafe-fixes]"}
 _BOLD = "\x1b[1m"
 
 
@@ -188,7 +207,10 @@ def report_text(
             where += f":{f.column}"
         sev = paint(f"{f.severity.value:<7}", _COLOURS[f.severity])
         # Messages quote README lines and metadata values: one line each, controls escaped.
-        lines.append(f"  {where:>6}  {sev} {f.rule}  {shown(f.message, one_line=True)}")
+        fixable = _FIX_MARK.get(f.fix or "", "")
+        lines.append(
+            f"  {where:>6}  {sev} {f.rule}  {shown(f.message, one_line=True)}{fixable}"
+        )
         if f.hint:
             lines.append(f"{'':>17}hint: {shown(f.hint, one_line=True)}")
     summary = summarize(findings, files_checked)

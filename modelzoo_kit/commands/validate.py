@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from modelzoo_kit.classify import detect_layout
+from modelzoo_kit.commands import gate
 from modelzoo_kit.errors import DeliverableNotFoundError, UsageError
 from modelzoo_kit.findings import Finding, exit_code, filter_findings, report_json, report_text
 from modelzoo_kit.layouts import (
@@ -108,6 +109,7 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         help="with --provenance: a reference that could not be verified (no network, not "
         "cached: PV060) is an error instead of a warning",
     )
+    gate.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -198,6 +200,8 @@ def _walk(path: Path, args: argparse.Namespace) -> tuple[list[Finding], int, dic
     report = walk_zoo(
         path, _shown(path), layout=args.layout, cache_file=args.walk_cache, jobs=args.jobs
     )
+    if args.changed_since is not None:
+        report = gate.changed_only(report, path, args.changed_since)
     checked = sum(1 for f in report.folders if f.classification.kind.startswith("training"))
     summary = {
         "classified": report.counts(),
@@ -222,11 +226,14 @@ def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.rules import check_deliverable_folder, check_readme_file
 
     select, ignore = _rule_list(args.select), _rule_list(args.ignore)
+    gate.check_usage(args)
+    roots: list[str] = []  # the zoo roots (as shown): baseline paths are relative to them
     findings: list[Finding] = []
     files = 0
     walk: dict = {}
     for kind, path in _targets(args.paths, args.recursive):
         if kind == "zoo":
+            roots.append(_shown(path))
             found, checked, summary = _walk(path, args)
             findings.extend(found)
             files += checked
@@ -252,11 +259,17 @@ def run(args: argparse.Namespace) -> int:
         if args.provenance and result.deliverable is not None:
             findings.extend(_provenance(path, result.deliverable, args))
     findings = filter_findings(findings, select, ignore)
+    if args.fix or args.diff:
+        return gate.run_fixes(args, findings, lambda: run(gate.without_fixing(args)))
+    findings, gated = gate.gate(args, findings, roots)
+    if gated is None:
+        return 0  # --update-baseline wrote the file
     if args.format == "json":
-        sys.stdout.write(report_json(findings, files, walk or None))
+        sys.stdout.write(report_json(findings, files, {**walk, **gated.summary} or None))
     else:
         if walk:
             sys.stdout.write(_walk_text(walk))
+        sys.stdout.write(gated.text)
         colour = args.color == "always" or (
             args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         )
