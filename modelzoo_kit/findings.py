@@ -14,6 +14,10 @@ JSON report shape (stable; ``"schema": 1`` changes only when a field is removed 
          "line": 12, "column": null, "message": "...", "hint": "..."}
       ]
     }
+
+A finding may add ``end_line`` / ``end_column`` (its span, where a fix knows it), ``fix``
+(``"safe"`` / ``"unsafe"``: ``validate --fix`` can fix it) and ``baseline`` (``"new"``: a
+baseline is in use and does not list it); they are left out when unknown.
 """
 
 from __future__ import annotations

@@ -51,7 +51,9 @@ def test_json_shape_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "by_rule": {"MZ214": 1},
     }
     (item,) = report["findings"]
-    assert list(item) == ["rule", "severity", "path", "line", "column", "message", "hint"]
+    assert list(item)[:7] == ["rule", "severity", "path", "line", "column", "message", "hint"]
+    # Added keys only (schema 1 allows them): the span and fix of a finding --fix can fix.
+    assert list(item)[7:] == ["end_line", "end_column", "fix"] and item["fix"] == "safe"
     assert (item["rule"], item["severity"], item["line"]) == ("MZ214", "error", 20)
     assert item["path"].endswith("README.md") and "1233M" in item["hint"]
 
