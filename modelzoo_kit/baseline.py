@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -164,10 +164,15 @@ def entries_of(findings: Iterable[Finding], roots: Iterable[str]) -> list[Baseli
 
 
 def compare(
-    findings: list[Finding], entries: list[BaselineEntry], roots: Iterable[str]
+    findings: list[Finding],
+    entries: list[BaselineEntry],
+    roots: Iterable[str],
+    checked: Callable[[BaselineEntry], bool] = lambda entry: True,
 ) -> BaselineResult:
     """Split ``findings`` into the ones ``entries`` list and the new ones. Each entry hides at
-    most ``count`` findings of its key: a third identical finding where two were known is new."""
+    most ``count`` findings of its key: a third identical finding where two were known is new.
+    An entry nothing matched is fixed only where ``checked`` says this run looked (a run of
+    some rules, or of the folders a git range touched, says nothing about the others)."""
     roots, source = tuple(roots), LineSource()
     left = Counter({entry.key: entry.count for entry in entries})
     new: list[Finding] = []
@@ -178,6 +183,7 @@ def compare(
         else:
             new.append(replace(finding, baseline="new"))
     fixed = [BaselineEntry(*key, count) for key, count in sorted(left.items()) if count > 0]
+    fixed = [entry for entry in fixed if checked(entry)]
     return BaselineResult(new, len(findings) - len(new), fixed)
 
 

@@ -235,3 +235,25 @@ def test_changed_since_outside_a_work_tree_is_an_input_error(tmp_path, monkeypat
 def test_changed_since_needs_recursive(history: Path, capsys) -> None:
     assert main(["validate", "repo/cv/SizeNet", "--changed-since", "base"]) == 2
     assert "needs --recursive" in capsys.readouterr().err
+
+
+def test_a_partial_run_reports_no_entry_of_what_it_did_not_check(gated, capsys) -> None:
+    _, baseline, _ = gated
+    _, report = _validate(capsys, "-r", "zoo", "--baseline", str(baseline), "--select", "MZ214")
+    assert report["findings"] == [] and report["summary"]["baseline"]["fixed"] == []
+    assert main(["validate", "-r", "zoo", "--baseline", str(baseline), "--update-baseline",
+                 "--select", "MZ214"]) == 2  # fmt: skip
+    assert "records every finding" in capsys.readouterr().err
+
+
+def test_a_gate_run_reports_the_touched_folders_new_findings_only(history, capsys) -> None:
+    assert main(["validate", "-r", "repo", "--baseline", "bl.json", "--update-baseline"]) == 0
+    size = history / "cv" / "SizeNet" / "README.md"
+    size.write_text(size.read_text().replace("1263056KB", "1233M") + "\n#新节\n")
+    _git(history, "commit", "-q", "-am", "fix a size, add a heading")
+    capsys.readouterr()
+    _, report = _validate(capsys, "-r", "repo", "--baseline", "bl.json", "--changed-since",
+                          "base")  # fmt: skip
+    assert report["summary"]["changed_folders"] == ["cv/SizeNet"]
+    assert [f["rule"] for f in report["findings"]] == ["MZ103"]
+    assert [e["rule"] for e in report["summary"]["baseline"]["fixed"]] == ["MZ214"]

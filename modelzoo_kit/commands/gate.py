@@ -12,13 +12,13 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from modelzoo_kit import baseline, fixes
 from modelzoo_kit.display import shown
 from modelzoo_kit.errors import UsageError
-from modelzoo_kit.findings import Finding
+from modelzoo_kit.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from modelzoo_kit.walk import WalkReport
@@ -69,6 +69,11 @@ def check_usage(args: argparse.Namespace) -> None:
         raise UsageError("--changed-since needs --recursive (it selects a zoo's model folders)")
     if args.fix and args.diff:
         raise UsageError("--fix writes and --diff only shows: give one of them")
+    if args.update_baseline and (args.changed_since is not None or args.select or args.ignore):
+        raise UsageError(
+            "--update-baseline records every finding: without --changed-since, --select or "
+            "--ignore (a part of the findings would drop the rest from the baseline)"
+        )
     if args.baseline is not None and not args.update_baseline and not args.baseline.is_file():
         raise UsageError(
             f"{args.baseline}: no such baseline; write it first with --update-baseline"
@@ -76,7 +81,8 @@ def check_usage(args: argparse.Namespace) -> None:
 
 
 def changed_only(report: WalkReport, root: Path, rev: str) -> WalkReport:
-    """The walk's folders that ``rev...HEAD`` touched (its problems are kept)."""
+    """The walk's folders that ``rev...HEAD`` touched (its problems are kept); validate
+    reports them as ``changed_folders``."""
     from modelzoo_kit.changed import changed_files, touched_folders
     from modelzoo_kit.walk import WalkReport
 
@@ -121,16 +127,39 @@ class GateResult:
     text: str
 
 
+def _checked(args: argparse.Namespace, walk: dict) -> Callable[[baseline.BaselineEntry], bool]:
+    """Which baseline entries this run looked at: their rule selected, and with
+    --changed-since their file directly in a folder it checked."""
+    from modelzoo_kit.commands.validate import _rule_list
+    from modelzoo_kit.findings import filter_findings
+
+    select, ignore = _rule_list(args.select), _rule_list(args.ignore)
+    folders = set(walk.get("changed_folders", ()))
+
+    def checked(entry: baseline.BaselineEntry) -> bool:
+        probe = Finding(entry.rule, Severity.INFO, entry.path, None, "")
+        if not filter_findings([probe], select, ignore):
+            return False
+        return args.changed_since is None or str(PurePosixPath(entry.path).parent) in folders
+
+    return checked
+
+
 def gate(
-    args: argparse.Namespace, findings: list[Finding], roots: list[str]
+    args: argparse.Namespace, findings: list[Finding], roots: list[str], walk: dict
 ) -> tuple[list[Finding], GateResult | None]:
     """Mark fixable findings, then hide the baseline's. None for the result when
     ``--update-baseline`` wrote the file instead (nothing to report)."""
     if args.show_fixes or not args.recursive or args.changed_since is not None:
         plan = fixes.plan_fixes(findings, args.layout, unsafe=True)
         findings = fixes.annotate(findings, plan)
+    touched = ""
+    if args.changed_since is not None:
+        count = len(walk.get("changed_folders", ()))
+        touched = (f"--changed-since {shown(args.changed_since, one_line=True)}: {count} "
+                   "model folder(s) touched\n")  # fmt: skip
     if args.baseline is None:
-        return findings, GateResult({}, "")
+        return findings, GateResult({}, touched)
     if args.update_baseline:
         entries = baseline.entries_of(findings, roots)
         baseline.write_baseline(args.baseline, entries)
@@ -138,5 +167,7 @@ def gate(
                          f"entr{'y' if len(entries) == 1 else 'ies'} for {len(findings)} "
                          "finding(s)\n")  # fmt: skip
         return findings, None
-    result = baseline.compare(findings, baseline.load_baseline(args.baseline), roots)
-    return result.new, GateResult(result.summary(args.baseline), result.text(args.baseline))
+    entries = baseline.load_baseline(args.baseline)
+    result = baseline.compare(findings, entries, roots, _checked(args, walk))
+    text = touched + result.text(args.baseline)
+    return result.new, GateResult(result.summary(args.baseline), text)

@@ -207,6 +207,8 @@ def _walk(path: Path, args: argparse.Namespace) -> tuple[list[Finding], int, dic
         "classified": report.counts(),
         "walk_problems": [f"{p.path}: {p.message}" for p in report.problems],
     }
+    if args.changed_since is not None:
+        summary["changed_folders"] = sorted(f.folder for f in report.folders)
     return report.findings, checked, summary
 
 
@@ -261,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
     findings = filter_findings(findings, select, ignore)
     if args.fix or args.diff:
         return gate.run_fixes(args, findings, lambda: run(gate.without_fixing(args)))
-    findings, gated = gate.gate(args, findings, roots)
+    findings, gated = gate.gate(args, findings, roots, walk)
     if gated is None:
         return 0  # --update-baseline wrote the file
     if args.format == "json":
