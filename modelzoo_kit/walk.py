@@ -27,7 +27,7 @@ import os
 import re
 import stat
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,10 +277,13 @@ def walk_zoo(
     layout: str | None = None,
     cache_file: Path | None = None,
     jobs: int = 1,
+    only: Callable[[list[str]], set[str]] | None = None,
 ) -> WalkReport:
     """Walk ``root``: classify every folder with a README and check the training deliverables.
     ``shown_root`` prefixes the paths in findings; ``layout`` forces a layout; ``cache_file``
-    keeps results between runs (see the module docstring); ``jobs`` > 1 checks in parallel."""
+    keeps results between runs (see the module docstring); ``jobs`` > 1 checks in parallel.
+    ``only`` picks, from the training folders found, the ones to check and report (``validate
+    --changed-since``); such a partial walk reads the cache but never writes it."""
     options = {"schema": CACHE_SCHEMA, "kit": __version__, "layout": layout, "shown": shown_root}
     cache = _load_cache(cache_file, options)
     walker = _Walker(root, cache)
@@ -371,6 +374,12 @@ def walk_zoo(
         elif classification.kind == "training-unknown":
             result.findings = [_no_layout(_join(shown_folder, "", entry.readme), classification)]
         results[rel] = [*record, [_finding_to_json(f) for f in result.findings]]
+    if only is not None:
+        chosen = only([f.folder for f in report.folders
+                       if f.classification.kind.startswith("training")])  # fmt: skip
+        report.folders = [f for f in report.folders if f.folder in chosen]
+        pending = [p for p in pending if p[2] in chosen]
+        cache_file = None
     for (result, _job, rel), findings in zip(pending, _run_jobs([p[1] for p in pending], jobs),
                                             strict=True):  # fmt: skip
         result.findings = findings

@@ -257,3 +257,10 @@ def test_a_gate_run_reports_the_touched_folders_new_findings_only(history, capsy
     assert report["summary"]["changed_folders"] == ["cv/SizeNet"]
     assert [f["rule"] for f in report["findings"]] == ["MZ103"]
     assert [e["rule"] for e in report["summary"]["baseline"]["fixed"]] == ["MZ214"]
+
+
+def test_a_changed_since_walk_never_writes_the_walk_cache(history: Path, capsys) -> None:
+    _validate(capsys, "-r", "repo", "--changed-since", "base", "--walk-cache", "walk.json")
+    assert not Path("walk.json").exists()
+    _validate(capsys, "-r", "repo", "--walk-cache", "walk.json")
+    assert Path("walk.json").is_file()

@@ -13,15 +13,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from modelzoo_kit import baseline, fixes
 from modelzoo_kit.display import shown
 from modelzoo_kit.errors import UsageError
 from modelzoo_kit.findings import Finding, Severity
-
-if TYPE_CHECKING:
-    from modelzoo_kit.walk import WalkReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,16 +76,15 @@ def check_usage(args: argparse.Namespace) -> None:
         )
 
 
-def changed_only(report: WalkReport, root: Path, rev: str) -> WalkReport:
-    """The walk's folders that ``rev...HEAD`` touched (its problems are kept); validate
-    reports them as ``changed_folders``."""
+def changed_only(root: Path, rev: str | None) -> Callable[[list[str]], set[str]] | None:
+    """For the zoo walk: of its training folders, the ones ``rev...HEAD`` touched (None:
+    all). Git runs once, before any folder is checked."""
     from modelzoo_kit.changed import changed_files, touched_folders
-    from modelzoo_kit.walk import WalkReport
 
-    training = [f.folder for f in report.folders if f.classification.kind.startswith("training")]
-    touched = touched_folders(training, changed_files(root, rev))
-    kept = [f for f in report.folders if f.folder in touched]
-    return WalkReport(kept, report.problems, report.readmes_read)
+    if rev is None:
+        return None
+    files = changed_files(root, rev)
+    return lambda training: touched_folders(training, files)
 
 
 def run_fixes(

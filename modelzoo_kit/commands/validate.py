@@ -198,10 +198,9 @@ def _walk(path: Path, args: argparse.Namespace) -> tuple[list[Finding], int, dic
     from modelzoo_kit.walk import walk_zoo
 
     report = walk_zoo(
-        path, _shown(path), layout=args.layout, cache_file=args.walk_cache, jobs=args.jobs
+        path, _shown(path), layout=args.layout, cache_file=args.walk_cache, jobs=args.jobs,
+        only=gate.changed_only(path, args.changed_since),
     )
-    if args.changed_since is not None:
-        report = gate.changed_only(report, path, args.changed_since)
     checked = sum(1 for f in report.folders if f.classification.kind.startswith("training"))
     summary = {
         "classified": report.counts(),
