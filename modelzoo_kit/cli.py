@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "extract": "turn a legacy README into a deliverable.yaml",
     "provenance": "prove a deliverable's code is the code at the commit it cites",
     "run": "run one of a deliverable's declared entry points",
+    "catalog": "build a static catalogue site (and index.json) of a zoo",
 }
 
 
