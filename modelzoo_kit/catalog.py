@@ -184,12 +184,12 @@ def _read_model(zoo: Path, rel: str, readme: str, kind: str, layout: str | None)
     notes: list[str] = []
     source = "folder"
     if (path / DELIVERABLE_FILE).is_file():
-        data, problem = _from_yaml(path)
+        data, problem = data_from_yaml(path)
         source = DELIVERABLE_FILE
         if problem:
             notes.append(problem)
     if not data and readme and (path / readme).is_file():
-        data, problem = _from_readme(path / readme, path.resolve().name)
+        data, problem = data_from_readme(path / readme, path.resolve().name)
         source = "README"
         if problem:
             notes.append(problem)
@@ -209,23 +209,27 @@ def _read_model(zoo: Path, rel: str, readme: str, kind: str, layout: str | None)
         folder=rel,
         readme=readme if rel == "." or not readme else f"{rel}/{readme}",
         name=name,
-        title=_text(data.get("title")) or name,
+        title=shown_text(data.get("title")) or name,
         source=source,
         layout=layout_name,
         tags=_tags(_dict(data.get("basic")), layout_name),
         facts=_facts(_dict(data.get("basic"))),
-        summary=_text(overview.get("summary")),
-        paper=(_text(paper.get("title")) or _text(paper.get("url")), _text(paper.get("url")))
-        if paper.get("url") else None,
+        summary=shown_text(overview.get("summary")),
+        paper=_paper(paper),
         results=[_result_row(row) for row in data.get("results") or [] if isinstance(row, dict)],
         notes=notes,
         citations=[
-            Citation(role, _text(ref.get("url")), _text(ref.get("branch")),
-                     _text(ref.get("commit_id")), _text(ref.get("code_path")), "unknown")
+            Citation(role, shown_text(ref.get("url")), shown_text(ref.get("branch")),
+                     shown_text(ref.get("commit_id")), shown_text(ref.get("code_path")), "unknown")
             for role in ("reference", "adapted", "inference")
             if (ref := _dict(overview.get(role)))
         ],  # fmt: skip
     )
+
+
+def _paper(paper: dict[str, Any]) -> tuple[str, str] | None:
+    url = shown_text(paper.get("url"))
+    return (shown_text(paper.get("title")) or url, url) if url else None
 
 
 def _result_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +246,7 @@ def _result_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _from_yaml(folder: Path) -> tuple[dict[str, Any], str]:
+def data_from_yaml(folder: Path) -> tuple[dict[str, Any], str]:
     from modelzoo_kit.loading import load_deliverable
 
     try:
@@ -253,7 +257,7 @@ def _from_yaml(folder: Path) -> tuple[dict[str, Any], str]:
     return deliverable.model_dump(mode="json"), ""
 
 
-def _from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:
+def data_from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:
     from modelzoo_kit.extract import extract
     from modelzoo_kit.readme import read_readme
 
@@ -268,7 +272,7 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: Any) -> str:
+def shown_text(value: Any) -> str:
     """A shown value: a ``{zh, en}`` text as its English words (the catalogue is in English),
     a plain value as it is."""
     if isinstance(value, dict):
@@ -277,23 +281,23 @@ def _text(value: Any) -> str:
 
 
 def _tags(basic: dict[str, Any], layout: str) -> dict[str, str]:
-    domain = _text(basic.get("application_domain"))
+    domain = shown_text(basic.get("application_domain"))
     if domain == "Other" and basic.get("application_domain_note"):
-        domain = f"Other ({_text(basic['application_domain_note'])})"
-    framework = _text(basic.get("framework"))
+        domain = f"Other ({shown_text(basic['application_domain_note'])})"
+    framework = shown_text(basic.get("framework"))
     return {
         "domain": domain,
         "framework": framework.split(" ", 1)[0] if framework else "",
         "framework_version": framework,
-        "precision": _text(basic.get("precision")),
-        "processor": _text(basic.get("processor")),
-        "category": _text(basic.get("category")),
+        "precision": shown_text(basic.get("precision")),
+        "processor": shown_text(basic.get("processor")),
+        "category": shown_text(basic.get("category")),
         "layout": layout,
     }
 
 
 def _facts(basic: dict[str, Any]) -> dict[str, str]:
-    facts = {key: _text(basic.get(key)) for key in FACTS}
+    facts = {key: shown_text(basic.get(key)) for key in FACTS}
     if facts["modified"]:
         facts["modified"] = facts["modified"].replace("-", ".")
     return {key: value for key, value in facts.items() if value}

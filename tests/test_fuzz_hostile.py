@@ -245,6 +245,7 @@ FOLDER_COMMANDS = [
     ("validate", "{d}"), ("validate", "-r", "{w}"), ("render", "{d}"), ("render", "--check", "{d}"),
     ("provenance", "--offline", "{d}"), ("run", "{d}"), ("validate", "--format", "json", "{d}"),
     ("validate", "--format", "sarif", "{d}"), ("catalog", "{w}", "-o", "{w}/site"),
+    ("export-card", "{d}", "--format", "modelscope"),
 ]  # fmt: skip
 commands = st.sampled_from(FOLDER_COMMANDS)
 
