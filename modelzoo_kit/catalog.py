@@ -247,14 +247,62 @@ def _result_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def data_from_yaml(folder: Path) -> tuple[dict[str, Any], str]:
+    """deliverable.yaml as plain data, or ({}, what is wrong with it).
+
+    A file with no alias, nesting as deep as a real one, is parsed by libyaml (a tenth of the
+    kit's own loader's time, which matters for a zoo of a thousand); anything else, or any
+    problem, goes through :func:`~modelzoo_kit.loading.load_deliverable`, which bounds aliases
+    and says where a problem is."""
     from modelzoo_kit.loading import load_deliverable
 
+    fast = _fast_yaml(folder / DELIVERABLE_FILE)
+    if fast is not None:
+        return fast, ""
     try:
         deliverable = load_deliverable(folder, check_files=False)
     except InputFileError as exc:
         first = exc.problems[0]
         return {}, f"{DELIVERABLE_FILE} does not load ({first.field or 'file'}: {first.message})"
     return deliverable.model_dump(mode="json"), ""
+
+
+def _fast_yaml(path: Path) -> dict[str, Any] | None:
+    """The data of a plain deliverable.yaml through libyaml, or None (then the kit's loader
+    reads it): no libyaml, an alias, deep nesting, or a value the model refuses."""
+    import yaml
+
+    from modelzoo_kit.inputs import MAX_YAML_BYTES, read_text
+    from modelzoo_kit.loading import MAX_YAML_DEPTH, _Loader
+    from modelzoo_kit.metadata import Deliverable, cross_field_problems
+
+    base = getattr(yaml, "CSafeLoader", None)
+    if base is None:
+        return None
+
+    class FastLoader(base):  # type: ignore[misc, valid-type]
+        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+    try:
+        text = read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
+        depth = 0
+        for event in yaml.parse(text, Loader=FastLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return None
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    return None
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        data = yaml.load(text, Loader=FastLoader)  # noqa: S506 - a safe loader
+        deliverable = Deliverable.model_validate(data, context={"defer_cross_checks": True})
+        if cross_field_problems(deliverable):
+            return None
+        dumped = deliverable.model_dump(mode="json")
+        json.dumps(dumped, ensure_ascii=False).encode("utf-8")  # no lone surrogate
+    except Exception:  # noqa: BLE001 - the kit's loader reads it again and says what is wrong
+        return None
+    return dumped
 
 
 def data_from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:

@@ -116,6 +116,10 @@ def test_filters_combine_search_and_sort(site: Path, page: tuple[Any, Guard]) ->
     everything = _shown_names(tab)
     assert len(everything) == json.loads((site / "index.json").read_text("utf-8"))["counts"][
         "models"]
+    # the grid layout keeps the table's semantics: rows and column headers for assistive tools
+    assert tab.get_by_role("row").count() == len(everything) + 1
+    assert tab.get_by_role("columnheader", name="Model").count() == 1
+    assert tab.get_by_role("combobox", name="Precision").count() == 1
     tab.select_option("#f-framework_version", "PyTorch 1.8.1")
     one = sorted(_shown_names(tab))
     assert one == _expected(site, framework_version="PyTorch 1.8.1") and len(one) >= 2

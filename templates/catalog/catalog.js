@@ -23,7 +23,7 @@
         keep = row.getAttribute(wanted[w][0]) === wanted[w][1];
       }
       if (keep && query) { keep = row.getAttribute("data-search").indexOf(query) !== -1; }
-      row.hidden = !keep;
+      if (row.hidden === keep) { row.hidden = !keep; }
       if (keep) { count++; }
     }
     shown.textContent = count + " of " + rows.length + " models shown";
