@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import sys
@@ -44,7 +46,7 @@ PRECISIONS = ("FP32", "FP16", "Mixed")
 CATEGORIES = ("Research", "Tutorial")
 
 
-def generate(zoo: Path, count: int) -> Path:
+def generate(zoo: Path, count: int, readmes: bool = True) -> Path:
     """``count`` deliverables under ``zoo`` and a validate report for them; the report's path."""
     yaml_text = MINIMAL.read_text("utf-8")
     readme_text = README.read_text("utf-8")
@@ -56,7 +58,7 @@ def generate(zoo: Path, count: int) -> Path:
         category = CATEGORIES[index % len(CATEGORIES)]
         folder = zoo / f"{domain.split()[0].lower()}" / f"model_{index:04d}"
         folder.mkdir(parents=True)
-        if index % 2 == 0:
+        if index % 2 == 0 or not readmes:
             text = (yaml_text.replace("name: tiny_net", f"name: model_{index:04d}")
                     .replace("application_domain: Classification", f"application_domain: {domain}")
                     .replace("framework: PyTorch 2.1.0", f"framework: {framework}")
@@ -83,14 +85,24 @@ def generate(zoo: Path, count: int) -> Path:
     return report
 
 
-def measure_build(zoo: Path, report: Path, out: Path, rounds: int = 3) -> float:
-    best = float("inf")
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measure_build(
+    zoo: Path, report: Path, out: Path, jobs: int, rounds: int = 3
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of the best of ``rounds`` builds. CPU time is the figure
+    to compare on a shared machine: it does not grow with other people's load."""
+    best = (float("inf"), float("inf"))
     for _ in range(rounds):
         if out.exists():
             shutil.rmtree(out)
-        started = time.perf_counter()
-        write_site(build_catalog(zoo, report), out, zoo)
-        best = min(best, time.perf_counter() - started)
+        started, cpu = time.perf_counter(), _cpu()
+        write_site(build_catalog(zoo, report, jobs=jobs), out, zoo)
+        best = min(best, (time.perf_counter() - started, _cpu() - cpu))
     return best
 
 
@@ -135,18 +147,23 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--keep", type=Path, help="build the site here and keep it")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 8))
+    parser.add_argument("--yaml-only", action="store_true",
+                        help="every model with a deliverable.yaml (no README to extract)")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
         zoo = Path(tmp) / "zoo"
         started = time.perf_counter()
-        report = generate(zoo, args.models)
+        report = generate(zoo, args.models, readmes=not args.yaml_only)
         print(f"generated {args.models} models in {time.perf_counter() - started:.1f} s")
         out = args.keep or Path(tmp) / "site"
-        seconds = measure_build(zoo, report, out)
+        seconds, cpu = measure_build(zoo, report, out, args.jobs)
         index = out / "index.html"
         pages = sorted((out / "models").glob("*.html"), key=lambda p: p.stat().st_size)
-        print(f"build (best of 3): {seconds:.2f} s   goal < 3 s")
+        print(f"build (best of 3, {args.jobs} process(es), {os.cpu_count()} CPU(s)): "
+              f"{seconds:.2f} s wall, {cpu:.2f} s CPU   goal < 3 s "
+              f"(load average {os.getloadavg()[0]:.1f})")
         print(f"index.html: {index.stat().st_size / 1e6:.2f} MB   goal < 1.5 MB")
         print(f"index.json: {(out / 'index.json').stat().st_size / 1e6:.2f} MB; "
               f"largest model page {pages[-1].stat().st_size / 1e3:.0f} kB")  # fmt: skip

@@ -144,27 +144,38 @@ class Catalog:
 # --------------------------------------------------------------------------- reading a zoo
 
 
-def build_catalog(zoo: Path, report: Path | None = None) -> Catalog:
+def build_catalog(zoo: Path, report: Path | None = None, jobs: int = 1) -> Catalog:
     """Every deliverable below ``zoo``, with the findings of ``report`` (a ``validate -r
-    --format json`` output) where one is given. Raises :class:`InputFileError` for a report
-    that is not such a file."""
+    --format json`` output) where one is given; ``jobs`` > 1 reads the deliverables in that
+    many processes. Raises :class:`InputFileError` for a report that is not such a file."""
     from modelzoo_kit.walk import classify_folders
 
+    findings = read_report(report) if report is not None else None
     folders, problems = classify_folders(zoo)
-    models: list[Model] = []
+    tasks = [
+        (zoo, f.folder, f.readme, f.classification.kind, f.classification.layout)
+        for f in folders
+        if f.classification.kind.startswith("training")
+    ]
+    if jobs > 1 and len(tasks) >= 64:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            models = list(pool.map(_read_task, tasks, chunksize=16))
+    else:
+        models = [_read_task(task) for task in tasks]
     used: set[str] = set()
-    for folder in folders:
-        kind = folder.classification.kind
-        if not kind.startswith("training"):
-            continue
-        model = _read_model(zoo, folder.folder, folder.readme, kind, folder.classification.layout)
-        model.id = _unique_id(folder.folder, used)
-        models.append(model)
+    for model in models:
+        model.id = _unique_id(model.folder, used)
     catalog = Catalog(zoo.resolve().name, models, report is not None,
                       [f"{p.path}: {p.message}" for p in problems])  # fmt: skip
-    if report is not None:
-        attach_report(catalog, read_report(report), zoo)
+    if findings is not None:
+        attach_report(catalog, findings, zoo)
     return catalog
+
+
+def _read_task(task: tuple[Path, str, str, str, str | None]) -> Model:
+    return _read_model(*task)
 
 
 def _unique_id(folder: str, used: set[str]) -> str:
@@ -266,35 +277,44 @@ def data_from_yaml(folder: Path) -> tuple[dict[str, Any], str]:
     return deliverable.model_dump(mode="json"), ""
 
 
+_YAML_NULL = {"", "~", "null", "Null", "NULL"}
+_YAML_BOOL = {
+    **dict.fromkeys(("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
+    **dict.fromkeys(("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
+}
+_YAML_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")
+
+
+def _plain_scalar(text: str) -> Any:
+    """A plain YAML 1.1 scalar as the kit's loader reads it: null, bool, decimal int, else the
+    text itself (floats and dates stay text, as loading.py leaves them)."""
+    if text in _YAML_NULL:
+        return None
+    if text in _YAML_BOOL:
+        return _YAML_BOOL[text]
+    if _YAML_INT.match(text):
+        return int(text.replace("_", ""))
+    return text
+
+
 def _fast_yaml(path: Path) -> dict[str, Any] | None:
-    """The data of a plain deliverable.yaml through libyaml, or None (then the kit's loader
-    reads it): no libyaml, an alias, deep nesting, or a value the model refuses."""
+    """The data of a plain deliverable.yaml, built from libyaml's events, or None (then the
+    kit's loader reads it): no libyaml, an alias, a tag, deep nesting, a number the kit's
+    loader reads otherwise (hex, octal, sexagesimal), or a value the model refuses."""
     import yaml
 
     from modelzoo_kit.inputs import MAX_YAML_BYTES, read_text
-    from modelzoo_kit.loading import MAX_YAML_DEPTH, _Loader
+    from modelzoo_kit.loading import MAX_YAML_DEPTH
     from modelzoo_kit.metadata import Deliverable, cross_field_problems
 
-    base = getattr(yaml, "CSafeLoader", None)
-    if base is None:
+    parser = getattr(yaml, "CSafeLoader", None)  # libyaml's parser (only its events are used)
+    if parser is None:
         return None
-
-    class FastLoader(base):  # type: ignore[misc, valid-type]
-        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
-
     try:
         text = read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
-        depth = 0
-        for event in yaml.parse(text, Loader=FastLoader):
-            if isinstance(event, yaml.AliasEvent):
-                return None
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    return None
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-        data = yaml.load(text, Loader=FastLoader)  # noqa: S506 - a safe loader
+        data = _from_events(yaml.parse(text, Loader=parser), yaml, MAX_YAML_DEPTH)
+        if not isinstance(data, dict):
+            return None
         deliverable = Deliverable.model_validate(data, context={"defer_cross_checks": True})
         if cross_field_problems(deliverable):
             return None
@@ -303,6 +323,58 @@ def _fast_yaml(path: Path) -> dict[str, Any] | None:
     except Exception:  # noqa: BLE001 - the kit's loader reads it again and says what is wrong
         return None
     return dumped
+
+
+class _NotPlain(Exception):
+    """A YAML feature the fast path leaves to the kit's loader."""
+
+
+def _from_events(events: Iterable[Any], yaml: Any, max_depth: int) -> Any:
+    stack: list[Any] = []
+    keys: list[Any] = []
+    root: Any = None
+
+    def add(value: Any) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+        elif isinstance(stack[-1], list):
+            stack[-1].append(value)
+        elif keys[-1] is _NO_KEY:
+            if isinstance(value, (dict, list)) or value in stack[-1]:
+                raise _NotPlain("a complex or repeated key")
+            keys[-1] = value
+        else:
+            stack[-1][keys[-1]] = value
+            keys[-1] = _NO_KEY
+
+    for event in events:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            if event.tag not in (None, "!") or event.anchor:
+                raise _NotPlain("a tag or an anchor")
+            plain = event.implicit[0] and not event.style
+            value = _plain_scalar(event.value) if plain else event.value
+            if plain and isinstance(value, str) and value[:1] in "0123456789.+-":
+                if re.match(r"^[-+]?(?:0[xob]|[0-9][0-9_]*:)", value):
+                    raise _NotPlain("a number in another base")
+            add(value)
+        elif kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            if event.tag not in (None, "!") or event.anchor or len(stack) >= max_depth:
+                raise _NotPlain("a tag, an anchor or deep nesting")
+            container: Any = {} if kind is yaml.MappingStartEvent else []
+            add(container)
+            stack.append(container)
+            keys.append(_NO_KEY)
+        elif kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+            stack.pop()
+            keys.pop()
+        elif kind is yaml.AliasEvent:
+            raise _NotPlain("an alias")
+    return root
+
+
+_NO_KEY = object()
 
 
 def data_from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:

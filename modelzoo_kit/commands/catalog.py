@@ -13,6 +13,7 @@ The build never validates or fetches anything itself. See docs/catalog.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         help="where the zoo's files are online (https://.../blob/master/): findings link to "
         "their line there; default: relative links into the checkout",
     )  # fmt: skip
+    parser.add_argument(
+        "--jobs", type=int, default=min(os.cpu_count() or 1, 8), metavar="N",
+        help="read deliverables in N processes (default: the CPU count, at most 8)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise UsageError(f"{args.output}: is not a folder (-o names the site's folder)")
     started = time.perf_counter()
-    catalog = build_catalog(args.zoo, args.report)
+    catalog = build_catalog(args.zoo, args.report, jobs=args.jobs)
     written = write_site(catalog, args.output, args.zoo, args.source_url)
     seconds = time.perf_counter() - started
     size = (args.output / INDEX_FILE).stat().st_size
