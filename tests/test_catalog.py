@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from catalog_support import CORPUS, finding, make_zoo, write_report
+from catalog_support import CORPUS, FIXTURE_ZOO, finding, make_zoo, write_report
 
 from modelzoo_kit.catalog import (
     SCHEMA_FILE,
@@ -249,3 +249,42 @@ def test_corpus_readmes_are_listed_with_their_layout(tmp_path: Path) -> None:
     assert layouts["corpus/pytorch-2022_p001"] == "pytorch-2022"
     assert layouts["corpus/corpus_002"] == "template"
     assert index["counts"]["models"] == 10
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [ROOT / "models" / "efficientnet_b0", FIXTURE_ZOO / "hostile",
+     FIXTURE_ZOO / "detection" / "yolo_pt"],
+    ids=["bundled", "hostile", "results"],
+)  # fmt: skip
+def test_the_libyaml_fast_path_reads_what_the_kits_loader_reads(folder: Path) -> None:
+    from modelzoo_kit.catalog import _fast_yaml
+    from modelzoo_kit.loading import load_deliverable
+
+    expected = load_deliverable(folder, check_files=False).model_dump(mode="json")
+    assert _fast_yaml(folder / "deliverable.yaml") == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("name: tiny_net", "name: &n tiny_net\nalias_user: *n"),  # an alias: the bounded loader
+        ("hyperparameters_cards: 1", "hyperparameters_cards: 0x1"),  # another base
+        ("Batch size: 32", "Batch size: !!str 32"),  # a tag
+    ],
+)
+def test_aliases_tags_and_other_bases_go_through_the_kits_loader(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    from modelzoo_kit.catalog import _fast_yaml, data_from_yaml
+
+    zoo = make_zoo(tmp_path, corpus=False)
+    folder = zoo / "vision" / "tiny"
+    path = folder / "deliverable.yaml"
+    text = path.read_text("utf-8")
+    if old not in text:
+        text = text.replace("  dataset: ImageNet\n", f"  dataset: ImageNet\n  {old}\n")
+    path.write_text(text.replace(old, new, 1), "utf-8")
+    assert _fast_yaml(path) is None
+    data, problem = data_from_yaml(folder)
+    assert bool(data) != bool(problem)  # read by the kit's loader, or refused with its reason
