@@ -52,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "extract": "turn a legacy README into a deliverable.yaml",
     "provenance": "prove a deliverable's code is the code at the commit it cites",
     "run": "run one of a deliverable's declared entry points",
+    "catalog": "build a static catalogue site (and index.json) of a zoo",
+    "export-card": "write a deliverable's Hugging Face or ModelScope model card",
 }
 
 
@@ -74,7 +76,7 @@ def build_parser(load: Sequence[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         if load is not None and name in load:
-            module = importlib.import_module(f"modelzoo_kit.commands.{name}")
+            module = importlib.import_module(f"modelzoo_kit.commands.{name.replace('-', '_')}")
             module.register(subparsers, name, help_text)
         else:
             subparsers.add_parser(name, help=help_text, add_help=False)

@@ -433,3 +433,44 @@ def _bytes(text: str) -> bytes:
     """A path's own bytes again: names that are not UTF-8 come from the file system as
     surrogate escapes, and two such names must not hash alike."""
     return text.encode("utf-8", "surrogateescape")
+
+
+def classify_folders(
+    root: Path, layout: str | None = None
+) -> tuple[list[FolderResult], list[WalkProblem]]:
+    """The walk without its checks: every folder with a README (or training scripts) and what
+    it was taken for, findings left empty. The catalogue lists a zoo's deliverables this way
+    and reads their findings from a report, so building it never re-validates the zoo."""
+    from modelzoo_kit.inputs import MAX_README_BYTES
+
+    walker = _Walker(root, None)
+    walker.walk()
+    folders: list[FolderResult] = []
+    problems = list(walker.problems)
+    for rel in sorted(walker.dirs):
+        entry = walker.dirs[rel]
+        if entry.has_deliverable:
+            readme = entry.readme or README_FILES["zh"]
+            folders.append(FolderResult(rel, readme, Classification("training", layout,
+                                                                    DELIVERABLE_FILE), []))
+            continue
+        train = walker.has_training_scripts(rel)
+        if entry.readme is None:
+            if train:
+                folders.append(FolderResult(rel, "", Classification("training-no-readme", None,
+                                                                    "test/"), []))
+            continue
+        readme_path = os.path.join(root, rel, entry.readme)
+        try:
+            if not stat.S_ISREG(os.stat(readme_path).st_mode):
+                problems.append(WalkProblem(_join("", rel, entry.readme), "not a file"))
+                continue
+            with open(readme_path, "rb") as handle:
+                data = handle.read(MAX_README_BYTES)
+        except OSError as exc:
+            problems.append(
+                WalkProblem(_join("", rel, entry.readme), f"cannot be read: {exc.strerror}")
+            )
+            continue
+        folders.append(FolderResult(rel, entry.readme, classify(_decode(data), train, layout), []))
+    return folders, problems

@@ -244,6 +244,8 @@ def build(folder: Path, items: list[tuple[list[str], str, bytes]]) -> None:
 FOLDER_COMMANDS = [
     ("validate", "{d}"), ("validate", "-r", "{w}"), ("render", "{d}"), ("render", "--check", "{d}"),
     ("provenance", "--offline", "{d}"), ("run", "{d}"), ("validate", "--format", "json", "{d}"),
+    ("validate", "--format", "sarif", "{d}"), ("catalog", "{w}", "-o", "{w}/site"),
+    ("export-card", "{d}", "--format", "modelscope"),
 ]  # fmt: skip
 commands = st.sampled_from(FOLDER_COMMANDS)
 
@@ -268,6 +270,7 @@ README_COMMANDS = [
     ("validate", "{d}"), ("validate", "{d}/README.md"), ("validate", "-r", "{w}"),
     ("render", "--check", "{d}"), ("render", "{d}"), ("extract", "{d}/README.md"),
     ("extract", "{d}/README.md", "-o", "{w}/out.yaml", "--force"),
+    ("catalog", "{w}", "-o", "{w}/site"),
 ]  # fmt: skip
 
 

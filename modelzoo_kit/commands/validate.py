@@ -65,7 +65,10 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
         help="with --recursive: check deliverables in N processes (default: the CPU count, "
         "at most 8; 1 checks in this process)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json", "sarif"), default="text",
+        help="sarif: SARIF 2.1.0 for code scanning (findings shown on their lines)",
+    )
     parser.add_argument(
         "--select",
         action="append",
@@ -267,6 +270,10 @@ def run(args: argparse.Namespace) -> int:
         return 0  # --update-baseline wrote the file
     if args.format == "json":
         sys.stdout.write(report_json(findings, files, {**walk, **gated.summary} or None))
+    elif args.format == "sarif":
+        from modelzoo_kit.sarif import report_sarif
+
+        sys.stdout.write(report_sarif(findings))
     else:
         if walk:
             sys.stdout.write(_walk_text(walk))

@@ -1,0 +1,186 @@
+"""The catalogue in a real browser: headless Chromium from the distribution's packages
+(``apt-get install chromium``), driven by Playwright from PyPI with that executable (no browser
+download). Pages are opened from ``file://``; any console error, page error, failed request
+or dialog fails the test. Where Chromium or Playwright is missing, these tests skip and say
+which (``.ci/run`` installs both)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from catalog_support import finding, make_zoo, write_report
+
+from modelzoo_kit.cli import main
+
+CHROMIUM = os.environ.get("MODELZOO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def _sync_playwright() -> Any:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed: pip install -e '.[browser]'")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("catalog-browser")
+    zoo = make_zoo(tmp)
+    report = write_report(tmp / "report.json", [
+        finding("MZ302", "error", "zoo/vision/tiny/README.md", 12, "script missing"),
+        finding("MZ230", "warning", "zoo/vision/tiny/README.md", 4, "stray markup"),
+        finding("MZ302", "error", "zoo/hostile/README.md", 2,
+                "<script>window.__pwned=1;alert('message')</script><img src=x onerror=alert(1)>"),
+    ])  # fmt: skip
+    out = tmp / "site"
+    assert main(["catalog", str(zoo), "-o", str(out), "--report", str(report)]) == 0
+    return out
+
+
+class Guard:
+    """Everything a page did that a clean page never does."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def watch(self, page: Any) -> Any:
+        def console(message: Any) -> None:
+            if message.type == "error":
+                self.problems.append(f"console: {message.text}")
+
+        page.on("console", console)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url}"))
+
+        def dialog(d: Any) -> None:
+            self.problems.append(f"dialog: {d.message}")
+            d.dismiss()
+
+        page.on("dialog", dialog)
+        return page
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    with _sync_playwright()() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium with a fresh profile of its own for the module."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[tuple[Any, Guard]]:
+    guard = Guard()
+    page = guard.watch(browser.new_page())
+    yield page, guard
+    page.close()
+    assert guard.problems == []
+
+
+def _shown_names(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        "#models tbody tr:not([hidden]) td:first-child a", "links => links.map(a => a.textContent)"
+    )
+
+
+def _expected(site: Path, **tags: str) -> list[str]:
+    models = json.loads((site / "index.json").read_text("utf-8"))["models"]
+    return sorted(m["name"] for m in models if all(m["tags"][k] == v for k, v in tags.items()))
+
+
+def test_filters_combine_search_and_sort(site: Path, page: tuple[Any, Guard]) -> None:
+    tab, _ = page
+    tab.goto((site / "index.html").as_uri())
+    everything = _shown_names(tab)
+    assert len(everything) == json.loads((site / "index.json").read_text("utf-8"))["counts"][
+        "models"]
+    # the grid layout keeps the table's semantics: rows and column headers for assistive tools
+    assert tab.get_by_role("row").count() == len(everything) + 1
+    assert tab.get_by_role("columnheader", name="Model").count() == 1
+    assert tab.get_by_role("combobox", name="Precision").count() == 1
+    tab.select_option("#f-framework_version", "PyTorch 1.8.1")
+    one = sorted(_shown_names(tab))
+    assert one == _expected(site, framework_version="PyTorch 1.8.1") and len(one) >= 2
+    tab.select_option("#f-precision", "FP32")
+    both = sorted(_shown_names(tab))
+    assert both == _expected(site, framework_version="PyTorch 1.8.1", precision="FP32")
+    assert "yolo_pt" in both and len(both) < len(one)
+    assert tab.text_content("#shown") == f"{len(both)} of {len(everything)} models shown"
+    tab.click("button[type=reset]")
+    tab.wait_for_function(f"document.querySelectorAll('#models tbody tr:not([hidden])').length"
+                          f" === {len(everything)}")  # fmt: skip
+    tab.fill("#search", "TINY")
+    assert _shown_names(tab) == ["tiny_net"]
+    tab.fill("#search", "")
+    tab.click("th:first-child button")
+    assert tab.get_attribute("th:first-child", "aria-sort") == "ascending"
+    names = _shown_names(tab)
+    assert names == sorted(names, key=str.lower)
+    tab.keyboard.press("Enter")  # the focused sort button works from the keyboard
+    assert tab.get_attribute("th:first-child", "aria-sort") == "descending"
+
+
+def test_a_model_page_and_a_findings_link(site: Path, page: tuple[Any, Guard]) -> None:
+    tab, _ = page
+    tab.goto((site / "index.html").as_uri())
+    tab.click("text=yolo_pt")
+    assert tab.url.endswith("/models/detection--yolo_pt.html")
+    assert "4485.8" in tab.text_content("main")
+    tab.goto((site / "models" / "vision--tiny.html").as_uri())
+    rows = tab.locator("#findings + table tbody tr")
+    assert rows.count() == 2
+    assert any("vision/tiny/README.md:12" in row for row in rows.all_text_contents())
+    tab.click("#findings + table >> text=MZ302")
+    assert tab.url.endswith("/rules.html#MZ302")
+    assert tab.evaluate("document.querySelector(':target').id") == "MZ302"
+
+
+def test_hostile_values_stay_text(site: Path, page: tuple[Any, Guard]) -> None:
+    tab, guard = page
+    for path in (site / "index.html", site / "models" / "hostile.html"):
+        tab.goto(path.as_uri())
+        assert tab.evaluate("window.__pwned") is None
+        assert tab.locator("img").count() == 0
+    body = tab.text_content("main")
+    assert "<script>window.__pwned = 1; alert('title')</script>" in tab.text_content("h1")
+    assert "javascript:window.__pwned" in body  # shown as text, not a link
+    assert tab.locator("a[href^='javascript' i]").count() == 0
+    assert guard.problems == []
+
+
+def test_the_table_reads_without_javascript(site: Path, playwright: Any) -> None:
+    guard = Guard()
+    # launch() gives the browser a fresh temporary profile of its own
+    plain = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        tab = guard.watch(plain.new_context(java_script_enabled=False).new_page())
+        tab.goto((site / "index.html").as_uri())
+        assert tab.is_hidden("#filters")
+        assert len(_shown_names(tab)) >= 5
+        tab.click("text=tiny_net")
+        assert tab.text_content("h1") == "TinyNet for PyTorch"
+    finally:
+        plain.close()
+    assert guard.problems == []

@@ -1,0 +1,79 @@
+"""``validate --format sarif``: SARIF 2.1.0 that code scanning reads. The suite checks the
+structure code scanning needs (the official schema cannot be downloaded at test time and its
+OASIS licence keeps a copy out of this repository); with ``MODELZOO_SARIF_SCHEMA`` naming a
+copy of sarif-schema-2.1.0.json the log is also validated against it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from deliverable_fixtures import copy_fixture
+
+from modelzoo_kit.cli import main
+from modelzoo_kit.findings import RULES, Finding, Severity
+from modelzoo_kit.sarif import sarif_log
+
+READMES = Path(__file__).parent / "fixtures" / "readmes"
+
+
+def _validate_sarif(paths: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    code = main(["validate", *paths, "--format", "sarif"])
+    log = json.loads(capsys.readouterr().out)
+    assert code == 1
+    return log
+
+
+def test_findings_are_results_on_their_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    log = _validate_sarif([str(READMES / "mz302_missing_script.md")], capsys)
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == sorted(RULES)
+    assert all(r["shortDescription"]["text"] for r in rules)
+    (result,) = [r for r in run["results"] if r["ruleId"] == "MZ302"]
+    assert rules[result["ruleIndex"]]["id"] == "MZ302"
+    assert result["level"] == "error"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("mz302_missing_script.md")
+    assert location["region"]["startLine"] >= 1
+
+
+def test_levels_regions_and_uris() -> None:
+    findings = [
+        Finding("MZ230", Severity.WARNING, "zoo/a b/README.md", 3, "m", "h", column=5),
+        Finding("PV010", Severity.INFO, "./zoo/deliverable.yaml", None, "same tree"),
+        Finding("XX999", Severity.ERROR, "/abs/README.md", 0, "unknown rule"),
+    ]
+    results = sarif_log(findings)["runs"][0]["results"]
+    by_rule = {r["ruleId"]: r for r in results}
+    warning = by_rule["MZ230"]["locations"][0]["physicalLocation"]
+    assert warning == {"artifactLocation": {"uri": "zoo/a%20b/README.md"},
+                       "region": {"startLine": 3, "startColumn": 5}}  # fmt: skip
+    assert by_rule["MZ230"]["message"]["text"] == "m (hint: h)"
+    assert by_rule["PV010"]["level"] == "note"
+    assert "region" not in by_rule["PV010"]["locations"][0]["physicalLocation"]
+    assert by_rule["PV010"]["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "zoo/deliverable.yaml"}
+    assert "ruleIndex" not in by_rule["XX999"]  # a line 0 is no region either
+    assert "region" not in by_rule["XX999"]["locations"][0]["physicalLocation"]
+    assert by_rule["XX999"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        "file:///abs/README.md")
+
+
+def test_a_zoo_walk_reports_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy_fixture(tmp_path / "zoo")
+    log = _validate_sarif(["-r", str(tmp_path / "zoo")], capsys)
+    assert {r["ruleId"] for r in log["runs"][0]["results"]} >= {"MZ305"}
+
+
+@pytest.mark.skipif(not os.environ.get("MODELZOO_SARIF_SCHEMA"),
+                    reason="MODELZOO_SARIF_SCHEMA names no copy of sarif-schema-2.1.0.json")
+def test_the_log_validates_against_the_sarif_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(Path(os.environ["MODELZOO_SARIF_SCHEMA"]).read_text("utf-8"))
+    log = _validate_sarif([str(READMES / "mz302_missing_script.md"),
+                           str(READMES / "mz230_stray_markup.md")], capsys)  # fmt: skip
+    jsonschema.Draft7Validator(schema).validate(log)
