@@ -59,6 +59,10 @@ def sarif_log(findings: list[Finding]) -> dict[str, Any]:
             region: dict[str, int] = {"startLine": finding.line}
             if finding.column is not None and finding.column >= 1:
                 region["startColumn"] = finding.column
+            if finding.end_line is not None and finding.end_line >= finding.line:
+                region["endLine"] = finding.end_line
+                if finding.end_column is not None and finding.end_column >= 1:
+                    region["endColumn"] = finding.end_column
             location["region"] = region
         text = finding.message + (f" (hint: {finding.hint})" if finding.hint else "")
         result: dict[str, Any] = {
@@ -69,6 +73,11 @@ def sarif_log(findings: list[Finding]) -> dict[str, Any]:
         }
         if finding.rule in index:
             result["ruleIndex"] = index[finding.rule]
+        if finding.baseline == "new":
+            # Under --baseline only findings it does not list are reported: SARIF's "new".
+            result["baselineState"] = "new"
+        if finding.fix:
+            result["properties"] = {"fix": finding.fix}
         results.append(result)
     return {
         "$schema": SARIF_SCHEMA,

@@ -63,6 +63,22 @@ def test_levels_regions_and_uris() -> None:
         "file:///abs/README.md")
 
 
+def test_spans_fixes_and_baseline_state_are_carried() -> None:
+    """What --fix and --baseline add to a finding reaches code scanning too: the span as the
+    region's end, the fix as a property, and "new" as SARIF's own baselineState."""
+    findings = [
+        Finding("MZ214", Severity.ERROR, "zoo/README.md", 7, "size", column=12, end_line=7,
+                end_column=18, fix="safe", baseline="new"),
+        Finding("MZ230", Severity.WARNING, "zoo/README.md", 9, "bold"),
+    ]
+    fixed, plain = sarif_log(findings)["runs"][0]["results"]
+    assert fixed["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 7, "startColumn": 12, "endLine": 7, "endColumn": 18}
+    assert fixed["baselineState"] == "new" and fixed["properties"] == {"fix": "safe"}
+    assert "baselineState" not in plain and "properties" not in plain
+    assert plain["locations"][0]["physicalLocation"]["region"] == {"startLine": 9}
+
+
 def test_a_zoo_walk_reports_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     copy_fixture(tmp_path / "zoo")
     log = _validate_sarif(["-r", str(tmp_path / "zoo")], capsys)
