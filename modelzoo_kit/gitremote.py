@@ -145,6 +145,9 @@ class RemoteCache:
         self._config: tuple[str, ...] | None = None
         #: whether the remote serves partial fetches (None until ``remote_heads`` asked it)
         self.supports_filter: bool | None = None
+        #: tag name -> the commit it points to, as the remote advertised (``remote_heads``)
+        self.remote_tags: dict[str, str] = {}
+        self._fetched_all = False
 
     # -- setup -------------------------------------------------------------------------
 
@@ -227,17 +230,25 @@ class RemoteCache:
 
         with tempfile.TemporaryDirectory(prefix="modelzoo-trace-") as tmp:
             trace = Path(tmp) / "packets"
-            out = run_git(["ls-remote", "--heads", "origin"], cwd=self.path,
+            out = run_git(["ls-remote", "--heads", "--tags", "origin"], cwd=self.path,
                           timeout_s=self.limits.timeout_s, offline=self.offline,
                           config=self.config, extra_env={"GIT_TRACE_PACKET": str(trace)}
                           ).stdout.decode()
             packets = trace.read_text(errors="replace") if trace.exists() else ""
         self.supports_filter = _advertises_filter(packets)
-        heads = {}
+        heads: dict[str, str] = {}
+        tags: dict[str, str] = {}
         for line in out.splitlines():
             oid, _, ref = line.partition("\t")
             if ref.startswith("refs/heads/"):
                 heads[ref[len("refs/heads/"):]] = oid
+            elif ref.startswith("refs/tags/"):
+                name = ref[len("refs/tags/"):]
+                if name.endswith("^{}"):  # an annotated tag, peeled: the commit it tags
+                    tags[name[:-3]] = oid
+                else:
+                    tags.setdefault(name, oid)
+        self.remote_tags = tags
         return heads
 
     def cached_heads(self) -> dict[str, str]:
@@ -257,7 +268,13 @@ class RemoteCache:
                      f"+refs/heads/{branch}:refs/remotes/origin/{branch}"])
 
     def fetch_all_branches(self) -> None:
-        self._fetch(["--filter=tree:0", "origin", "+refs/heads/*:refs/remotes/origin/*"])
+        """Every branch's and tag's commits (no trees, no blobs), once per cache object: enough
+        to say which branches and tags contain a commit."""
+        if self._fetched_all:
+            return
+        self._fetch(["--filter=tree:0", "origin", "+refs/heads/*:refs/remotes/origin/*",
+                     "+refs/tags/*:refs/tags/*"])
+        self._fetched_all = True
 
     def fetch_commit(self, commit: str) -> bool:
         """Fetch one commit by id (and its history, without trees); False when the remote
@@ -289,6 +306,11 @@ class RemoteCache:
         out = git_output(["for-each-ref", "--format=%(refname)", "--contains", commit,
                           "refs/remotes/origin/"], cwd=self.path) or ""
         return [line[len("refs/remotes/origin/"):] for line in out.split()]
+
+    def tags_containing(self, commit: str) -> list[str]:
+        out = git_output(["for-each-ref", "--format=%(refname)", "--contains", commit,
+                          "refs/tags/"], cwd=self.path) or ""
+        return [line[len("refs/tags/"):] for line in out.split()]
 
     def commit_date(self, commit: str) -> str:
         """The committer date (UTC, ISO) read from the commit object alone."""
