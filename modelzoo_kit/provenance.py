@@ -246,13 +246,17 @@ class _Checker:
         self._local: githash.LocalTree | None = None
         self._gitignored: set[str] = set()
         self._lines: dict[str, int] | None = None
+        if citations is not None:
+            self.yaml = str(citations.source)
         if citations is not None and citations.from_readme:
-            self.yaml = str(citations.source)  # README findings point at the README's lines
-            self._lines = citations.field_lines()
+            self._lines = citations.field_lines()  # README findings point at its lines
         self.layout = citations.layout if citations is not None else None
         self._shallow: bool | None = None
         #: each reference as checked: a web address's branch and path filled in
         self.resolved: dict[str, SourceRef] = {}
+        #: the findings about each cited role (``reference``, ``adapted``), for verdicts
+        self.by_role: dict[str, list[Finding]] = {}
+        self.role: str | None = None
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -263,14 +267,18 @@ class _Checker:
         the rule's (:data:`PROVENANCE_RULES`), or one of the others the rule allows."""
         registered = PROVENANCE_RULES[rule]
         if path is not None:
-            self.findings.append(registered.finding(str(self.dir / path), None, message, hint,
-                                                    severity=severity))
-            return
-        if self._lines is None:
-            self._lines = yaml_lines(Path(self.yaml))
-        line = self._lines.get(field or "")
-        self.findings.append(registered.finding(self.yaml, line, message, hint,
-                                                severity=severity))
+            found = registered.finding(str(self.dir / path), None, message, hint,
+                                       severity=severity)
+        else:
+            if self._lines is None:
+                self._lines = yaml_lines(Path(self.yaml))
+            line = self._lines.get(field or "")
+            if line is None and field:  # a README block: the line of the citation itself
+                line = self._lines.get(".".join(field.split(".")[:2]))
+            found = registered.finding(self.yaml, line, message, hint, severity=severity)
+        self.findings.append(found)
+        if self.role is not None:
+            self.by_role.setdefault(self.role, []).append(found)
 
     # -- the local folder --------------------------------------------------------------
 
@@ -292,6 +300,8 @@ class _Checker:
             ref = replace(ref, commit_id=ref.web.commit)
         self.resolved[ref.field] = ref
         missing = [n for n in ("url", "commit_id") if not getattr(ref, n)]
+        if missing == ["commit_id"] and self.home(ref) is not None:
+            return None  # the zoo itself, unpinned: self_reference checks the folder
         if missing:
             self._incomplete(ref, missing)
             return None
@@ -1160,26 +1170,42 @@ def check_provenance(
                 cache_dir = Path(stack.enter_context(
                     tempfile.TemporaryDirectory(prefix="modelzoo-provenance-")))
             session = ProvenanceSession(Path(cache_dir), offline, limits, strict)
-        checker = _Checker(Path(deliverable_dir), deliverable, session, extra_ignore, citations)
-        _run_checks(checker)
-        return checker.findings
+        return run_checker(Path(deliverable_dir), deliverable, session, extra_ignore,
+                           citations).findings
+
+
+@dataclass(frozen=True)
+class CheckedFolder:
+    """One folder's provenance findings, and which of them are about each cited role."""
+
+    findings: list[Finding]
+    by_role: dict[str, list[Finding]]
+    resolved: dict[str, SourceRef]
+
+
+def run_checker(folder: Path, deliverable: Any, session: ProvenanceSession,
+                extra_ignore: Iterable[str] = (), citations: CitationSet | None = None
+                ) -> CheckedFolder:
+    """Check one folder in ``session``; the findings with their roles (for zoo summaries)."""
+    checker = _Checker(Path(folder), deliverable, session, extra_ignore, citations)
+    _run_checks(checker)
+    return CheckedFolder(checker.findings, checker.by_role, checker.resolved)
 
 
 def check_citations(citations: CitationSet, session: ProvenanceSession,
-                    extra_ignore: Iterable[str] = ()) -> list[Finding]:
+                    extra_ignore: Iterable[str] = ()) -> CheckedFolder:
     """The provenance findings of a folder's citations, wherever they were read from; a
     PV061 finding saying why when none could be read (never silence)."""
     if citations.problem is not None:
-        severity = Severity.ERROR if session.strict else Severity.WARNING
-        return [PROVENANCE_RULES["PV061"].finding(
-            str(citations.source), None, f"provenance not checked: {citations.problem}",
-            "fix the file, or cite the sources as url, commit_id (and branch, code_path)"
-            + ("" if session.strict else " (--strict makes this an error)"),
-            severity=severity)]
+        checker = _Checker(citations.folder, {}, session, extra_ignore, citations)
+        checker.add("PV061", f"provenance not checked: {citations.problem}",
+                    "fix the file, or cite the sources as url, commit_id (and branch, "
+                    "code_path)" + ("" if session.strict else " (--strict makes this an error)"),
+                    severity=Severity.ERROR if session.strict else Severity.WARNING)
+        return CheckedFolder(checker.findings, {}, {})
     deliverable = citations.deliverable if citations.deliverable is not None else (
         citations.as_overview())
-    return check_provenance(citations.folder, deliverable, session=session,
-                            citations=citations, extra_ignore=extra_ignore)
+    return run_checker(citations.folder, deliverable, session, extra_ignore, citations)
 
 
 def _run_checks(checker: _Checker) -> None:
@@ -1197,6 +1223,7 @@ def _run_checks(checker: _Checker) -> None:
                             "the template requires both from the same source",
                             field=f"overview.inference.{name}")
     if adapted is not None:
+        checker.role = "adapted"
         with checker.guarded(adapted):
             cache = checker.verify(adapted)
             adapted = checker.resolved.get(adapted.field, adapted)
@@ -1207,6 +1234,7 @@ def _run_checks(checker: _Checker) -> None:
         checker.self_reference(adapted)
     if inference is not None and (adapted is None or not inference.same_source(adapted)
                                   or inference.code_path != adapted.code_path):
+        checker.role = "inference"
         with checker.guarded(inference):
             cache = checker.verify(inference)
             inference = checker.resolved.get(inference.field, inference)
@@ -1214,6 +1242,7 @@ def _run_checks(checker: _Checker) -> None:
                 checker.resolve_code_path(inference, cache, inference.code_path or ".")
     reference = sources.get("reference")
     if reference is not None:
+        checker.role = "reference"
         with checker.guarded(reference):
             cache = checker.verify(reference)
             reference = checker.resolved.get(reference.field, reference)

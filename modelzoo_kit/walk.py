@@ -424,3 +424,15 @@ def _bytes(text: str) -> bytes:
     """A path's own bytes again: names that are not UTF-8 come from the file system as
     surrogate escapes, and two such names must not hash alike."""
     return text.encode("utf-8", "surrogateescape")
+
+
+def citing_folders(root: Path) -> tuple[list[tuple[str, str | None]], list[WalkProblem]]:
+    """Every folder below ``root`` holding a deliverable.yaml or a README, walked as
+    ``validate -r`` walks (loops and unreadable folders are problems, not stops): (folder
+    relative to ``root``, its README's name or None) in order, and the problems."""
+    walker = _Walker(Path(root), None)
+    walker.walk()
+    found = [(rel, None if entry.has_deliverable else entry.readme)
+             for rel, entry in sorted(walker.dirs.items())
+             if entry.has_deliverable or entry.readme]
+    return found, list(walker.problems)
