@@ -134,11 +134,14 @@ class TreeItem:
 class RemoteCache:
     """A bare, partial repository in the cache that mirrors what we fetched of one url."""
 
-    def __init__(self, cache_dir: Path, url: str, limits: FetchLimits, offline: bool = False):
+    def __init__(self, cache_dir: Path, url: str, limits: FetchLimits, offline: bool = False,
+                 key: str | None = None):
+        """``key`` names the repository (equal for the spellings of one url; default: the url
+        itself), so its cache is shared by every citation of it."""
         self.url = url
         self.limits = limits
         self.offline = offline
-        key = hashlib.sha256(url.encode()).hexdigest()[:20]
+        key = hashlib.sha256((key or url).encode()).hexdigest()[:20]
         self.path = Path(cache_dir) / f"{key}.git"
         self.bytes_fetched = 0
         self.fetches = 0

@@ -189,11 +189,13 @@ class ProvenanceSession:
         self._guard = threading.Lock()
 
     def cache(self, url: str) -> RemoteCache:
+        key = url_key(url)
         with self._guard:
-            cache = self._caches.get(url)
+            cache = self._caches.get(key)
             if cache is None:
-                cache = RemoteCache(self.cache_dir, url, self.limits, offline=self.offline)
-                self._caches[url] = cache
+                cache = RemoteCache(self.cache_dir, url, self.limits, offline=self.offline,
+                                    key=key)
+                self._caches[key] = cache
             return cache
 
     @contextlib.contextmanager
@@ -579,6 +581,10 @@ class _Checker:
                 return None
         if not cache.offline:
             learnt.exists = present
+        elif not present and learnt.exists:
+            self.unverified(ref, f"the cache knows commit {commit[:12]} exists but no longer "
+                            "holds it (pruned)")
+            return None
         if not present:
             where = "in the cache" if cache.offline else f"in {ref.url}"
             self.add("PV005", f"{ref.field}.commit_id {commit} does not exist {where}",

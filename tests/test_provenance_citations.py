@@ -363,3 +363,54 @@ def test_adapted_citations_of_the_zoo_are_checked_in_its_clone(tmp_path: Path,
     assert [(v.rule, v.severity) for v in adapted] == [("PV040", "info")]
     assert "PV009" not in rules(report.findings)
     assert any("is at HEAD" in f.message for f in report.findings if f.rule == "PV040")
+
+
+def test_validate_says_when_a_broken_deliverable_leaves_provenance_unchecked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "deliverable.yaml").write_text("overview: [unclosed\n")
+    main(["validate", "--provenance", "--strict-provenance", "--format", "json", str(broken)])
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert [f["severity"] for f in found if f["rule"] == "PV061"] == ["error"]
+
+
+@pytest.mark.parametrize(("ci", "tty", "quiet", "shown"), [
+    ("", True, False, True), ("true", True, False, False), ("", False, False, False),
+    ("", True, True, False)])
+def test_progress_shows_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch, ci: str, tty: bool,
+                                           quiet: bool, shown: bool) -> None:
+    import io
+
+    from modelzoo_kit.zooprovenance import Progress
+
+    class Stream(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    monkeypatch.setenv("CI", ci)
+    stream = Stream()
+    bar = Progress(2, Progress.wanted(quiet, stream), stream)
+    bar.step()
+    bar.close()
+    assert ("1/2" in stream.getvalue()) is shown
+
+
+def test_concurrent_runs_share_one_cache(tmp_path: Path, world: World) -> None:
+    import threading
+
+    zoo = make_zoo(tmp_path, world, copies=2)
+    cache = tmp_path / "cache"
+    results: list[set[tuple[str, str, str]]] = []
+
+    def run() -> None:
+        results.append(verdicts(check_zoo(zoo, ProvenanceSession(cache), jobs=2).findings))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    alone = verdicts(check_zoo(zoo, ProvenanceSession(tmp_path / "fresh"), jobs=1).findings)
+    assert results == [alone] * 3
+    assert len(list(cache.glob("*.git"))) == 2
