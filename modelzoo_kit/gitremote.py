@@ -375,18 +375,32 @@ class RemoteCache:
         return result.stdout if result.returncode == 0 else None
 
 
-def gitignored_paths(folder: Path) -> set[str] | None:
+def toplevel(folder: Path) -> str | None:
+    """The top folder of the work tree ``folder`` is in, or None outside any."""
+    out = git_output(["rev-parse", "--show-toplevel"], cwd=folder)
+    return out.strip() if out is not None else None
+
+
+def gitignored_paths(folder: Path, top: str | None | bool = True,
+                     scratch: Path | None = None) -> set[str] | None:
     """Paths under ``folder`` (relative, POSIX) that git would not add: ignored by .gitignore,
     global excludes, or ``info/exclude`` of the repository it lives in; None when git cannot
     tell. Uses the enclosing repository when there is one, else a throwaway empty git dir, so
-    the user's folder is never written to. Tracked files are never reported as ignored."""
+    the user's folder is never written to. Tracked files are never reported as ignored.
+
+    ``top``: the enclosing work tree when the caller knows it (None: there is none; True: look
+    it up); ``scratch``: an empty bare git dir to reuse outside a repository (a zoo's worth of
+    folders need not each create one)."""
     import tempfile
 
     folder = Path(folder).resolve()
     args = ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "."]
-    top = git_output(["rev-parse", "--show-toplevel"], cwd=folder)
-    if top is not None:
+    if top is True:
+        top = toplevel(folder)
+    if top:
         out = git_output(args, cwd=folder)
+    elif scratch is not None:
+        out = git_output([f"--git-dir={scratch}", f"--work-tree={folder}", *args], cwd=folder)
     else:
         with tempfile.TemporaryDirectory(prefix="modelzoo-ignore-") as tmp:
             run_git(["init", "--quiet", "--bare", "--template=", tmp], timeout_s=30, offline=True)

@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 FACTS_DIR = "facts"
+#: An empty bare git dir the checks reuse to ask what git ignores outside a repository.
+SCRATCH_GIT_DIR = "scratch-ignore.empty"
 #: Default bound on the whole cache (git repositories and records).
 DEFAULT_MAX_BYTES = 4 * 1024**3
 
@@ -148,6 +150,7 @@ def clear(cache_dir: Path) -> int:
         _remove(path)
     for lock in Path(cache_dir).glob("*.lock"):
         lock.unlink(missing_ok=True)
+    _remove(Path(cache_dir) / SCRATCH_GIT_DIR)
     return len(entries)
 
 

@@ -187,6 +187,8 @@ class ProvenanceSession:
         self._heads: dict[str, dict[str, str] | GitCommandError] = {}
         self.reachable: dict[str, bool] = {}
         self._guard = threading.Lock()
+        self._toplevels: dict[str, str | None] = {}
+        self._autocrlf: dict[str, str | None] = {}
 
     def cache(self, url: str) -> RemoteCache:
         key = url_key(url)
@@ -220,6 +222,39 @@ class ProvenanceSession:
     @property
     def fetches(self) -> int:
         return sum(cache.fetches for cache in self._caches.values())
+
+    # -- local look-ups, asked once per folder (a zoo has hundreds) ----------------------
+
+    def toplevel(self, folder: Path) -> str | None:
+        key = str(Path(folder).absolute())
+        if key not in self._toplevels:
+            self._toplevels[key] = gitremote.toplevel(Path(folder))
+        return self._toplevels[key]
+
+    def autocrlf(self, folder: Path, top: str | None) -> str | None:
+        """The user's ``core.autocrlf`` for ``folder``: the same for every folder of one work
+        tree, and for every folder outside any."""
+        key = top or ""
+        if key not in self._autocrlf:
+            self._autocrlf[key] = gitremote.user_autocrlf(folder)
+        return self._autocrlf[key]
+
+    def scratch_git_dir(self) -> Path:
+        """An empty bare git dir (in the cache) that asks git what it would ignore in a folder
+        outside any repository, made once."""
+        path = self.cache_dir / provcache.SCRATCH_GIT_DIR
+        with self._guard:
+            if not (path / "HEAD").is_file():
+                tmp = path.with_name(f"{path.name}.tmp{threading.get_ident()}")
+                gitremote.run_git(["init", "--quiet", "--bare", "--template=", str(tmp)],
+                                  timeout_s=30, offline=True)
+                try:
+                    tmp.replace(path)
+                except OSError:  # another process made it first
+                    import shutil
+
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return path
 
 
 class _Checker:
@@ -259,6 +294,7 @@ class _Checker:
         #: the findings about each cited role (``reference``, ``adapted``), for verdicts
         self.by_role: dict[str, list[Finding]] = {}
         self.role: str | None = None
+        self._learnt: dict[str, tuple[str, provcache.CommitFacts, RemoteCache]] = {}
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -287,7 +323,8 @@ class _Checker:
     @property
     def local(self) -> githash.LocalTree:
         if self._local is None:
-            self._local, self._gitignored = hash_working_folder(self.dir, self.is_ignored)
+            self._local, self._gitignored = hash_working_folder(self.dir, self.is_ignored,
+                                                                self.session)
             for note in self._local.notes:
                 self.add("PV018", note.message, path=note.path)
         return self._local
@@ -337,18 +374,44 @@ class _Checker:
                 return None
         learnt = (facts if self.offline and facts is not None
                   else provcache.CommitFacts(url=key, commit=ref.commit_id))
-        result = self._verify_remote(ref, cache, url, learnt, facts)
-        if not cache.offline and (learnt.heads is not None or learnt.error is not None):
+        self._learnt[ref.field] = (key, learnt, cache)
+        return self._verify_remote(ref, cache, url, learnt, facts)
+
+    def remember(self, field: str) -> None:
+        """Keep what was learnt online about ``field``'s (repository, commit) for later runs."""
+        key, learnt, cache = self._learnt.get(field, ("", None, None))
+        if learnt is None or cache is None or cache.offline:
+            return
+        if learnt.heads is not None or learnt.error is not None:
             self.session.facts.save(key, learnt)
-        return result
+
+    def _known(self, field: str, name: str, compute: Callable[[], str]) -> str:
+        """A fact about a commit that cannot change (its date, what is at a path), from the
+        record when an earlier run learnt it, else computed and recorded."""
+        _, learnt, _ = self._learnt.get(field, ("", None, None))
+        if learnt is not None and name in learnt.extra:
+            return learnt.extra[name]
+        value = compute()
+        if learnt is not None:
+            learnt.extra[name] = value
+        return value
 
     def _verify_remote(self, ref: SourceRef, cache: RemoteCache, url: str,
                        learnt: provcache.CommitFacts, facts: provcache.CommitFacts | None
                        ) -> RemoteCache | None:
+        existed = cache.exists()
         cache.create()
         heads = self._heads(ref, cache, url, learnt, facts)
         if heads is None:
             return None
+        if facts is not None and learnt is not facts and facts.exists and existed:
+            learnt.extra = dict(facts.extra)  # a commit's date and paths never change
+            learnt.learnt_at = facts.learnt_at
+            if (facts.heads, facts.tags) == (learnt.heads, learnt.tags):
+                # the same refs as then: which of them contain the commit is the same too
+                learnt.exists = facts.exists
+                learnt.branches_containing = facts.branches_containing
+                learnt.tags_containing = facts.tags_containing
         ref = self._resolve_web(ref, set(heads), set(learnt.tags or {}))
         if cache.supports_filter is False:
             self.add("PV019", f"{ref.field}: {ref.url} does not serve partial fetches, so checking "
@@ -426,8 +489,9 @@ class _Checker:
             where.append(f"branches {', '.join(branches[:_LIST_LIMIT])}")
         if tags:
             where.append(f"tags {', '.join(tags[:_LIST_LIMIT])}")
+        date = self._known(ref.field, "date", lambda: cache.commit_date(ref.commit_id))
         self.add("PV021", f"{ref.field}: commit {ref.commit_id[:12]} "
-                 f"({cache.commit_date(ref.commit_id)}) exists in {ref.url}; no branch is cited; "
+                 f"({date}) exists in {ref.url}; no branch is cited; "
                  f"it is on {'; '.join(where)}",
                  f"cite branch={(branches or tags)[0]} to say which line of work it is",
                  field=f"{ref.field}.commit_id")
@@ -572,7 +636,8 @@ class _Checker:
     def _verify_commit(self, ref: SourceRef, cache: RemoteCache, on_branch: bool,
                        learnt: provcache.CommitFacts) -> RemoteCache | None:
         commit = ref.commit_id
-        present = cache.object_type(commit) == "commit"
+        present = bool(learnt.exists and not cache.offline and cache.exists()) or (
+            cache.object_type(commit) == "commit")
         if not present and not cache.offline:
             try:
                 present = cache.fetch_commit(commit)
@@ -591,14 +656,16 @@ class _Checker:
                      "cite a commit that was pushed: git log -1 --format=%H on the branch",
                      field=f"{ref.field}.commit_id")
             return None
-        if on_branch and not cache.is_ancestor(commit, ref.branch):
+        head = (learnt.heads or {}).get(ref.branch, "")
+        if on_branch and self._known(ref.field, f"on:{ref.branch}:{head}", lambda: str(
+                cache.is_ancestor(commit, ref.branch))) != "True":
             containing, _ = self._containing(cache, commit, learnt)
             hint = (f"it is on: {', '.join(containing[:_LIST_LIMIT])}" if containing
                     else "it is on no branch; cite a commit on the branch")
             self.add("PV006", f"{ref.field}: commit {commit} is not on branch {ref.branch!r}", hint,
                      field=f"{ref.field}.commit_id")
         elif on_branch:
-            date = cache.commit_date(commit)
+            date = self._known(ref.field, "date", lambda: cache.commit_date(commit))
             self.add("PV000",
                      f"{ref.field}: commit {commit[:12]} ({date}) is on branch {ref.branch!r} "
                      f"of {ref.url}", field=f"{ref.field}.commit_id")
@@ -616,7 +683,7 @@ class _Checker:
             return None
         path = normalise_code_path(code_path)
         try:
-            item = cache.resolve(ref.commit_id, path)
+            item = self._resolve(ref, cache, path)
         except GitCommandError as exc:
             self.add("PV002", f"{ref.field}: reading the commit's trees failed: "
                      f"{exc}")
@@ -628,6 +695,19 @@ class _Checker:
                      self._moved_hint(ref, cache, path), field=f"{ref.field}.code_path")
             return None
         return item
+
+    def _resolve(self, ref: SourceRef, cache: RemoteCache, path: str) -> TreeItem | None:
+        """``cache.resolve``, remembered per (repository, commit): a path's object at a commit
+        never changes, so a warm re-check reads it from the record."""
+        def look_up() -> str:
+            item = cache.resolve(ref.commit_id, path)
+            return "" if item is None else f"{item.mode} {item.kind} {item.oid}"
+
+        known = self._known(ref.field, f"path:{path}", look_up)
+        if not known:
+            return None
+        mode, kind, oid = known.split(" ")
+        return TreeItem(path, mode, kind, oid)
 
     def _moved_hint(self, ref: SourceRef, cache: RemoteCache, path: str) -> str:
         try:
@@ -849,7 +929,9 @@ class _Checker:
     def home(self, ref: SourceRef) -> HomeRepository | None:
         """The repository the deliverable lives in, when ``ref`` cites it (found once)."""
         if ref.field not in self._homes:
-            found = find_home_repository(self.dir, ref.url, ref.commit_id, ref.code_path)
+            found = None
+            if self.session.toplevel(self.dir) is not None:  # outside any clone: no home
+                found = find_home_repository(self.dir, ref.url, ref.commit_id, ref.code_path)
             if found is None:  # e.g. inference code elsewhere in the repository adapted cites
                 found = next((home for field, home in self._homes.items()
                               if home is not None and home.has_commit
@@ -1086,7 +1168,8 @@ def _flatten(repo: Path, commit: str, path: str, is_ignored: Callable[[str], boo
     return flat
 
 
-def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool]
+def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool],
+                        session: ProvenanceSession | None = None
                         ) -> tuple[githash.LocalTree, set[str]]:
     """The folder as git would commit it, and the paths git ignores in it.
 
@@ -1094,12 +1177,19 @@ def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool]
     would not add (.gitignore, excludes: ``__pycache__`` and the like), with line endings as the
     user's ``core.autocrlf`` would commit them. The check and ``suggest_commit`` must see the
     same folder, or a byte-code cache makes one call a clean tree "uncommitted changes"."""
-    gitignored = gitremote.gitignored_paths(folder) or set()
+    if session is None:
+        gitignored = gitremote.gitignored_paths(folder) or set()
+        autocrlf = gitremote.user_autocrlf(folder)
+    else:
+        top = session.toplevel(folder)
+        scratch = session.scratch_git_dir() if top is None else None
+        gitignored = gitremote.gitignored_paths(folder, top, scratch) or set()
+        autocrlf = session.autocrlf(folder, top)
 
     def exclude(path: str) -> bool:
         return is_ignored(path) or path.rstrip("/") in gitignored
 
-    local = githash.hash_folder(folder, exclude=exclude, autocrlf=gitremote.user_autocrlf(folder))
+    local = githash.hash_folder(folder, exclude=exclude, autocrlf=autocrlf)
     return local, gitignored
 
 
@@ -1237,6 +1327,7 @@ def _run_checks(checker: _Checker) -> None:
                 item = checker.resolve_code_path(adapted, cache, adapted.code_path or ".")
                 if item is not None:
                     checker.compare(adapted, cache, item)
+            checker.remember(adapted.field)
         checker.self_reference(adapted)
     if inference is not None and (adapted is None or not inference.same_source(adapted)
                                   or inference.code_path != adapted.code_path):
@@ -1246,6 +1337,7 @@ def _run_checks(checker: _Checker) -> None:
             inference = checker.resolved.get(inference.field, inference)
             if cache is not None:
                 checker.resolve_code_path(inference, cache, inference.code_path or ".")
+            checker.remember(inference.field)
     reference = sources.get("reference")
     if reference is not None:
         checker.role = "reference"
@@ -1254,3 +1346,4 @@ def _run_checks(checker: _Checker) -> None:
             reference = checker.resolved.get(reference.field, reference)
             if cache is not None:
                 checker.derivation(reference, cache)
+            checker.remember(reference.field)
