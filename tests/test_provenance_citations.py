@@ -414,3 +414,13 @@ def test_concurrent_runs_share_one_cache(tmp_path: Path, world: World) -> None:
     alone = verdicts(check_zoo(zoo, ProvenanceSession(tmp_path / "fresh"), jobs=1).findings)
     assert results == [alone] * 3
     assert len(list(cache.glob("*.git"))) == 2
+
+
+def test_validate_recursive_with_provenance_adds_the_zoo_summary(
+        tmp_path: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    zoo = make_zoo(tmp_path, world, copies=1)
+    main(["validate", "-r", "--provenance", "--jobs", "1", "--format", "json", str(zoo)])
+    report = json.loads(capsys.readouterr().out)
+    (summary,) = report["summary"]["provenance"]
+    assert summary["citations"] == 5 and "none" not in summary["verdicts"]
+    assert {"PV000", "PV021"} <= {f["rule"] for f in report["findings"]}

@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     findings: list[Finding] = []
     files = 0
     walk: dict = {}
-    zoo_reports: list = []
+    zoo_reports: list[ZooProvenance] = []
     for kind, path in _targets(args.paths, args.recursive):
         if kind == "zoo":
             found, checked, summary = _walk(path, args)
@@ -257,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
             if args.provenance:
                 cited, zoo_report = _cited_provenance(path, args, zoo=True)
                 findings.extend(cited)
-                zoo_reports.append(zoo_report)
+                if zoo_report is not None:
+                    zoo_reports.append(zoo_report)
             files += checked
             for key, value in summary.items():
                 merged = walk.setdefault(key, {} if isinstance(value, dict) else [])
