@@ -272,9 +272,12 @@ def main() -> int:
 
     cold_s, cold = modelzoo(env, "-r", str(zoo), "--cache", str(zoo_cache),
                             "--jobs", str(args.jobs))
+    print(f"  cold {cold_s:.2f} s", flush=True)
     warm_s, warm = modelzoo(env, "-r", str(zoo), "--cache", str(zoo_cache),
                             "--jobs", str(args.jobs))
+    print(f"  warm {warm_s:.2f} s", flush=True)
     offline_s, offline = modelzoo(env, "-r", str(zoo), "--cache", str(zoo_cache), "--offline")
+    print(f"  offline {offline_s:.2f} s; now one folder at a time", flush=True)
     folders = sorted(p.parent for p in zoo.rglob("README.md"))
     single_findings: list[dict] = []
     started = time.perf_counter()

@@ -424,3 +424,15 @@ def test_validate_recursive_with_provenance_adds_the_zoo_summary(
     (summary,) = report["summary"]["provenance"]
     assert summary["citations"] == 5 and "none" not in summary["verdicts"]
     assert {"PV000", "PV021"} <= {f["rule"] for f in report["findings"]}
+
+
+def test_provenance_on_a_readme_folder_checks_its_citations(
+        tmp_path: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    path = folder(tmp_path, "net", pytorch_2022_readme("https://github.com/o/up", "b" * 40))
+    assert main(["provenance", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "PV005" in out and "README.md" in out
+    good = folder(tmp_path, "good", pytorch_2022_readme("https://github.com/o/up",
+                                                        world.commits["main"]))
+    assert main(["provenance", str(good / "README.md"), "--select", "PV02"]) == 0
+    assert "PV021" in capsys.readouterr().out
