@@ -218,7 +218,7 @@ def build(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     if not manifest.is_file():
         shutil.rmtree(hosts, ignore_errors=True)
         started = time.perf_counter()
-        ids = [make_upstream(hosts / "bench" / f"r{n:03d}", args.files, args.commits, seed=n)
+        ids = [make_upstream(hosts / "bench" / f"r{n:03d}.git", args.files, args.commits, seed=n)
                for n in range(args.upstreams)]
         manifest.write_text(json.dumps(ids))
         print(f"built {args.upstreams} upstreams in {time.perf_counter() - started:.1f} s")
