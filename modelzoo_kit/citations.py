@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from modelzoo_kit.layouts import DELIVERABLE_FILE, README_FILES
 
@@ -65,7 +66,8 @@ def parse_web_address(url: str) -> WebAddress | None:
         base = base[:-4]
     kind = match.group("kind").lower()
     kind = "tree" if kind == "src" else kind
-    rest = tuple(part for part in match.group("rest").split("/") if part)
+    # a web address escapes what a path may hold: ShuffleNetV2%2B is the folder ShuffleNetV2+
+    rest = tuple(unquote(part) for part in match.group("rest").split("/") if part)
     return WebAddress(url, base + ".git", kind, rest)
 
 

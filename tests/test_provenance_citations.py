@@ -134,6 +134,8 @@ def verdicts(findings: list[Finding]) -> set[tuple[str, str, str]]:
      ("master", "TensorFlow", "built-in", "x")),
     ("https://github.com/o/r/commit/" + "a" * 40, "https://github.com/o/r.git", "commit",
      ("a" * 40,)),
+    ("https://github.com/o/r/tree/master/ShuffleNetV2%2B", "https://github.com/o/r.git", "tree",
+     ("master", "ShuffleNetV2+")),
 ])
 def test_web_addresses_become_clone_url_and_ref_path(url: str, clone: str, kind: str,
                                                      rest: tuple[str, ...]) -> None:
