@@ -134,17 +134,23 @@ class TreeItem:
 class RemoteCache:
     """A bare, partial repository in the cache that mirrors what we fetched of one url."""
 
-    def __init__(self, cache_dir: Path, url: str, limits: FetchLimits, offline: bool = False):
+    def __init__(self, cache_dir: Path, url: str, limits: FetchLimits, offline: bool = False,
+                 key: str | None = None):
+        """``key`` names the repository (equal for the spellings of one url; default: the url
+        itself), so its cache is shared by every citation of it."""
         self.url = url
         self.limits = limits
         self.offline = offline
-        key = hashlib.sha256(url.encode()).hexdigest()[:20]
+        key = hashlib.sha256((key or url).encode()).hexdigest()[:20]
         self.path = Path(cache_dir) / f"{key}.git"
         self.bytes_fetched = 0
         self.fetches = 0
         self._config: tuple[str, ...] | None = None
         #: whether the remote serves partial fetches (None until ``remote_heads`` asked it)
         self.supports_filter: bool | None = None
+        #: tag name -> the commit it points to, as the remote advertised (``remote_heads``)
+        self.remote_tags: dict[str, str] = {}
+        self._fetched_all = False
 
     # -- setup -------------------------------------------------------------------------
 
@@ -227,17 +233,25 @@ class RemoteCache:
 
         with tempfile.TemporaryDirectory(prefix="modelzoo-trace-") as tmp:
             trace = Path(tmp) / "packets"
-            out = run_git(["ls-remote", "--heads", "origin"], cwd=self.path,
+            out = run_git(["ls-remote", "--heads", "--tags", "origin"], cwd=self.path,
                           timeout_s=self.limits.timeout_s, offline=self.offline,
                           config=self.config, extra_env={"GIT_TRACE_PACKET": str(trace)}
                           ).stdout.decode()
             packets = trace.read_text(errors="replace") if trace.exists() else ""
         self.supports_filter = _advertises_filter(packets)
-        heads = {}
+        heads: dict[str, str] = {}
+        tags: dict[str, str] = {}
         for line in out.splitlines():
             oid, _, ref = line.partition("\t")
             if ref.startswith("refs/heads/"):
                 heads[ref[len("refs/heads/"):]] = oid
+            elif ref.startswith("refs/tags/"):
+                name = ref[len("refs/tags/"):]
+                if name.endswith("^{}"):  # an annotated tag, peeled: the commit it tags
+                    tags[name[:-3]] = oid
+                else:
+                    tags.setdefault(name, oid)
+        self.remote_tags = tags
         return heads
 
     def cached_heads(self) -> dict[str, str]:
@@ -257,7 +271,13 @@ class RemoteCache:
                      f"+refs/heads/{branch}:refs/remotes/origin/{branch}"])
 
     def fetch_all_branches(self) -> None:
-        self._fetch(["--filter=tree:0", "origin", "+refs/heads/*:refs/remotes/origin/*"])
+        """Every branch's and tag's commits (no trees, no blobs), once per cache object: enough
+        to say which branches and tags contain a commit."""
+        if self._fetched_all:
+            return
+        self._fetch(["--filter=tree:0", "origin", "+refs/heads/*:refs/remotes/origin/*",
+                     "+refs/tags/*:refs/tags/*"])
+        self._fetched_all = True
 
     def fetch_commit(self, commit: str) -> bool:
         """Fetch one commit by id (and its history, without trees); False when the remote
@@ -289,6 +309,11 @@ class RemoteCache:
         out = git_output(["for-each-ref", "--format=%(refname)", "--contains", commit,
                           "refs/remotes/origin/"], cwd=self.path) or ""
         return [line[len("refs/remotes/origin/"):] for line in out.split()]
+
+    def tags_containing(self, commit: str) -> list[str]:
+        out = git_output(["for-each-ref", "--format=%(refname)", "--contains", commit,
+                          "refs/tags/"], cwd=self.path) or ""
+        return [line[len("refs/tags/"):] for line in out.split()]
 
     def commit_date(self, commit: str) -> str:
         """The committer date (UTC, ISO) read from the commit object alone."""
@@ -350,18 +375,32 @@ class RemoteCache:
         return result.stdout if result.returncode == 0 else None
 
 
-def gitignored_paths(folder: Path) -> set[str] | None:
+def toplevel(folder: Path) -> str | None:
+    """The top folder of the work tree ``folder`` is in, or None outside any."""
+    out = git_output(["rev-parse", "--show-toplevel"], cwd=folder)
+    return out.strip() if out is not None else None
+
+
+def gitignored_paths(folder: Path, top: str | None | bool = True,
+                     scratch: Path | None = None) -> set[str] | None:
     """Paths under ``folder`` (relative, POSIX) that git would not add: ignored by .gitignore,
     global excludes, or ``info/exclude`` of the repository it lives in; None when git cannot
     tell. Uses the enclosing repository when there is one, else a throwaway empty git dir, so
-    the user's folder is never written to. Tracked files are never reported as ignored."""
+    the user's folder is never written to. Tracked files are never reported as ignored.
+
+    ``top``: the enclosing work tree when the caller knows it (None: there is none; True: look
+    it up); ``scratch``: an empty bare git dir to reuse outside a repository (a zoo's worth of
+    folders need not each create one)."""
     import tempfile
 
     folder = Path(folder).resolve()
     args = ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "."]
-    top = git_output(["rev-parse", "--show-toplevel"], cwd=folder)
-    if top is not None:
+    if top is True:
+        top = toplevel(folder)
+    if top:
         out = git_output(args, cwd=folder)
+    elif scratch is not None:
+        out = git_output([f"--git-dir={scratch}", f"--work-tree={folder}", *args], cwd=folder)
     else:
         with tempfile.TemporaryDirectory(prefix="modelzoo-ignore-") as tmp:
             run_git(["init", "--quiet", "--bare", "--template=", tmp], timeout_s=30, offline=True)

@@ -131,6 +131,24 @@ def classify(stderr: str, offline: bool) -> str:
     return "failed"
 
 
+#: git's own prefixes for the lines that say what went wrong
+_MEANINGFUL = ("fatal:", "error:", "remote:", "warning:", "ssh:", "ERROR:")
+
+
+def meaningful_lines(stderr: str, limit: int = 4) -> str:
+    """What git said went wrong, in one line: its ``fatal:``/``error:``/``remote:`` lines (the
+    first names the address it used) in order, without hints, progress or repeats; the last line
+    when none has such a prefix."""
+    lines = [line.strip() for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
+    kept: list[str] = []
+    for line in lines:
+        if line.startswith(_MEANINGFUL) and line not in kept:
+            kept.append(line)
+    if not kept:
+        return lines[-1] if lines else "no message"
+    return " / ".join(kept[:limit])
+
+
 def folder_size(folder: Path) -> int:
     total = 0
     for dirpath, _, files in os.walk(folder):
@@ -262,8 +280,7 @@ def run_git(
         )
     if check and process.returncode != 0:
         kind = classify(stderr, offline)
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
-        raise GitCommandError(f"git {what} failed: {last}", kind, stderr)
+        raise GitCommandError(f"git {what} failed: {meaningful_lines(stderr)}", kind, stderr)
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 

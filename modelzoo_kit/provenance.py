@@ -12,16 +12,19 @@ Rule ids (stable; ``--select PV`` picks them all) and their severities are in
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from modelzoo_kit import githash, gitremote
+from modelzoo_kit import githash, gitremote, provcache
+from modelzoo_kit.citations import CitationSet, WebAddress, parse_web_address, split_ref_path
 from modelzoo_kit.findings import Finding, Rule, Severity, register_rules
 from modelzoo_kit.gitremote import FetchLimits, GitCommandError, RemoteCache, TreeItem
 from modelzoo_kit.layouts import DELIVERABLE_FILE
@@ -41,7 +44,7 @@ PROVENANCE_RULES: dict[str, Rule] = register_rules(
         Rule("PV006", _E, "the commit exists but is not on the branch (not an ancestor)"),
         Rule("PV007", _E, "code_path is absolute or leaves the repository"),
         Rule("PV008", _E, "code_path does not exist at the commit (hint: where the folder moved)"),
-        Rule("PV009", _E, "a reference is incomplete (missing url, branch or commit id)"),
+        Rule("PV009", _E, "a reference is incomplete (missing url or commit id)", (_W,)),
         Rule("PV010", _I, "the deliverable is identical to the tree at commit:code_path"),
         Rule("PV011", _E, "a file is in the deliverable but not at the commit"),
         Rule("PV012", _E, "a file is at the commit but not in the deliverable"),
@@ -53,6 +56,9 @@ PROVENANCE_RULES: dict[str, Rule] = register_rules(
         Rule("PV018", _W, "a file git may hash differently (custom filter driver, special file)"),
         Rule("PV019", _W, "the server ignores partial-fetch filters (whole history is sent)"),
         Rule("PV020", _E, "training and inference references disagree"),
+        Rule("PV021", _I, "no branch cited: the commit exists; the branches and tags holding it"),
+        Rule("PV022", _W, "no branch cited, and the commit is on no branch or tag"),
+        Rule("PV023", _I, "a web address read as clone url + branch + path"),
         Rule("PV030", _I, "derivation: upstream files carried unchanged / changed / not at all"),
         Rule("PV040", _I, "the deliverable lives in the repository it cites: tree vs cited", (_E,)),
         Rule("PV041", _W, "... and has uncommitted changes"),
@@ -60,6 +66,7 @@ PROVENANCE_RULES: dict[str, Rule] = register_rules(
         Rule("PV043", _I, "... its commit was checked in that repository, the url not contacted"),
         Rule("PV050", _W, "the deliverable cites no adapted source at all"),
         Rule("PV060", _W, "not verified: offline and not cached (an error under strict)", (_E,)),
+        Rule("PV061", _W, "the check could not run: no citation could be read (why)", (_E,)),
     )
 )
 
@@ -76,6 +83,8 @@ class SourceRef:
     branch: str
     commit_id: str
     code_path: str | None
+    #: the web address the url was read from (``…/tree/BRANCH/PATH``), when it was one
+    web: WebAddress | None = None
 
     def same_source(self, other: SourceRef) -> bool:
         return (self.url, self.branch, self.commit_id) == (
@@ -98,12 +107,15 @@ def cited_sources(deliverable: Any) -> dict[str, SourceRef]:
         ref = _get(overview, role)
         if ref is None:
             continue
+        url = str(_get(ref, "url") or "")
+        web = parse_web_address(url)
         found[role] = SourceRef(
             field=f"overview.{role}",
-            url=str(_get(ref, "url") or ""),
+            url=web.clone_url if web else url,
             branch=str(_get(ref, "branch") or ""),
             commit_id=str(_get(ref, "commit_id") or "").strip().lower(),
             code_path=_get(ref, "code_path"),
+            web=web,
         )
     return found
 
@@ -156,19 +168,108 @@ def url_key(url: str) -> str:
 # --------------------------------------------------------------------------- the checker
 
 
+class ProvenanceSession:
+    """What the checks of many folders share, so a zoo-wide check asks each repository for its
+    refs once and fetches each (repository, commit) once: one cache folder, one
+    :class:`RemoteCache` per url, each url's ``ls-remote`` answer (or failure), and the
+    record of negative answers (:mod:`modelzoo_kit.provcache`). Safe to use from several
+    threads; work on one cache repository is serialised by :meth:`locked` (also across
+    processes)."""
+
+    def __init__(self, cache_dir: Path, offline: bool = False,
+                 limits: FetchLimits | None = None, strict: bool = False):
+        self.cache_dir = Path(cache_dir)
+        self.offline = offline
+        self.limits = limits or FetchLimits()
+        self.strict = strict
+        self.facts = provcache.FactStore(self.cache_dir)
+        self._caches: dict[str, RemoteCache] = {}
+        self._heads: dict[str, dict[str, str] | GitCommandError] = {}
+        self.reachable: dict[str, bool] = {}
+        self._guard = threading.Lock()
+        self._toplevels: dict[str, str | None] = {}
+        self._autocrlf: dict[str, str | None] = {}
+
+    def cache(self, url: str) -> RemoteCache:
+        key = url_key(url)
+        with self._guard:
+            cache = self._caches.get(key)
+            if cache is None:
+                cache = RemoteCache(self.cache_dir, url, self.limits, offline=self.offline,
+                                    key=key)
+                self._caches[key] = cache
+            return cache
+
+    @contextlib.contextmanager
+    def locked(self, url: str) -> Iterator[None]:
+        with provcache.locked(self.cache(url).path):
+            yield
+
+    def remote_heads(self, cache: RemoteCache) -> dict[str, str]:
+        """The remote's branch heads, asked once per url and session (the failure too);
+        call with :meth:`locked` held."""
+        known = self._heads.get(cache.url)
+        if known is None:
+            try:
+                known = cache.remote_heads()
+            except GitCommandError as exc:
+                known = exc
+            self._heads[cache.url] = known
+        if isinstance(known, GitCommandError):
+            raise known
+        return known
+
+    @property
+    def fetches(self) -> int:
+        return sum(cache.fetches for cache in self._caches.values())
+
+    # -- local look-ups, asked once per folder (a zoo has hundreds) ----------------------
+
+    def toplevel(self, folder: Path) -> str | None:
+        key = str(Path(folder).absolute())
+        if key not in self._toplevels:
+            self._toplevels[key] = gitremote.toplevel(Path(folder))
+        return self._toplevels[key]
+
+    def autocrlf(self, folder: Path, top: str | None) -> str | None:
+        """The user's ``core.autocrlf`` for ``folder``: the same for every folder of one work
+        tree, and for every folder outside any."""
+        key = top or ""
+        if key not in self._autocrlf:
+            self._autocrlf[key] = gitremote.user_autocrlf(folder)
+        return self._autocrlf[key]
+
+    def scratch_git_dir(self) -> Path:
+        """An empty bare git dir (in the cache) that asks git what it would ignore in a folder
+        outside any repository, made once."""
+        path = self.cache_dir / provcache.SCRATCH_GIT_DIR
+        with self._guard:
+            if not (path / "HEAD").is_file():
+                tmp = path.with_name(f"{path.name}.tmp{threading.get_ident()}")
+                gitremote.run_git(["init", "--quiet", "--bare", "--template=", str(tmp)],
+                                  timeout_s=30, offline=True)
+                try:
+                    tmp.replace(path)
+                except OSError:  # another process made it first
+                    import shutil
+
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+
 class _Checker:
     def __init__(
         self,
         deliverable_dir: Path,
         deliverable: Any,
-        cache_dir: Path,
-        offline: bool,
+        session: ProvenanceSession,
         extra_ignore: Iterable[str],
-        limits: FetchLimits,
-        strict: bool = False,
+        citations: CitationSet | None = None,
     ):
         self.dir = Path(deliverable_dir)
-        self.strict = strict
+        self.session = session
+        self.strict = session.strict
+        cache_dir, offline, limits = session.cache_dir, session.offline, session.limits
         self._homes: dict[str, HomeRepository | None] = {}
         self._cited: dict[str, SourceRef] = {}
         self.deliverable = deliverable
@@ -181,10 +282,19 @@ class _Checker:
         self.findings: list[Finding] = []
         self._local: githash.LocalTree | None = None
         self._gitignored: set[str] = set()
-        self._caches: dict[str, RemoteCache] = {}
-        self._reachable: dict[str, bool] = {}
         self._lines: dict[str, int] | None = None
+        if citations is not None:
+            self.yaml = str(citations.source)
+        if citations is not None and citations.from_readme:
+            self._lines = citations.field_lines()  # README findings point at its lines
+        self.layout = citations.layout if citations is not None else None
         self._shallow: bool | None = None
+        #: each reference as checked: a web address's branch and path filled in
+        self.resolved: dict[str, SourceRef] = {}
+        #: the findings about each cited role (``reference``, ``adapted``), for verdicts
+        self.by_role: dict[str, list[Finding]] = {}
+        self.role: str | None = None
+        self._learnt: dict[str, tuple[str, provcache.CommitFacts, RemoteCache]] = {}
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -195,21 +305,26 @@ class _Checker:
         the rule's (:data:`PROVENANCE_RULES`), or one of the others the rule allows."""
         registered = PROVENANCE_RULES[rule]
         if path is not None:
-            self.findings.append(registered.finding(str(self.dir / path), None, message, hint,
-                                                    severity=severity))
-            return
-        if self._lines is None:
-            self._lines = yaml_lines(Path(self.yaml))
-        line = self._lines.get(field or "")
-        self.findings.append(registered.finding(self.yaml, line, message, hint,
-                                                severity=severity))
+            found = registered.finding(str(self.dir / path), None, message, hint,
+                                       severity=severity)
+        else:
+            if self._lines is None:
+                self._lines = yaml_lines(Path(self.yaml))
+            line = self._lines.get(field or "")
+            if line is None and field:  # a README block: the line of the citation itself
+                line = self._lines.get(".".join(field.split(".")[:2]))
+            found = registered.finding(self.yaml, line, message, hint, severity=severity)
+        self.findings.append(found)
+        if self.role is not None:
+            self.by_role.setdefault(self.role, []).append(found)
 
     # -- the local folder --------------------------------------------------------------
 
     @property
     def local(self) -> githash.LocalTree:
         if self._local is None:
-            self._local, self._gitignored = hash_working_folder(self.dir, self.is_ignored)
+            self._local, self._gitignored = hash_working_folder(self.dir, self.is_ignored,
+                                                                self.session)
             for note in self._local.notes:
                 self.add("PV018", note.message, path=note.path)
         return self._local
@@ -217,12 +332,17 @@ class _Checker:
     # -- one reference -----------------------------------------------------------------
 
     def verify(self, ref: SourceRef) -> RemoteCache | None:
-        """Check url, branch, commit and ancestry; return the cache holding the commit."""
-        missing = [n for n in ("url", "branch", "commit_id") if not getattr(ref, n)]
+        """Check url, branch (when one is cited), commit and ancestry; return the cache holding
+        the commit. The reference as checked — a web address's branch and path filled in — is
+        left in :attr:`resolved`."""
+        if ref.web is not None and not ref.commit_id and ref.web.commit:
+            ref = replace(ref, commit_id=ref.web.commit)
+        self.resolved[ref.field] = ref
+        missing = [n for n in ("url", "commit_id") if not getattr(ref, n)]
+        if missing == ["commit_id"] and self.home(ref) is not None:
+            return None  # the zoo itself, unpinned: self_reference checks the folder
         if missing:
-            self.add("PV009", f"{ref.field}: {', '.join(missing)} missing",
-                     f"cite the source as url, branch and commit_id under {ref.field}",
-                     field=ref.field)
+            self._incomplete(ref, missing)
             return None
         if not _HEX_ID.match(ref.commit_id):
             self.add("PV009", f"{ref.field}.commit_id {ref.commit_id!r} is not a full commit id",
@@ -238,28 +358,68 @@ class _Checker:
             return None
         home = self.home(ref)
         if home is not None and home.has_commit:
+            ref = self._resolve_web(ref, set(EnclosingRepository(home, self.limits).branch_names()),
+                                    set())
             return self._verify_in_home(ref, home)
-        cache = self._caches.get(url)
-        if cache is None:
-            cache = RemoteCache(self.cache_dir, url, self.limits, offline=self.offline)
-            self._caches[url] = cache
-        if not (cache.exists() and cache.cached_heads()):
+        cache = self.session.cache(url)
+        key = url_key(url)
+        facts = self.session.facts.load(key, ref.commit_id)
+        if facts is None and not (cache.exists() and cache.cached_heads()):
             if self.offline:
                 self.unverified(ref, "--offline was given and it is not in the cache")
                 return None
-            if self._reachable.get(url) is False:
+            if self.session.reachable.get(url) is False:
                 self.unverified(ref, "no network is reachable (offline) and it is not in the "
                                 "cache")
                 return None
+        learnt = (facts if self.offline and facts is not None
+                  else provcache.CommitFacts(url=key, commit=ref.commit_id))
+        self._learnt[ref.field] = (key, learnt, cache)
+        return self._verify_remote(ref, cache, url, learnt, facts)
+
+    def remember(self, field: str) -> None:
+        """Keep what was learnt online about ``field``'s (repository, commit) for later runs."""
+        key, learnt, cache = self._learnt.get(field, ("", None, None))
+        if learnt is None or cache is None or cache.offline:
+            return
+        if learnt.heads is not None or learnt.error is not None:
+            self.session.facts.save(key, learnt)
+
+    def _known(self, field: str, name: str, compute: Callable[[], str]) -> str:
+        """A fact about a commit that cannot change (its date, what is at a path), from the
+        record when an earlier run learnt it, else computed and recorded."""
+        _, learnt, _ = self._learnt.get(field, ("", None, None))
+        if learnt is not None and name in learnt.extra:
+            return learnt.extra[name]
+        value = compute()
+        if learnt is not None:
+            learnt.extra[name] = value
+        return value
+
+    def _verify_remote(self, ref: SourceRef, cache: RemoteCache, url: str,
+                       learnt: provcache.CommitFacts, facts: provcache.CommitFacts | None
+                       ) -> RemoteCache | None:
+        existed = cache.exists()
         cache.create()
-        heads = self._heads(ref, cache, url)
+        heads = self._heads(ref, cache, url, learnt, facts)
         if heads is None:
             return None
+        if facts is not None and learnt is not facts and facts.exists and existed:
+            learnt.extra = dict(facts.extra)  # a commit's date and paths never change
+            learnt.learnt_at = facts.learnt_at
+            if (facts.heads, facts.tags) == (learnt.heads, learnt.tags):
+                # the same refs as then: which of them contain the commit is the same too
+                learnt.exists = facts.exists
+                learnt.branches_containing = facts.branches_containing
+                learnt.tags_containing = facts.tags_containing
+        ref = self._resolve_web(ref, set(heads), set(learnt.tags or {}))
         if cache.supports_filter is False:
             self.add("PV019", f"{ref.field}: {ref.url} does not serve partial fetches, so checking "
                      "downloads every object of the branch's history",
                      "the download stops at --max-fetch-mb; on a local mirror set "
                      "uploadpack.allowFilter=true", field=f"{ref.field}.url")
+        if not ref.branch:
+            return self._verify_unbranched(ref, cache, learnt)
         branch_head = heads.get(ref.branch)
         if branch_head is None:
             where = "in the cache" if cache.offline else f"at {ref.url}"
@@ -273,7 +433,82 @@ class _Checker:
             except GitCommandError as exc:
                 self._fetch_failed(ref, f"branch {ref.branch!r}", exc)
                 return None
-        return self._verify_commit(ref, cache, on_branch=branch_head is not None)
+        return self._verify_commit(ref, cache, branch_head is not None, learnt)
+
+    def _incomplete(self, ref: SourceRef, missing: list[str]) -> None:
+        """PV009: an error where the layout asks for the value, else a warning (the
+        pytorch-2022 layout's adapted block gives url and code_path only)."""
+        from modelzoo_kit.layouts import get_layout
+
+        convention = get_layout(self.layout).references.get(ref.field.split(".")[-1])
+        required = convention.required_keys if convention else ("url", "commit_id")
+        needed = [name for name in missing if name in required]
+        severity = Severity.ERROR if needed else Severity.WARNING
+        unasked = "" if needed else " (its layout does not ask for one), so no code is pinned"
+        self.add("PV009", f"{ref.field}: {', '.join(missing)} missing{unasked}",
+                 f"cite the source as url and commit_id (and branch) under {ref.field}",
+                 field=ref.field, severity=severity)
+
+    def _resolve_web(self, ref: SourceRef, heads: set[str], tags: set[str]) -> SourceRef:
+        """Fill branch and path in from a web address, split against the repository's branch
+        and tag names (a branch may hold ``/``); a tag names the commit's tag, not a branch."""
+        web = ref.web
+        if web is None:
+            return ref
+        branch, path = "", None
+        if web.kind != "commit" and web.rest and web.commit is None:
+            branch, path = split_ref_path(web.rest, heads | tags)
+        tag = branch if branch in tags and branch not in heads else ""
+        resolved = replace(ref, branch=ref.branch or ("" if tag else branch),
+                           code_path=ref.code_path or path)
+        said = [f"clone url {resolved.url}"]
+        said.append(f"branch {resolved.branch!r}" if resolved.branch else
+                    f"tag {tag!r}" if tag else "no branch")
+        said.append(f"path {resolved.code_path!r}" if resolved.code_path else "the whole tree")
+        self.add("PV023", f"{ref.field}.url {web.written!r} is a web address, read as "
+                 + ", ".join(said), f"write url={resolved.url} with branch= and code_path= "
+                 "to say so directly", field=f"{ref.field}.url")
+        self.resolved[ref.field] = resolved
+        return resolved
+
+    def _verify_unbranched(self, ref: SourceRef, cache: RemoteCache,
+                           learnt: provcache.CommitFacts) -> RemoteCache | None:
+        """No branch cited: the commit must exist; say which branches and tags hold it."""
+        found = self._verify_commit(ref, cache, False, learnt)
+        if found is None:
+            return None
+        branches, tags = self._containing(cache, ref.commit_id, learnt)
+        if not branches and not tags:
+            self.add("PV022", f"{ref.field}: no branch is cited, and commit {ref.commit_id[:12]} "
+                     f"is on no branch or tag of {ref.url} (the server still serves it)",
+                     "cite a commit that is on a branch, with branch=",
+                     field=f"{ref.field}.commit_id")
+            return found
+        where = []
+        if branches:
+            where.append(f"branches {', '.join(branches[:_LIST_LIMIT])}")
+        if tags:
+            where.append(f"tags {', '.join(tags[:_LIST_LIMIT])}")
+        date = self._known(ref.field, "date", lambda: cache.commit_date(ref.commit_id))
+        self.add("PV021", f"{ref.field}: commit {ref.commit_id[:12]} "
+                 f"({date}) exists in {ref.url}; no branch is cited; "
+                 f"it is on {'; '.join(where)}",
+                 f"cite branch={(branches or tags)[0]} to say which line of work it is",
+                 field=f"{ref.field}.commit_id")
+        return found
+
+    def _containing(self, cache: RemoteCache, commit: str, learnt: provcache.CommitFacts
+                    ) -> tuple[list[str], list[str]]:
+        """The branches and tags that contain ``commit`` (all refs' commits fetched once, no
+        trees), or what an earlier run learnt when offline."""
+        if learnt.branches_containing is None and not cache.offline:
+            try:
+                cache.fetch_all_branches()
+            except GitCommandError:
+                return [], []
+            learnt.branches_containing = cache.branches_containing(commit)
+            learnt.tags_containing = cache.tags_containing(commit)
+        return list(learnt.branches_containing or []), list(learnt.tags_containing or [])
 
     def _fetch_failed(self, ref: SourceRef, what: str, exc: GitCommandError) -> None:
         """A fetch broke off: a lost network leaves ``ref`` unverified; anything else is PV002."""
@@ -305,6 +540,14 @@ class _Checker:
                  f"{home.matched_by}); {ref.url} itself was not contacted",
                  "the cited commit is here, so no network is needed", field=f"{ref.field}.url")
         commit = ref.commit_id
+        if not ref.branch:
+            containing = repo.branches_containing(commit)
+            self.add("PV021" if containing else "PV022",
+                     f"{ref.field}: commit {commit[:12]} ({repo.commit_date(commit)}) is in the "
+                     f"enclosing repository; no branch is cited; it is on "
+                     f"{', '.join(containing[:_LIST_LIMIT]) or 'no branch'}",
+                     "cite the branch with branch=", field=f"{ref.field}.commit_id")
+            return repo
         refs = repo.branch_refs(ref.branch)
         if not refs:
             self.unverified(
@@ -325,77 +568,113 @@ class _Checker:
                      field=f"{ref.field}.commit_id")
         return repo
 
-    def _heads(self, ref: SourceRef, cache: RemoteCache, url: str) -> dict[str, str] | None:
+    def _heads(self, ref: SourceRef, cache: RemoteCache, url: str,
+               learnt: provcache.CommitFacts, facts: provcache.CommitFacts | None
+               ) -> dict[str, str] | None:
+        """The remote's branches (and, in ``learnt``, its tags); offline, those an earlier run
+        learnt, including that the repository could not be read."""
         if cache.offline:
-            self.add("PV003", f"{ref.field}: offline; answered from the cache {cache.path}")
+            self.add("PV003", f"{ref.field}: offline; answered from the cache {cache.path}"
+                     + (f" (learnt {facts.learnt_at})" if facts is not None else ""))
+            if facts is not None and facts.error is not None:
+                self._unreadable(ref, facts.error.get("kind", "failed"),
+                                 f"{facts.error.get('message', '')} (learnt {facts.learnt_at})")
+                return None
+            if facts is not None and facts.heads is not None:
+                return dict(facts.heads)
             return cache.cached_heads()
         try:
-            heads = cache.remote_heads()
-            self._reachable[url] = True
-            return heads
+            heads = self.session.remote_heads(cache)
         except GitCommandError as exc:
             if exc.kind == "network":
-                self._reachable[url] = False
-                cached = cache.cached_heads()
-                if cached:
-                    cache.offline = True
-                    self.add("PV003",
-                             f"{ref.field}: {ref.url} is unreachable ({exc}); answered from the "
-                             f"cache {cache.path}, which may be out of date",
-                             severity=Severity.WARNING)
-                    return cached
-                self.unverified(ref, f"no network is reachable (offline: {exc}) and it is not "
-                                "in the cache")
-                return None
-            reasons = {
-                "not-a-repository": "is not a git repository (or does not exist)",
-                "auth": "needs credentials git could not get without a prompt",
-                "refused": "uses a transport git is not allowed to use",
-                "timeout": "did not answer in time",
-            }
-            self.add("PV002", f"{ref.field}: {ref.url} {reasons.get(exc.kind, 'failed')}: {exc}",
-                     "check the url; for a private repository use an ssh url with your key "
-                     "(the kit runs no credential helper)",
-                     field=f"{ref.field}.url")
+                return self._network_lost(ref, cache, url, exc)
+            learnt.error = {"kind": exc.kind, "message": self._with_address(cache, str(exc))}
+            self._unreadable(ref, exc.kind, learnt.error["message"])
             return None
+        self.session.reachable[url] = True
+        learnt.heads, learnt.tags = dict(heads), dict(cache.remote_tags)
+        learnt.filter_supported = cache.supports_filter
+        return heads
 
-    def _verify_commit(self, ref: SourceRef, cache: RemoteCache, on_branch: bool
-                       ) -> RemoteCache | None:
+    def _network_lost(self, ref: SourceRef, cache: RemoteCache, url: str,
+                      exc: GitCommandError) -> dict[str, str] | None:
+        self.session.reachable[url] = False
+        cached = cache.cached_heads()
+        if cached:
+            cache.offline = True
+            self.add("PV003",
+                     f"{ref.field}: {ref.url} is unreachable ({exc}); answered from the "
+                     f"cache {cache.path}, which may be out of date",
+                     severity=Severity.WARNING)
+            return cached
+        self.unverified(ref, f"no network is reachable (offline: {exc}) and it is not "
+                        "in the cache")
+        return None
+
+    @staticmethod
+    def _with_address(cache: RemoteCache, message: str) -> str:
+        """git's message, with the address git used when ``insteadOf`` rewrote the url."""
+        from modelzoo_kit.display import mask_credentials
+
+        used = cache.effective_url()
+        if used != cache.url and used not in message:
+            return f"{message} (git used the address {mask_credentials(used)})"
+        return message
+
+    def _unreadable(self, ref: SourceRef, kind: str, message: str) -> None:
+        reasons = {
+            "not-a-repository": "is not a git repository (or does not exist)",
+            "auth": "needs credentials git could not get without a prompt",
+            "refused": "uses a transport git is not allowed to use",
+            "timeout": "did not answer in time",
+        }
+        self.add("PV002", f"{ref.field}: {ref.url} {reasons.get(kind, 'failed')}: {message}",
+                 "check the url; for a private repository use an ssh url with your key "
+                 "(the kit runs no credential helper)",
+                 field=f"{ref.field}.url")
+
+    def _verify_commit(self, ref: SourceRef, cache: RemoteCache, on_branch: bool,
+                       learnt: provcache.CommitFacts) -> RemoteCache | None:
         commit = ref.commit_id
-        present = cache.object_type(commit) == "commit"
+        present = bool(learnt.exists and not cache.offline and cache.exists()) or (
+            cache.object_type(commit) == "commit")
         if not present and not cache.offline:
             try:
                 present = cache.fetch_commit(commit)
             except GitCommandError as exc:
                 self._fetch_failed(ref, commit, exc)
                 return None
+        if not cache.offline:
+            learnt.exists = present
+        elif not present and learnt.exists:
+            self.unverified(ref, f"the cache knows commit {commit[:12]} exists but no longer "
+                            "holds it (pruned)")
+            return None
         if not present:
             where = "in the cache" if cache.offline else f"in {ref.url}"
             self.add("PV005", f"{ref.field}.commit_id {commit} does not exist {where}",
                      "cite a commit that was pushed: git log -1 --format=%H on the branch",
                      field=f"{ref.field}.commit_id")
             return None
-        if on_branch and not cache.is_ancestor(commit, ref.branch):
-            containing: list[str] = []
-            if not cache.offline:
-                try:
-                    cache.fetch_all_branches()
-                    containing = cache.branches_containing(commit)
-                except GitCommandError:
-                    containing = []
+        head = (learnt.heads or {}).get(ref.branch, "")
+        if on_branch and self._known(ref.field, f"on:{ref.branch}:{head}", lambda: str(
+                cache.is_ancestor(commit, ref.branch))) != "True":
+            containing, _ = self._containing(cache, commit, learnt)
             hint = (f"it is on: {', '.join(containing[:_LIST_LIMIT])}" if containing
                     else "it is on no branch; cite a commit on the branch")
             self.add("PV006", f"{ref.field}: commit {commit} is not on branch {ref.branch!r}", hint,
                      field=f"{ref.field}.commit_id")
         elif on_branch:
-            date = cache.commit_date(commit)
+            date = self._known(ref.field, "date", lambda: cache.commit_date(commit))
             self.add("PV000",
                      f"{ref.field}: commit {commit[:12]} ({date}) is on branch {ref.branch!r} "
                      f"of {ref.url}", field=f"{ref.field}.commit_id")
         return cache
 
     def resolve_code_path(self, ref: SourceRef, cache: RemoteCache,
-                          code_path: str) -> TreeItem | None:
+                          code_path: str, allow_file: bool = False) -> TreeItem | None:
+        """The folder (or, ``allow_file``, the file) at ``commit:code_path``; PV007/PV008
+        when there is none."""
         problem = code_path_problem(code_path)
         if problem:
             self.add("PV007", f"{ref.field}: {problem}",
@@ -404,18 +683,31 @@ class _Checker:
             return None
         path = normalise_code_path(code_path)
         try:
-            item = cache.resolve(ref.commit_id, path)
+            item = self._resolve(ref, cache, path)
         except GitCommandError as exc:
             self.add("PV002", f"{ref.field}: reading the commit's trees failed: "
                      f"{exc}")
             return None
-        if item is None or item.kind != "tree":
+        if item is None or item.kind != "tree" and not (allow_file and item.kind == "blob"):
             what = "does not exist" if item is None else f"is a {item.kind}, not a folder"
             self.add("PV008",
                      f"{ref.field}.code_path {path!r} {what} at commit {ref.commit_id[:12]}",
                      self._moved_hint(ref, cache, path), field=f"{ref.field}.code_path")
             return None
         return item
+
+    def _resolve(self, ref: SourceRef, cache: RemoteCache, path: str) -> TreeItem | None:
+        """``cache.resolve``, remembered per (repository, commit): a path's object at a commit
+        never changes, so a warm re-check reads it from the record."""
+        def look_up() -> str:
+            item = cache.resolve(ref.commit_id, path)
+            return "" if item is None else f"{item.mode} {item.kind} {item.oid}"
+
+        known = self._known(ref.field, f"path:{path}", look_up)
+        if not known:
+            return None
+        mode, kind, oid = known.split(" ")
+        return TreeItem(path, mode, kind, oid)
 
     def _moved_hint(self, ref: SourceRef, cache: RemoteCache, path: str) -> str:
         try:
@@ -590,8 +882,12 @@ class _Checker:
 
     def derivation(self, ref: SourceRef, cache: RemoteCache) -> None:
         path = normalise_code_path(ref.code_path) if ref.code_path else "."
-        item = self.resolve_code_path(ref, cache, path)
+        item = self.resolve_code_path(ref, cache, path, allow_file=True)
         if item is None:
+            return
+        if item.kind == "blob":
+            self.add("PV030", f"derivation: the cited file {path!r} exists at "
+                     f"{ref.url}@{ref.commit_id[:12]}")
             return
         upstream = {p: i for p, i in cache.list_tree(item.oid).items() if i.kind == "blob"}
         by_oid: dict[str, list[str]] = {}
@@ -633,7 +929,9 @@ class _Checker:
     def home(self, ref: SourceRef) -> HomeRepository | None:
         """The repository the deliverable lives in, when ``ref`` cites it (found once)."""
         if ref.field not in self._homes:
-            found = find_home_repository(self.dir, ref.url, ref.commit_id, ref.code_path)
+            found = None
+            if self.session.toplevel(self.dir) is not None:  # outside any clone: no home
+                found = find_home_repository(self.dir, ref.url, ref.commit_id, ref.code_path)
             if found is None:  # e.g. inference code elsewhere in the repository adapted cites
                 found = next((home for field, home in self._homes.items()
                               if home is not None and home.has_commit
@@ -643,12 +941,41 @@ class _Checker:
             self._cited[ref.field] = ref
         return self._homes[ref.field]
 
+    def _uncommitted_self_reference(self, ref: SourceRef, home: HomeRepository,
+                                    code_path: str) -> None:
+        """An adapted citation of the zoo itself that pins no commit (the pytorch-2022 layout
+        writes url + code_path): its code_path must name this folder, which must be committed."""
+        head = _flatten(home.top, "HEAD", home.rel, self.is_ignored)
+        if code_path_problem(code_path) is None and code_path != home.rel and not (
+                home.rel.startswith(code_path + "/")):
+            self.add("PV040", f"{ref.field}.code_path is {code_path!r}, but the folder lives at "
+                     f"{home.rel!r} of the repository it cites", f"set code_path: {home.rel}",
+                     field=f"{ref.field}.code_path", severity=Severity.ERROR)
+        state = "is not committed" if head is None else f"is at HEAD ({len(head)} files)"
+        self.add("PV040", f"{ref.field} is the repository this folder lives in ({home.top}, "
+                 f"recognised by {home.matched_by}); no commit is cited; {home.rel} {state}")
+
+    def guarded(self, ref: SourceRef) -> contextlib.AbstractContextManager[None]:
+        """Hold the lock of ``ref``'s cache repository while it is checked (nothing to lock
+        for a commit of the enclosing repository, or a url that is refused)."""
+        home = self.home(ref) if ref.url else None
+        if home is not None and home.has_commit:
+            return contextlib.nullcontext()
+        try:
+            url = gitremote.check_url(ref.url, base=self.dir)
+        except gitremote.UnsafeSourceError:
+            return contextlib.nullcontext()
+        return self.session.locked(url)
+
     def self_reference(self, ref: SourceRef) -> None:
         home = self.home(ref)
         if home is None:
             return
         top, rel = home.top, home.rel
         code_path = normalise_code_path(ref.code_path or ".")
+        if not ref.commit_id:
+            self._uncommitted_self_reference(ref, home, code_path)
+            return
         if code_path != rel:
             self.add("PV040",
                      f"{ref.field}.code_path is {code_path!r}, but the deliverable lives at "
@@ -806,6 +1133,18 @@ class EnclosingRepository(RemoteCache):
     def is_ancestor(self, commit: str, branch: str) -> bool:
         return _on_branch(self.path, commit, self.branch_refs(branch), "")
 
+    def branch_names(self) -> list[str]:
+        """Local branch names and remote-tracking names without their remote (``feature/x``)."""
+        out = gitremote.git_output(["for-each-ref", "--format=%(refname)", "refs/heads/",
+                                    "refs/remotes/"], cwd=self.path) or ""
+        names = []
+        for ref in out.split():
+            if ref.startswith("refs/heads/"):
+                names.append(ref[len("refs/heads/"):])
+            elif ref.count("/") >= 3:
+                names.append(ref.split("/", 3)[3])
+        return names
+
     def branches_containing(self, commit: str) -> list[str]:
         out = gitremote.git_output(["for-each-ref", "--format=%(refname:short)", "--contains",
                                     commit, "refs/heads/", "refs/remotes/"], cwd=self.path) or ""
@@ -829,7 +1168,8 @@ def _flatten(repo: Path, commit: str, path: str, is_ignored: Callable[[str], boo
     return flat
 
 
-def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool]
+def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool],
+                        session: ProvenanceSession | None = None
                         ) -> tuple[githash.LocalTree, set[str]]:
     """The folder as git would commit it, and the paths git ignores in it.
 
@@ -837,12 +1177,19 @@ def hash_working_folder(folder: Path, is_ignored: Callable[[str], bool]
     would not add (.gitignore, excludes: ``__pycache__`` and the like), with line endings as the
     user's ``core.autocrlf`` would commit them. The check and ``suggest_commit`` must see the
     same folder, or a byte-code cache makes one call a clean tree "uncommitted changes"."""
-    gitignored = gitremote.gitignored_paths(folder) or set()
+    if session is None:
+        gitignored = gitremote.gitignored_paths(folder) or set()
+        autocrlf = gitremote.user_autocrlf(folder)
+    else:
+        top = session.toplevel(folder)
+        scratch = session.scratch_git_dir() if top is None else None
+        gitignored = gitremote.gitignored_paths(folder, top, scratch) or set()
+        autocrlf = session.autocrlf(folder, top)
 
     def exclude(path: str) -> bool:
         return is_ignored(path) or path.rstrip("/") in gitignored
 
-    local = githash.hash_folder(folder, exclude=exclude, autocrlf=gitremote.user_autocrlf(folder))
+    local = githash.hash_folder(folder, exclude=exclude, autocrlf=autocrlf)
     return local, gitignored
 
 
@@ -900,6 +1247,8 @@ def check_provenance(
     extra_ignore: Iterable[str] = (),
     limits: FetchLimits | None = None,
     strict: bool = False,
+    session: ProvenanceSession | None = None,
+    citations: CitationSet | None = None,
 ) -> list[Finding]:
     """Every provenance finding for one deliverable (see the module docstring for rule ids).
 
@@ -907,15 +1256,52 @@ def check_provenance(
     works; without it a temporary cache is used and removed. A reference that cannot be
     checked for want of a network is a PV060 warning, or an error when ``strict``. A commit
     of the repository the deliverable lives in is checked there, without the network. The
-    deliverable folder and the user's repositories are only read, never written."""
+    deliverable folder and the user's repositories are only read, never written.
+
+    ``session`` (which then decides cache, offline, limits and strict) is shared by the checks
+    of a whole zoo; ``citations`` are the README's, when the folder has no deliverable.yaml."""
     with ExitStack() as stack:
-        if cache_dir is None:
-            cache_dir = Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="modelzoo-provenance-")))
-        checker = _Checker(Path(deliverable_dir), deliverable, Path(cache_dir), offline,
-                           extra_ignore, limits or FetchLimits(), strict)
-        _run_checks(checker)
-        return checker.findings
+        if session is None:
+            if cache_dir is None:
+                cache_dir = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="modelzoo-provenance-")))
+            session = ProvenanceSession(Path(cache_dir), offline, limits, strict)
+        return run_checker(Path(deliverable_dir), deliverable, session, extra_ignore,
+                           citations).findings
+
+
+@dataclass(frozen=True)
+class CheckedFolder:
+    """One folder's provenance findings, and which of them are about each cited role."""
+
+    findings: list[Finding]
+    by_role: dict[str, list[Finding]]
+    resolved: dict[str, SourceRef]
+
+
+def run_checker(folder: Path, deliverable: Any, session: ProvenanceSession,
+                extra_ignore: Iterable[str] = (), citations: CitationSet | None = None
+                ) -> CheckedFolder:
+    """Check one folder in ``session``; the findings with their roles (for zoo summaries)."""
+    checker = _Checker(Path(folder), deliverable, session, extra_ignore, citations)
+    _run_checks(checker)
+    return CheckedFolder(checker.findings, checker.by_role, checker.resolved)
+
+
+def check_citations(citations: CitationSet, session: ProvenanceSession,
+                    extra_ignore: Iterable[str] = ()) -> CheckedFolder:
+    """The provenance findings of a folder's citations, wherever they were read from; a
+    PV061 finding saying why when none could be read (never silence)."""
+    if citations.problem is not None:
+        checker = _Checker(citations.folder, {}, session, extra_ignore, citations)
+        checker.add("PV061", f"provenance not checked: {citations.problem}",
+                    "fix the file, or cite the sources as url, commit_id (and branch, "
+                    "code_path)" + ("" if session.strict else " (--strict makes this an error)"),
+                    severity=Severity.ERROR if session.strict else Severity.WARNING)
+        return CheckedFolder(checker.findings, {}, {})
+    deliverable = citations.deliverable if citations.deliverable is not None else (
+        citations.as_overview())
+    return run_checker(citations.folder, deliverable, session, extra_ignore, citations)
 
 
 def _run_checks(checker: _Checker) -> None:
@@ -933,19 +1319,31 @@ def _run_checks(checker: _Checker) -> None:
                             "the template requires both from the same source",
                             field=f"overview.inference.{name}")
     if adapted is not None:
-        cache = checker.verify(adapted)
-        if cache is not None:
-            item = checker.resolve_code_path(adapted, cache, adapted.code_path or ".")
-            if item is not None:
-                checker.compare(adapted, cache, item)
+        checker.role = "adapted"
+        with checker.guarded(adapted):
+            cache = checker.verify(adapted)
+            adapted = checker.resolved.get(adapted.field, adapted)
+            if cache is not None:
+                item = checker.resolve_code_path(adapted, cache, adapted.code_path or ".")
+                if item is not None:
+                    checker.compare(adapted, cache, item)
+            checker.remember(adapted.field)
         checker.self_reference(adapted)
     if inference is not None and (adapted is None or not inference.same_source(adapted)
                                   or inference.code_path != adapted.code_path):
-        cache = checker.verify(inference)
-        if cache is not None:
-            checker.resolve_code_path(inference, cache, inference.code_path or ".")
+        checker.role = "inference"
+        with checker.guarded(inference):
+            cache = checker.verify(inference)
+            inference = checker.resolved.get(inference.field, inference)
+            if cache is not None:
+                checker.resolve_code_path(inference, cache, inference.code_path or ".")
+            checker.remember(inference.field)
     reference = sources.get("reference")
     if reference is not None:
-        cache = checker.verify(reference)
-        if cache is not None:
-            checker.derivation(reference, cache)
+        checker.role = "reference"
+        with checker.guarded(reference):
+            cache = checker.verify(reference)
+            reference = checker.resolved.get(reference.field, reference)
+            if cache is not None:
+                checker.derivation(reference, cache)
+            checker.remember(reference.field)

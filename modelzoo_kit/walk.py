@@ -474,3 +474,15 @@ def classify_folders(
             continue
         folders.append(FolderResult(rel, entry.readme, classify(_decode(data), train, layout), []))
     return folders, problems
+
+
+def citing_folders(root: Path) -> tuple[list[tuple[str, str | None]], list[WalkProblem]]:
+    """Every folder below ``root`` holding a deliverable.yaml or a README, walked as
+    ``validate -r`` walks (loops and unreadable folders are problems, not stops): (folder
+    relative to ``root``, its README's name or None) in order, and the problems."""
+    walker = _Walker(Path(root), None)
+    walker.walk()
+    found = [(rel, None if entry.has_deliverable else entry.readme)
+             for rel, entry in sorted(walker.dirs.items())
+             if entry.has_deliverable or entry.readme]
+    return found, list(walker.problems)

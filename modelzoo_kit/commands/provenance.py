@@ -1,4 +1,10 @@
-"""``modelzoo provenance DIR... [--cache DIR] [--offline] [--strict] [--format text|json]``
+"""``modelzoo provenance PATH... [-r] [--cache DIR] [--offline] [--strict] [--format text|json]``
+
+PATH is a deliverable folder, a README folder (no deliverable.yaml: the README's citations are
+read, in either layout), a README or a deliverable.yaml; with ``-r`` a zoo root, every citation
+below it checked with each (repository, commit) fetched once, ``--jobs`` at a time, and a summary
+of verdicts per repository and per rule. A citation may give no branch (the commit must exist:
+the branches and tags holding it are named) or be a web address (``…/tree/BRANCH/PATH``).
 
 Prove a deliverable's code is exactly the code at the commit its deliverable.yaml cites: the
 url and branch exist, the commit is on the branch, ``code_path`` exists there, and the folder's
@@ -17,15 +23,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelzoo_kit.findings import Finding
+    from modelzoo_kit.provenance import ProvenanceSession, Suggestion
+    from modelzoo_kit.zooprovenance import ZooProvenance
 
 
 def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
     parser = subparsers.add_parser(
         name, help=help_text, description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", nargs="+", type=Path, metavar="DIR",
-                        help="deliverable folder (holding deliverable.yaml)")
+    parser.add_argument("folders", nargs="+", type=Path, metavar="PATH",
+                        help="a folder holding deliverable.yaml or a README, a README, or with "
+                        "-r a zoo root")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="PATH is a zoo root: check every citation below it")
+    parser.add_argument("--jobs", type=int, default=4, metavar="N",
+                        help="with -r: fetch from N repositories at a time (default 4)")
+    parser.add_argument("--clear-cache", action="store_true",
+                        help="remove everything the kit keeps in --cache first")
+    parser.add_argument("--max-cache-mb", type=int, default=4096, metavar="MB",
+                        help="after the check, drop the least recently used entries of --cache "
+                        "beyond this size (default 4096)")
     parser.add_argument("--cache", type=Path, metavar="DIR",
                         help="keep fetched commits and trees here: a re-check is near-instant "
                         "and --offline works (default: a temporary cache, removed afterwards)")
@@ -64,15 +87,16 @@ def _positive_seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelzoo_kit.display import shown
+    from modelzoo_kit import provcache
     from modelzoo_kit.errors import UsageError
     from modelzoo_kit.findings import exit_code, filter_findings, report_json, report_text
     from modelzoo_kit.gitremote import FetchLimits
-    from modelzoo_kit.loading import load_deliverable
-    from modelzoo_kit.provenance import check_provenance, suggest_commit
+    from modelzoo_kit.provenance import ProvenanceSession
 
-    if args.timeout <= 0 or args.max_fetch_mb <= 0:
-        raise UsageError("--timeout and --max-fetch-mb must be positive")
+    if args.timeout <= 0 or args.max_fetch_mb <= 0 or args.jobs <= 0 or args.max_cache_mb <= 0:
+        raise UsageError("--timeout, --max-fetch-mb, --jobs and --max-cache-mb must be positive")
+    if args.clear_cache and args.cache is None:
+        raise UsageError("--clear-cache needs --cache DIR")
     from modelzoo_kit.globs import glob_problem
 
     for pattern in args.ignore:
@@ -80,24 +104,68 @@ def run(args: argparse.Namespace) -> int:
         if problem is not None:
             raise UsageError(f"--ignore {pattern!r}: {problem}")
     limits = FetchLimits(timeout_s=args.timeout, max_bytes=args.max_fetch_mb * 1024**2)
-    findings = []
-    suggestions = []
-    for folder in args.folders:
-        deliverable = load_deliverable(folder, check_files=False)
-        folder_path = folder if folder.is_dir() else folder.parent
-        findings += check_provenance(folder_path, deliverable, cache_dir=args.cache,
-                                     offline=args.offline, extra_ignore=args.ignore,
-                                     limits=limits, strict=args.strict)
-        if args.suggest:
-            suggestions.append((folder_path, suggest_commit(folder_path, deliverable,
-                                                            extra_ignore=args.ignore)))
+    with tempfile.TemporaryDirectory(prefix="modelzoo-provenance-") as scratch:
+        cache_dir = args.cache if args.cache is not None else Path(scratch)
+        if args.clear_cache:
+            provcache.clear(cache_dir)
+        session = ProvenanceSession(cache_dir, args.offline, limits, args.strict)
+        findings, suggestions, zoo = _check_all(args, session)
+        if args.cache is not None:
+            provcache.prune(args.cache, args.max_cache_mb * 1024**2)
     findings = filter_findings(findings, select=args.select)
+    summary = zoo.summary() if zoo is not None else None
+    checked = zoo.folders_checked if zoo is not None else len(args.folders)
     if args.format == "json":
-        sys.stdout.write(report_json(findings, len(args.folders)))
+        sys.stdout.write(report_json(findings, checked, summary))
     else:
-        sys.stdout.write(report_text(findings, len(args.folders), colour=sys.stdout.isatty()))
+        sys.stdout.write(report_text(findings, checked, colour=sys.stdout.isatty(),
+                                     table=args.recursive))
+        if zoo is not None:
+            sys.stdout.write(zoo.summary_text())
+    _print_suggestions(suggestions, args.format)
+    return exit_code(findings)
+
+
+def _check_all(args: argparse.Namespace, session: ProvenanceSession
+               ) -> tuple[list[Finding], list[tuple[Path, Suggestion | None]],
+                          ZooProvenance | None]:
+    """Check every PATH (a zoo root under -r) in one session: one cache, each repository
+    asked once."""
+    from modelzoo_kit.citations import read_citations
+    from modelzoo_kit.errors import DeliverableNotFoundError, UsageError
+    from modelzoo_kit.layouts import DELIVERABLE_FILE
+    from modelzoo_kit.loading import load_deliverable
+    from modelzoo_kit.provenance import check_citations, suggest_commit
+    from modelzoo_kit.zooprovenance import Progress, check_zoo
+
+    findings: list[Finding] = []
+    suggestions: list[tuple[Path, Suggestion | None]] = []
+    zoo = None
+    for folder in args.folders:
+        if not folder.exists():
+            raise DeliverableNotFoundError(f"{folder}: no such file or folder")
+        if args.recursive:
+            if not folder.is_dir():
+                raise UsageError(f"{folder}: -r needs a zoo folder")
+            zoo = check_zoo(folder, session, jobs=args.jobs, extra_ignore=args.ignore,
+                            progress=Progress.wanted(quiet=args.format == "json"))
+            findings += zoo.findings
+            continue
+        citations = read_citations(folder)
+        if citations.problem is not None and citations.source.name == DELIVERABLE_FILE:
+            load_deliverable(citations.folder, check_files=False)  # its located input error
+        findings += check_citations(citations, session, args.ignore).findings
+        if args.suggest and citations.deliverable is not None:
+            suggestions.append((citations.folder, suggest_commit(
+                citations.folder, citations.deliverable, extra_ignore=args.ignore)))
+    return findings, suggestions, zoo
+
+
+def _print_suggestions(suggestions: list[tuple[Path, Suggestion | None]], fmt: str) -> None:
+    from modelzoo_kit.display import shown
+
     for folder_path, suggestion in suggestions:
-        stream = sys.stderr if args.format == "json" else sys.stdout
+        stream = sys.stderr if fmt == "json" else sys.stdout
         if suggestion is None:
             print(f"{folder_path}: --suggest: the deliverable does not live in the repository "
                   "it cites; cite the upstream commit you copied the code from", file=stream)
@@ -112,4 +180,3 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{folder_path}: --suggest: overview.adapted.commit_id: {suggestion.commit}"
                   + ("" if suggestion.pushed else "  (not pushed yet)"), file=stream)
-    return exit_code(findings)

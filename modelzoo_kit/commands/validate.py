@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelzoo_kit.classify import detect_layout
 from modelzoo_kit.commands import gate
@@ -28,6 +29,9 @@ from modelzoo_kit.layouts import (
     get_layout,
 )
 from modelzoo_kit.readme import MAX_README_BYTES
+
+if TYPE_CHECKING:
+    from modelzoo_kit.zooprovenance import ZooProvenance
 
 
 def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -183,6 +187,26 @@ def _provenance(folder: Path, deliverable: object, args: argparse.Namespace) -> 
     )
 
 
+def _cited_provenance(path: Path, args: argparse.Namespace, zoo: bool = False
+                      ) -> tuple[list[Finding], ZooProvenance | None]:
+    """Provenance of what a README (or a folder whose deliverable.yaml does not load) cites,
+    or under ``zoo`` of every citation below ``path``; a PV061 finding when it cannot run."""
+    import tempfile
+
+    from modelzoo_kit.citations import read_citations
+    from modelzoo_kit.provenance import ProvenanceSession, check_citations
+    from modelzoo_kit.zooprovenance import Progress, check_zoo
+
+    with tempfile.TemporaryDirectory(prefix="modelzoo-provenance-") as scratch:
+        session = ProvenanceSession(args.cache_dir or Path(scratch), args.offline,
+                                    strict=args.strict_provenance)
+        if zoo:
+            report = check_zoo(path, session, jobs=args.jobs, shown_root=_shown(path),
+                               progress=Progress.wanted(quiet=args.format == "json"))
+            return report.findings, report
+        return check_citations(read_citations(path), session).findings, None
+
+
 def _layout_for(path: Path, forced: str | None) -> Layout | None:
     """The layout to read ``path`` (a README) as: forced, else the one its structure follows
     (None: not a README of a known layout, read as the default)."""
@@ -235,11 +259,17 @@ def run(args: argparse.Namespace) -> int:
     findings: list[Finding] = []
     files = 0
     walk: dict = {}
+    zoo_reports: list[ZooProvenance] = []
     for kind, path in _targets(args.paths, args.recursive):
         if kind == "zoo":
             roots.append(_shown(path))
             found, checked, summary = _walk(path, args)
             findings.extend(found)
+            if args.provenance:
+                cited, zoo_report = _cited_provenance(path, args, zoo=True)
+                findings.extend(cited)
+                if zoo_report is not None:
+                    zoo_reports.append(zoo_report)
             files += checked
             for key, value in summary.items():
                 merged = walk.setdefault(key, {} if isinstance(value, dict) else [])
@@ -253,6 +283,8 @@ def run(args: argparse.Namespace) -> int:
             files += 1
             layout = _layout_for(path, args.layout)
             findings.extend(check_readme_file(path, _shown(path), layout=layout or TEMPLATE))
+            if args.provenance:
+                findings.extend(_cited_provenance(path, args)[0])
             continue
         forced = get_layout(args.layout) if args.layout else None
         if forced is None and not (path / DELIVERABLE_FILE).is_file():
@@ -262,7 +294,11 @@ def run(args: argparse.Namespace) -> int:
         findings.extend(result.findings)
         if args.provenance and result.deliverable is not None:
             findings.extend(_provenance(path, result.deliverable, args))
+        elif args.provenance:
+            findings.extend(_cited_provenance(path, args)[0])
     findings = filter_findings(findings, select, ignore)
+    if zoo_reports:
+        walk["provenance"] = [report.summary()["provenance"] for report in zoo_reports]
     if args.fix or args.diff:
         return gate.run_fixes(args, findings, lambda: run(gate.without_fixing(args)))
     findings, gated = gate.gate(args, findings, roots, walk)
@@ -282,4 +318,6 @@ def run(args: argparse.Namespace) -> int:
             args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         )
         sys.stdout.write(report_text(findings, files, colour=colour, table=args.recursive))
+        for report in zoo_reports:
+            sys.stdout.write(report.summary_text())
     return exit_code(findings)
