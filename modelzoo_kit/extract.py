@@ -744,3 +744,152 @@ def _merge_value(zh: Any, en: Any, annotation: Any) -> Any:
     if model is not None:
         return merge_languages(zh, en, model)
     return zh
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+def todo(reason: str) -> str:
+    """The value an open decision is written as (see :data:`~modelzoo_kit.metadata.TODO_MARKER`)."""
+    from modelzoo_kit.metadata import TODO_MARKER
+
+    return f"{TODO_MARKER}: {' '.join(reason.split())}"
+
+
+def _reason(reasons: dict[str, str], path: str) -> str:
+    while path:
+        if path in reasons:
+            return reasons[path]
+        path = path.rpartition(".")[0]
+    return "the README does not state it; write it by hand"
+
+
+def _fill(data: dict[str, Any], model: type[BaseModel], path: str, reasons: dict[str, str]) -> dict:
+    """``data`` in the model's field order with a TODO for every required value it lacks (and
+    the sub-sections that hold them filled the same way)."""
+    from modelzoo_kit.metadata import _structural
+
+    filled: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        here = f"{path}.{name}" if path else name
+        sub = _model_in(info.annotation) if _structural(info.annotation) else None
+        if name in data:
+            value = data[name]
+            if sub is not None and isinstance(value, dict) and typing.get_origin(
+                info.annotation) is not dict:  # fmt: skip
+                value = _fill(value, sub, here, reasons)
+            filled[name] = value
+        elif info.is_required():
+            filled[name] = _fill({}, sub, here, reasons) if sub is not None else todo(
+                _reason(reasons, here))  # fmt: skip
+    filled.update((k, v) for k, v in data.items() if k not in filled)
+    return filled
+
+
+def _set_todo(data: Any, loc: tuple, reason: str) -> bool:
+    """Replace the value at ``loc`` (a pydantic error location) with a TODO; False when the
+    location cannot be reached."""
+    parts = [p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function")))]
+    target = data
+    for part in parts[:-1]:
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        elif isinstance(target, list) and isinstance(part, int) and part < len(target):
+            target = target[part]
+        else:
+            return False
+    if not parts or not isinstance(target, (dict, list)):
+        return False
+    last = parts[-1]
+    if isinstance(target, list) and isinstance(last, int) and last < len(target):
+        target[last] = todo(reason)
+        return True
+    if isinstance(target, dict):
+        target[last] = todo(reason)
+        return True
+    return False
+
+
+def to_draft(result: Extraction) -> None:
+    """Make ``result.data`` a deliverable that loads: each required value the README does not
+    give, or gives in a form the model refuses, becomes a TODO saying why, and the file is
+    marked ``draft: true`` while any open decision is left (none left: no draft mark)."""
+    from modelzoo_kit.metadata import REQUIRED_ENTRY_POINTS, Deliverable
+
+    reasons = {n.field: n.message for n in result.notes if n.kind in (MISSING, UNREADABLE)}
+    data = dict(result.data)
+    data["draft"] = True
+    entries = dict(data.get("entry_points") or {})
+    for name in REQUIRED_ENTRY_POINTS:
+        entries.setdefault(name, {
+            "command": todo(f"the README gives no {name} command"),
+            "description": todo(f"say what {name} does"),
+        })  # fmt: skip
+    data["entry_points"] = entries
+    basic = data.setdefault("basic", {})
+    if isinstance(basic, dict) and "size" not in basic and "checkpoint" not in basic:
+        basic["size"] = todo(_reason(reasons, "basic.size"))
+    data = _fill(data, Deliverable, "", reasons)
+    for _ in range(8):
+        try:
+            Deliverable.model_validate(data, context={"draft": True, "defer_cross_checks": True})
+            break
+        except ValidationError as exc:
+            if not any(
+                _set_todo(data, tuple(e["loc"]), f"the README's value is refused: {e['msg']}")
+                for e in exc.errors()
+            ):
+                break
+    result.data = data
+
+
+@dataclass
+class ExtractedFile:
+    """deliverable.yaml as ``extract`` writes it: ``text`` (header + YAML), ``decisions`` (what
+    the draft leaves open, located in ``text``: the header's list and ``validate``'s MZ307
+    findings are this one list) and ``notes`` (what was changed on the way in)."""
+
+    text: str
+    decisions: list[Any]
+    notes: list[ExtractNote]
+
+
+def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFile:
+    """Extract ``readme`` into the draft deliverable.yaml that goes to ``destination`` (default:
+    beside the README); the folder its files are looked up in is the README's."""
+    from dataclasses import replace
+
+    from modelzoo_kit.loading import draft_problems, dump_data
+
+    result = read_extraction(readme)
+    to_draft(result)
+    destination = destination if destination is not None else readme.with_name("deliverable.yaml")
+    body = dump_data(result.data)
+    decisions = draft_problems(destination, body, readme.parent)
+    notes = [n for n in result.notes if n.kind in (NORMALISED, VIOLATION)] + [
+        n for n in result.notes if n.kind == UNREADABLE
+    ]
+    header = _header(readme, decisions, notes)
+    offset = header.count("\n")
+    decisions = [replace(p, line=p.line + offset) if p.line else p for p in decisions]
+    return ExtractedFile(_header(readme, decisions, notes) + body, decisions, notes)
+
+
+def _header(readme: Path, decisions: list[Any], notes: list[ExtractNote]) -> str:
+    from modelzoo_kit.display import shown
+
+    lines = [f"# Extracted from {shown(readme.name, one_line=True)} by `modelzoo extract`."]
+    if decisions:
+        lines.append(
+            f"# A draft: {len(decisions)} open decision(s), each a TODO or a rule the draft breaks "
+            "(`modelzoo validate` lists the same as MZ307):"
+        )
+        # One comment line each: a newline in a README value must not start a YAML line.
+        lines += [
+            f"#   line {p.line}: {shown(f'{p.field}: {p.message}', one_line=True)}"
+            for p in decisions
+        ]
+    if notes:
+        lines.append("# Changed or left out on the way in:")
+        lines += [f"#   {shown(note, one_line=True)}" for note in notes]
+    return "\n".join(lines) + "\n"

@@ -28,7 +28,15 @@ from modelzoo_kit.folder import directory_tree
 from modelzoo_kit.inputs import MAX_README_BYTES, read_bytes
 from modelzoo_kit.layouts import README_FILES, get_layout
 from modelzoo_kit.loading import deliverable_file, load_deliverable
-from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
+from modelzoo_kit.metadata import (
+    LANGUAGES,
+    TODO_MARKER,
+    Deliverable,
+    ScriptDefault,
+    Text,
+    Todo,
+    localize,
+)
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
 from modelzoo_kit.writing import write_atomically  # noqa: F401 - re-exported for callers
@@ -88,7 +96,31 @@ def render_readme(
     template = _environment().get_template(chosen.templates[lang])
     text = template.render(**_context(deliverable, Path(folder), lang))
     text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    if deliverable.draft:
+        text = _with_draft_banner(text, deliverable, Path(folder), lang)
     return text
+
+
+#: The banner a draft's README opens with, per language.
+DRAFT_BANNER = {
+    "zh": "> **草稿（Draft）**：本文由 deliverable.yaml 的草稿生成，以下事项尚待作者决定：",
+    "en": "> **Draft**: rendered from a draft deliverable.yaml; the author has still to decide:",
+}
+
+
+def _with_draft_banner(text: str, deliverable: Deliverable, folder: Path, lang: str) -> str:
+    """A draft's README says so under its title and lists every open decision (the list
+    ``validate`` reports as MZ306), so nobody mistakes it for a finished one."""
+    from modelzoo_kit.loading import open_decisions
+
+    lines = [DRAFT_BANNER[lang], ">"]
+    for loc, message in open_decisions(deliverable, folder):
+        where = ".".join(str(part) for part in loc)
+        lines.append(f"> -   {md_code(where)}：{md_inline(' '.join(message.split()))}"
+                     if lang == "zh" else
+                     f"> -   {md_code(where)}: {md_inline(' '.join(message.split()))}")  # fmt: skip
+    title, _, rest = text.partition("\n")
+    return f"{title}\n\n" + "\n".join(lines) + "\n\n" + rest.lstrip("\n")
 
 
 def stale(rendered: Rendered) -> str:
@@ -189,7 +221,7 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
     basic = deliverable.basic
     advanced = deliverable.advanced
     notes = {path: t(note) for path, note in advanced.files.items()}
-    parameters = read_parameters(folder / advanced.training_script, folder)
+    parameters = _parameters(deliverable, folder)
     entry_points = deliverable.entry_points
     adapted = deliverable.overview.adapted
     return {
@@ -224,6 +256,14 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
     }
 
 
+def _parameters(deliverable: Deliverable, folder: Path) -> list[ScriptParameter]:
+    """The training script's parameters; none in a draft whose script is not decided yet."""
+    script = deliverable.advanced.training_script
+    if deliverable.draft and (isinstance(script, Todo) or not (folder / script).is_file()):
+        return []
+    return read_parameters(folder / script, folder)
+
+
 def _requirements(folder: Path) -> list[str]:
     """The pinned dependencies of requirements.txt, for the layouts that list them."""
     try:
@@ -239,10 +279,15 @@ def _hyperparameters(
 ) -> list[tuple[str, str]]:
     """The hyperparameter list with ``{flag: --x}`` values replaced by the script's default."""
     defaults = {flag: p.default for p in parameters for flag in p.flags}
-    rows = []
-    for name, value in deliverable.default_config.hyperparameters.items():
+    rows: list[tuple[str, str]] = []
+    hyperparameters = deliverable.default_config.hyperparameters
+    if isinstance(hyperparameters, Todo):
+        return [(str(hyperparameters), "")]
+    for name, value in hyperparameters.items():
         if isinstance(value, ScriptDefault):
             default = defaults.get(value.flag)
+            if default is None and deliverable.draft:
+                default = f"{TODO_MARKER}: the script gives no default for {value.flag}"
             if default is None:
                 raise InputFileError(
                     [
@@ -266,6 +311,8 @@ def _size(deliverable: Deliverable, folder: Path) -> str:
     basic = deliverable.basic
     if basic.checkpoint is not None:
         return fieldrules.format_size((folder / basic.checkpoint).stat().st_size)
+    if basic.size is None and deliverable.draft:
+        return TODO_MARKER
     if basic.size is None:
         raise InputFileError(
             [
