@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from modelzoo_kit import fieldrules
 from modelzoo_kit.classify import detect_layout
 from modelzoo_kit.layouts import README_FILES, TEMPLATE, Layout, get_layout
+from modelzoo_kit.metadata import is_todo
 from modelzoo_kit.readme import FieldValue, ReadmeDocument, ReferenceBlock, Section, plain_text
 from modelzoo_kit.results import ResultsTable, read_results_table
 
@@ -130,6 +131,9 @@ def _basic(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
 def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Extraction) -> None:
     path = f"basic.{name}"
     value = entry.value
+    if is_todo(value):  # a rendered draft's open decision: still open
+        basic[name] = value
+        return
     try:
         normalised = fieldrules.FIELD_RULES[name](value)
     except fieldrules.FieldRuleError as exc:
@@ -229,6 +233,9 @@ def _code_reference(
         if located is None:
             result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}", block.line)
             continue
+        if is_todo(located.value):
+            values[key] = located.value
+            continue
         try:
             checked = _CHECKS[key](located.value)
         except fieldrules.FieldRuleError as exc:
@@ -295,7 +302,7 @@ def section_text(document: ReadmeDocument, section: Section, stop_at_child: bool
 #: tip the template adds ("Research（研究版）：…"), which the category implies.
 _OVERVIEW_STOP = re.compile(
     r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|参考实现|Reference paper|Reference implementation"
-    r"|(?:Benchmark|Official|Research|Tutorials?)\s*[（(])"
+    r"|适配昇腾|通过Git获取|(?:Benchmark|Official|Research|Tutorials?)\s*[（(])"
 )
 
 
@@ -864,6 +871,7 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
     result = read_extraction(readme)
     to_draft(result)
     destination = destination if destination is not None else readme.with_name("deliverable.yaml")
+    _carry_unrendered(readme, result, destination)
     body = dump_data(result.data)
     decisions = draft_problems(destination, body, readme.parent)
     notes = [n for n in result.notes if n.kind in (NORMALISED, VIOLATION)] + [
@@ -873,6 +881,21 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
     offset = header.count("\n")
     decisions = [replace(p, line=p.line + offset) if p.line else p for p in decisions]
     return ExtractedFile(_header(readme, decisions, notes) + body, decisions, notes)
+
+
+def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> None:
+    """Add to the draft, as ``readme_text``, every block of the README its rendering would not
+    show (see :mod:`modelzoo_kit.carried`)."""
+    from modelzoo_kit.carried import unrendered_text
+    from modelzoo_kit.loading import _validated, dump_data
+    from modelzoo_kit.readme import read_readme
+    from modelzoo_kit.render import render_readme
+
+    deliverable, _ = _validated(destination, dump_data(result.data))
+    rendered = render_readme(deliverable, readme.parent, "zh")
+    carried = unrendered_text(read_readme(readme), rendered)
+    if carried:
+        result.data["readme_text"] = carried
 
 
 def _header(readme: Path, decisions: list[Any], notes: list[ExtractNote]) -> str:

@@ -613,6 +613,12 @@ class Deliverable(_Model):
         "from it",
     )
     provenance: Provenance = Field(default_factory=Provenance)
+    readme_text: dict[Key, NonEmpty] = Field(
+        default_factory=dict,
+        description="markdown the typed fields do not hold (notes, extra sub-sections, tables, "
+        "FAQ), by the heading of the section it ends ('#': before the first heading); "
+        "`modelzoo extract` keeps here what it cannot type, so nothing of a README is lost",
+    )
 
     @model_validator(mode="after")
     def _check_across_fields(self, info: ValidationInfo) -> Deliverable:

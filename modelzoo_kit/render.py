@@ -96,9 +96,29 @@ def render_readme(
     template = _environment().get_template(chosen.templates[lang])
     text = template.render(**_context(deliverable, Path(folder), lang))
     text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    if deliverable.readme_text:
+        text = _with_carried_text(text, deliverable, Path(folder), lang, chosen.templates)
     if deliverable.draft:
         text = _with_draft_banner(text, deliverable, Path(folder), lang)
     return text
+
+
+def _with_carried_text(
+    text: str, deliverable: Deliverable, folder: Path, lang: str, templates: dict[str, str]
+) -> str:
+    """``readme_text`` at the end of the sections it names. Its keys are the Chinese README's
+    headings; the English README has the same headings in the same order, so a key names the
+    English heading at the same place."""
+    from modelzoo_kit.carried import heading_key, place
+    from modelzoo_kit.readme import parse_readme
+
+    keys = None
+    if lang != "zh":
+        zh = _environment().get_template(templates["zh"]).render(
+            **_context(deliverable, folder, "zh")
+        )
+        keys = [heading_key(s.title) for s in parse_readme(zh).sections]
+    return place(text, deliverable.readme_text, keys)
 
 
 #: The banner a draft's README opens with, per language.
