@@ -40,7 +40,9 @@ MAX_COPIED_BYTES = 1_000_000
 def readmes(folder: Path) -> list[Path]:
     from modelzoo_kit.commands.extract import zoo_readmes
 
-    flat = sorted(p for p in folder.glob("*.md") if p.name != "README.md" or not folder.is_dir())
+    if (folder / "README.md").exists():  # a zoo, not a folder of README files
+        return zoo_readmes(folder)
+    flat = sorted(folder.glob("*.md"))
     return flat if flat else zoo_readmes(folder)
 
 

@@ -60,9 +60,19 @@ def _blocks(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:
     return blocks
 
 
-def unrendered_text(document: ReadmeDocument, rendered: str) -> dict[str, str]:
+#: Most bytes of README text one deliverable.yaml carries: the file must stay under the 1 MB
+#: a deliverable.yaml may have (a 3,000-level nested list is megabytes of indentation).
+MAX_CARRIED_BYTES = 256_000
+
+
+def unrendered_text(
+    document: ReadmeDocument, rendered: str
+) -> tuple[dict[str, str], list[int]]:
     """The blocks of ``document`` with a line ``rendered`` does not show, as markdown by the
-    heading key of the section they go at the end of, in document order."""
+    heading key of the section they go at the end of, in document order; and the first lines
+    of the blocks left out because they would pass :data:`MAX_CARRIED_BYTES`."""
+    budget = MAX_CARRIED_BYTES
+    left_out: list[int] = []
     shown = {line_key(line) for line in rendered.splitlines()}
     known = {heading_key(s.title) for s in parse_readme(rendered).sections}
     headings = {s.line - 1: heading_key(s.title) for s in document.sections}
@@ -76,8 +86,12 @@ def unrendered_text(document: ReadmeDocument, rendered: str) -> dict[str, str]:
         body = lines[first : last + 1]
         if any(line_key(line) and line_key(line) not in shown for line in body):
             text = textwrap.dedent("\n".join(line.rstrip() for line in body))
+            budget -= len(text.encode("utf-8"))
+            if budget < 0:
+                left_out.append(first + 1)
+                continue
             carried.setdefault(key, []).append(text)
-    return {k: "\n\n".join(v) for k, v in carried.items()}
+    return {k: "\n\n".join(v) for k, v in carried.items()}, left_out
 
 
 def place(text: str, carried: dict[str, str], keys: list[str] | None = None) -> str:
@@ -106,11 +120,44 @@ def place(text: str, carried: dict[str, str], keys: list[str] | None = None) -> 
             at = len(lines)
         inserts.setdefault(at, []).append(markdown.strip("\n"))
     out: list[str] = []
+    skip_blank = False
     for index in range(len(lines) + 1):
         for markdown in inserts.get(index, []):
             while out and not out[-1].strip():
                 out.pop()
             out += ["", markdown, ""]
+            skip_blank = True
         if index < len(lines):
+            if skip_blank and not lines[index].strip():
+                continue
+            skip_blank = False
             out.append(lines[index])
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+#: Hand-written text in a rendered README that ``render`` keeps byte for byte.
+KEEP_BEGIN = "<!-- modelzoo:keep -->"
+KEEP_END = "<!-- modelzoo:end -->"
+
+
+def kept_regions(text: str) -> dict[str, str]:
+    """The ``<!-- modelzoo:keep -->`` … ``<!-- modelzoo:end -->`` regions of a README (markers
+    included, bytes as they are), by the heading key of the section each is in. An unclosed
+    region runs to the end."""
+    regions: dict[str, list[str]] = {}
+    headings = {s.line - 1: heading_key(s.title) for s in parse_readme(text).sections}
+    lines = text.split("\n")
+    key, index = TOP, 0
+    while index < len(lines):
+        key = headings.get(index, key)
+        if lines[index].strip() != KEEP_BEGIN:
+            index += 1
+            continue
+        first = index
+        while index < len(lines) and (index == first or lines[index].strip() != KEEP_END):
+            index += 1
+        regions.setdefault(key, []).append("\n".join(lines[first : index + 1]).rstrip("\n"))
+        index += 1
+    return {k: "\n\n".join(v) for k, v in regions.items()}

@@ -55,6 +55,7 @@ class Extraction:
 
     data: dict[str, Any]
     notes: list[ExtractNote] = field(default_factory=list)
+    document: ReadmeDocument | None = None
 
     @property
     def complete(self) -> bool:
@@ -224,12 +225,32 @@ _CHECKS = {
 }
 
 
+def _clone_address(
+    values: dict[str, str], keys: tuple[str, ...], path: str, result: Extraction
+) -> None:
+    """A web page of the repository (``…/tree/master/a/b``) -> the address git clones
+    (``….git``), the branch and, where the entry has one, the code path: the page's."""
+    split = fieldrules.cloneable(values.get("url", ""))
+    if split is None:
+        return
+    url, branch, code_path = split
+    result.note(f"{path}.url", NORMALISED, f"web page {values['url']!r}; cloned as {url!r}")
+    values["url"] = url
+    values.setdefault("branch", branch)
+    if "code_path" in keys and code_path:
+        values.setdefault("code_path", code_path)
+
+
 def _code_reference(
     block: ReferenceBlock, keys: tuple[str, ...], path: str, result: Extraction
 ) -> dict[str, str]:
     values: dict[str, str] = {}
+    web = block.keys.get("url") or block.url
+    split = fieldrules.cloneable(web.value) if web is not None else None
     for key in keys:
         located = block.keys.get(key) or (block.url if key == "url" else None)
+        if located is None and split is not None and key in ("branch", "code_path"):
+            continue  # the web address gives it
         if located is None:
             result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}", block.line)
             continue
@@ -244,6 +265,7 @@ def _code_reference(
         if located.note:
             result.note(f"{path}.{key}", VIOLATION, located.note, located.line)
         values[key] = checked.value
+    _clone_address(values, keys, path, result)
     if len(values) < len(keys):
         # A partial reference cannot be loaded; keep what was read for the author to finish.
         result.note(path, UNREADABLE, f"incomplete ({', '.join(sorted(values)) or 'empty'})")
@@ -677,6 +699,7 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
 
     document = read_readme(readme)
     result = extract(document, readme.resolve().parent.name)
+    result.document = document
     if document.encoding_problems:
         result.note(
             "README",
@@ -893,9 +916,12 @@ def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> No
 
     deliverable, _ = _validated(destination, dump_data(result.data))
     rendered = render_readme(deliverable, readme.parent, "zh")
-    carried = unrendered_text(read_readme(readme), rendered)
+    document = result.document if result.document is not None else read_readme(readme)
+    carried, left_out = unrendered_text(document, rendered)
     if carried:
         result.data["readme_text"] = carried
+    for line in left_out:
+        result.note("readme_text", UNREADABLE, "block too large to carry; left out", line)
 
 
 def _header(readme: Path, decisions: list[Any], notes: list[ExtractNote]) -> str:

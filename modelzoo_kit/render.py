@@ -39,7 +39,10 @@ from modelzoo_kit.metadata import (
 )
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
-from modelzoo_kit.writing import write_atomically  # noqa: F401 - re-exported for callers
+from modelzoo_kit.writing import (
+    check_replaceable,
+    write_atomically,  # noqa: F401 - re-exported for callers
+)
 
 #: Entry points the quick start shows in its own steps, in this order.
 TRAINING_ENTRY_POINTS = ("train-1p", "train-8p")
@@ -78,12 +81,33 @@ def render_folder(
     renders another layout than the one deliverable.yaml names (moving a deliverable)."""
     folder = Path(folder)
     deliverable = load_deliverable(folder)
-    return [
-        Rendered(
-            folder / README_FILES[lang], lang, render_readme(deliverable, folder, lang, layout)
-        )
-        for lang in langs
-    ]
+    rendered = []
+    for lang in langs:
+        path = folder / README_FILES[lang]
+        text = render_readme(deliverable, folder, lang, layout)
+        check_replaceable(path)  # before reading it: a FIFO would block, a link lead out
+        rendered.append(Rendered(path, lang, with_kept_regions(text, _current(path))))
+    return rendered
+
+
+def with_kept_regions(text: str, current: str) -> str:
+    """The rendered README with the hand-written regions of the one it replaces
+    (``<!-- modelzoo:keep -->`` … ``<!-- modelzoo:end -->``) kept byte for byte, each at the end
+    of the section it was in. Markers, not a three-way merge: a zoo adopting the kit has no
+    earlier rendering to merge from, and a marked region is kept exactly, whatever the rest."""
+    from modelzoo_kit.carried import KEEP_BEGIN, kept_regions, place
+
+    if KEEP_BEGIN not in current:
+        return text
+    return place(text, kept_regions(current))
+
+
+def _current(path: Path) -> str:
+    """The README on disk ("" when there is none), read as every input is."""
+    if not path.exists() and not path.is_symlink():
+        return ""
+    data = read_bytes(path, MAX_README_BYTES, within=path.parent, what="README")
+    return data.decode("utf-8", errors="replace")
 
 
 def render_readme(
@@ -149,12 +173,7 @@ def stale(rendered: Rendered) -> str:
     The README is read as every input is (:func:`~modelzoo_kit.inputs.read_bytes`): a FIFO, a
     folder, an oversized file or a link out of the deliverable folder is refused, never shown.
     Bytes that are not UTF-8 are shown replaced, so ``render`` repairs such a README."""
-    path = rendered.path
-    if not path.exists() and not path.is_symlink():
-        current = ""
-    else:
-        data = read_bytes(path, MAX_README_BYTES, within=path.parent, what="README")
-        current = data.decode("utf-8", errors="replace")
+    current = _current(rendered.path)
     if current == rendered.text:
         return ""
     name = rendered.path.name
@@ -268,7 +287,8 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         "inference_entries": [
             (n, e) for n, e in entry_points.items() if is_inference_entry(n)
         ],
-        "repository_name": _repository_name(adapted.url),
+        "repository_name": _repository_name(_clone_url(adapted.url)),
+        "clone_url": _clone_url(adapted.url),
         "result_metrics": list(
             dict.fromkeys(m for row in deliverable.results for m in row.metrics)
         ),
@@ -346,6 +366,13 @@ def _size(deliverable: Deliverable, folder: Path) -> str:
             ]
         )
     return basic.size
+
+
+def _clone_url(url: str) -> str:
+    """The address ``git clone`` takes: a repository's web page (``…/tree/master/x``) is not
+    one, its ``….git`` is."""
+    split = fieldrules.cloneable(url)
+    return split[0] if split is not None else url
 
 
 def _repository_name(url: str) -> str:
