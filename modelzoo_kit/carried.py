@@ -17,7 +17,15 @@ from __future__ import annotations
 import re
 import textwrap
 
-from modelzoo_kit.readme import ReadmeDocument, normalise_section_title, parse_readme
+from modelzoo_kit.readme import (
+    ReadmeDocument,
+    normalise_section_title,
+    parse_field_line,
+    parse_readme,
+)
+
+#: How a rendered draft's banner starts (``render.DRAFT_BANNER``), in either language.
+DRAFT_MARK = ("> **草稿（Draft）**", "> **Draft**")
 
 #: readme_text key of the text before the first heading the rendered README has.
 TOP = "#"
@@ -31,7 +39,13 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 def line_key(line: str) -> str:
     """A line as text, markup stripped (bullets, numbering, emphasis, tags, table bars,
     punctuation, spaces): two lines that read the same have the same key. Empty for a line
-    that is only markup (a fence, a table rule)."""
+    that is only markup (a fence, a table rule). A basic-information field line
+    (``**模型大小（Size）：465M**``) is its field: deliverable.yaml holds its value, normalised,
+    and the README shows it once, under the template's label."""
+    if "*" in line and ("：" in line or ":" in line):
+        field = parse_field_line(line)
+        if field is not None:  # a basic-information field: its typed value is what counts
+            return f"field:{field[0]}"
     text = _LIST_MARK.sub("", _HTML_TAG.sub("", line))
     return _MARKUP.sub("", text).lower()
 
@@ -84,6 +98,8 @@ def unrendered_text(
             if headings.get(index) in known:
                 key = headings[index]
         body = lines[first : last + 1]
+        if body[0].startswith(DRAFT_MARK):
+            continue  # a rendered draft's banner: render's own, written again from the yaml
         if any(line_key(line) and line_key(line) not in shown for line in body):
             text = textwrap.dedent("\n".join(line.rstrip() for line in body))
             budget -= len(text.encode("utf-8"))

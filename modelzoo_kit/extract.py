@@ -211,7 +211,9 @@ def _overview(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
             if role != "inference":
                 result.note(path, MISSING, "the README has no such entry")
             continue
-        values = _code_reference(block, keys, path, result)
+        values = _code_reference(
+            block, keys, path, result, lambda n: document.lines[n - 1] if n else ""
+        )
         if values:
             overview[role] = values
     return overview
@@ -242,7 +244,11 @@ def _clone_address(
 
 
 def _code_reference(
-    block: ReferenceBlock, keys: tuple[str, ...], path: str, result: Extraction
+    block: ReferenceBlock,
+    keys: tuple[str, ...],
+    path: str,
+    result: Extraction,
+    block_line: typing.Callable[[int], str] = lambda line: "",
 ) -> dict[str, str]:
     values: dict[str, str] = {}
     web = block.keys.get("url") or block.url
@@ -254,8 +260,9 @@ def _code_reference(
         if located is None:
             result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}", block.line)
             continue
-        if is_todo(located.value):
-            values[key] = located.value
+        if is_todo(located.value):  # a rendered draft's open decision, spaces and all
+            raw = block_line(located.line)
+            values[key] = raw.split("=", 1)[1].strip() if f"{key}=" in raw else located.value
             continue
         try:
             checked = _CHECKS[key](located.value)
@@ -371,10 +378,33 @@ def _sections(document: ReadmeDocument, result: Extraction) -> None:
         text = section_text(document, section) if section else ""
         if path.startswith("advanced."):
             text = _before_entry_list(text)
+        if path == "environment.hardware":
+            text = _without_template_hardware(text)
+        if path == "environment.hardware" and section is not None:
+            result.data.setdefault("environment", {})  # its notes are all optional
         if not text:
             continue
         group, key = path.split(".")
         result.data.setdefault(group, {})[key] = text
+
+
+#: The sentence the template opens 训练环境准备 with; the rendered hardware notes are indented
+#: under it.
+_TEMPLATE_HARDWARE = re.compile(r"^1\.\s+硬件环境准备请参见\[各硬件产品文档\]\(https://ascend\.huawei\.com/")
+
+
+def _without_template_hardware(text: str) -> str:
+    """A rendered README's 训练环境准备 -> the hardware notes deliverable.yaml holds (the
+    template's own first step and the later steps it numbers are not the author's)."""
+    lines = text.split("\n")
+    if not lines or not _TEMPLATE_HARDWARE.match(lines[0]):
+        return text
+    kept = []
+    for line in lines[1:]:
+        if line.strip() and not line.startswith(("    ", "\t")):
+            break
+        kept.append(line)
+    return textwrap.dedent("\n".join(kept)).strip("\n")
 
 
 def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
@@ -496,6 +526,9 @@ def _default_config(document: ReadmeDocument, result: Extraction) -> dict[str, A
         if cards and cards.group("n"):
             config["hyperparameters_cards"] = int(cards.group("n"))
         values: dict[str, str | int] = {}
+        if len(items) == 1 and is_todo(items[0]):  # a rendered draft's open decision
+            config["hyperparameters"] = items[0].rstrip(":： ")
+            continue
         for item in items:
             pair = re.match(r"^(?P<name>[^:：]+)[:：]\s*(?P<value>.+)$", item)
             if pair and pair.group("name").strip():
@@ -900,10 +933,10 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
     notes = [n for n in result.notes if n.kind in (NORMALISED, VIOLATION)] + [
         n for n in result.notes if n.kind == UNREADABLE
     ]
-    header = _header(readme, decisions, notes)
+    header = _header(readme, decisions)
     offset = header.count("\n")
     decisions = [replace(p, line=p.line + offset) if p.line else p for p in decisions]
-    return ExtractedFile(_header(readme, decisions, notes) + body, decisions, notes)
+    return ExtractedFile(_header(readme, decisions) + body, decisions, notes)
 
 
 def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> None:
@@ -924,7 +957,7 @@ def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> No
         result.note("readme_text", UNREADABLE, "block too large to carry; left out", line)
 
 
-def _header(readme: Path, decisions: list[Any], notes: list[ExtractNote]) -> str:
+def _header(readme: Path, decisions: list[Any]) -> str:
     from modelzoo_kit.display import shown
 
     lines = [f"# Extracted from {shown(readme.name, one_line=True)} by `modelzoo extract`."]
@@ -938,7 +971,6 @@ def _header(readme: Path, decisions: list[Any], notes: list[ExtractNote]) -> str
             f"#   line {p.line}: {shown(f'{p.field}: {p.message}', one_line=True)}"
             for p in decisions
         ]
-    if notes:
-        lines.append("# Changed or left out on the way in:")
-        lines += [f"#   {shown(note, one_line=True)}" for note in notes]
+    # What was normalised on the way in goes to stderr, not here: a second extraction from the
+    # rendered README changes nothing, and must write the same file.
     return "\n".join(lines) + "\n"

@@ -222,7 +222,8 @@ def draft_problems(
         path = deliverable_file(folder_or_yaml)
     deliverable, root = _validated(path, text)
     decisions = open_decisions(deliverable, folder if folder is not None else path.parent)
-    return [_problem(path, root, loc, message) for loc, message in decisions]
+    located = [_problem(path, root, loc, message) for loc, message in decisions]
+    return sorted(located, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str]]:
