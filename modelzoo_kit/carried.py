@@ -79,6 +79,19 @@ def _blocks(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:
 MAX_CARRIED_BYTES = 256_000
 
 
+def _closed(text: str) -> str:
+    """``text`` with a code fence it leaves open closed, so that, carried to the end of a
+    section, it does not swallow the README after it; runs of blank lines made one, as render
+    writes them."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if match and (fence is None or match.group(1).startswith(fence)):
+            fence = match.group(1) if fence is None else None
+    text = re.sub(r"\n{3,}", "\n\n", text.rstrip("\n"))
+    return f"{text}\n{fence}" if fence is not None else text
+
+
 def unrendered_text(
     document: ReadmeDocument, rendered: str
 ) -> tuple[dict[str, str], list[int]]:
@@ -88,7 +101,9 @@ def unrendered_text(
     budget = MAX_CARRIED_BYTES
     left_out: list[int] = []
     shown = {line_key(line) for line in rendered.splitlines()}
-    known = {heading_key(s.title) for s in parse_readme(rendered).sections}
+    sections = parse_readme(rendered).sections
+    # The title is no section to end: what follows it, up to the next heading, is TOP's.
+    known = {heading_key(s.title) for s in sections if s.line > 1 or s.level > 1}
     headings = {s.line - 1: heading_key(s.title) for s in document.sections}
     lines = document.lines
     carried: dict[str, list[str]] = {}
@@ -101,7 +116,7 @@ def unrendered_text(
         if body[0].startswith(DRAFT_MARK):
             continue  # a rendered draft's banner: render's own, written again from the yaml
         if any(line_key(line) and line_key(line) not in shown for line in body):
-            text = textwrap.dedent("\n".join(line.rstrip() for line in body))
+            text = _closed(textwrap.dedent("\n".join(line.rstrip() for line in body)))
             budget -= len(text.encode("utf-8"))
             if budget < 0:
                 left_out.append(first + 1)

@@ -324,7 +324,8 @@ def section_text(document: ReadmeDocument, section: Section, stop_at_child: bool
     if stop_at_child and section.children:
         end = section.children[0].line - 1
     body = document.lines[section.line : end]
-    return "\n".join(line.rstrip() for line in body).strip("\n")
+    text = "\n".join(line.rstrip() for line in body).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text)  # as render writes it: a round trip keeps it
 
 
 #: Where the network's own description ends: the paper and code entries, or the category
@@ -888,7 +889,11 @@ def to_draft(result: Extraction) -> None:
             "command": todo(f"the README gives no {name} command"),
             "description": todo(f"say what {name} does"),
         })  # fmt: skip
-    data["entry_points"] = entries
+    # In the order the README renders them (training, then inference), so a second extraction
+    # from the rendered README reads them back in the same order.
+    from modelzoo_kit.render import is_inference_entry
+
+    data["entry_points"] = dict(sorted(entries.items(), key=lambda e: is_inference_entry(e[0])))
     basic = data.setdefault("basic", {})
     if isinstance(basic, dict) and "size" not in basic and "checkpoint" not in basic:
         basic["size"] = todo(_reason(reasons, "basic.size"))
@@ -903,7 +908,19 @@ def to_draft(result: Extraction) -> None:
                 for e in exc.errors()
             ):
                 break
-    result.data = data
+    result.data = _as_rendered(data)
+
+
+def _as_rendered(value: Any) -> Any:
+    """Text with runs of blank lines made one, as render writes it, so that extracting the
+    rendered README gives the same value."""
+    if isinstance(value, str):
+        return re.sub(r"\n{3,}", "\n\n", value)
+    if isinstance(value, dict):
+        return {k: _as_rendered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_rendered(v) for v in value]
+    return value
 
 
 @dataclass
