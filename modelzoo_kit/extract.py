@@ -944,6 +944,7 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
     result = read_extraction(readme)
     to_draft(result)
     destination = destination if destination is not None else readme.with_name("deliverable.yaml")
+    _choose_training_script(readme.parent, result)
     _carry_unrendered(readme, result, destination)
     body = dump_data(result.data)
     decisions = draft_problems(destination, body, readme.parent)
@@ -954,6 +955,31 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
     offset = header.count("\n")
     decisions = [replace(p, line=p.line + offset) if p.line else p for p in decisions]
     return ExtractedFile(_header(readme, decisions) + body, decisions, notes)
+
+
+_PYTHON_SCRIPT = re.compile(r"(?:^|[\s/`])((?:[\w.-]+/)*[\w.-]+\.py)\b")
+
+
+def _choose_training_script(folder: Path, result: Extraction) -> None:
+    """The script whose parameters the README lists: the first Python script the README names
+    (or ``train.py``) that is in the folder and defines parameters (argparse, absl / tf.flags,
+    click). None found: left at train.py, which the draft's decisions then name."""
+    from modelzoo_kit.errors import ModelzooError
+    from modelzoo_kit.script_params import read_parameters
+
+    document = result.document
+    named = _PYTHON_SCRIPT.findall(document.text) if document is not None else []
+    for name in dict.fromkeys(["train.py", *named]):
+        script = folder / name
+        try:
+            if script.is_file() and read_parameters(script, folder):
+                if name != "train.py":
+                    advanced = result.data.setdefault("advanced", {})
+                    if isinstance(advanced, dict):
+                        advanced["training_script"] = name
+                return
+        except (ModelzooError, OSError, ValueError):
+            continue
 
 
 def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> None:

@@ -165,3 +165,35 @@ def test_every_corpus_readme_migrates_to_a_draft_that_loads(tmp_path: Path, read
     original = readme.read_text(encoding="utf-8", errors="replace")
     (rendered,) = render_folder(folder, ("zh",))
     assert _survival(original, rendered.text) >= 0.95
+
+
+def test_absl_tf_flags_and_click_parameters_are_read_without_importing(tmp_path: Path) -> None:
+    from modelzoo_kit.script_params import read_parameters
+
+    rows = {
+        p.name: (p.default, p.type, p.choices, p.help, p.required, p.is_switch)
+        for p in read_parameters(FIXTURES / "flags_script.py")
+    }
+    assert rows == {
+        "--batch_size": ("32", "int", (), "per-card batch", False, False),
+        "--data_path": (None, "str", (), "dataset folder", False, False),
+        "--mode": ("train", "str", ("train", "eval"), "what to run", False, False),
+        "--lr": ("0.1", None, (), "learning rate", False, False),
+        "--amp": ("False", None, (), "mixed precision", False, True),
+        "config": (None, None, (), "", True, False),
+    }
+
+
+def test_extract_takes_the_parameter_source_the_readme_names(tmp_path: Path) -> None:
+    folder = tmp_path / "deliverable"
+    folder.mkdir()
+    text = (FIXTURES / "legacy_tf.md").read_text(encoding="utf-8")
+    text = text.replace("bash test/train_full_1p.sh", "python3 main_npu.py")
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    shutil.copy(FIXTURES / "flags_script.py", folder / "main_npu.py")
+    made = extracted_file(folder / "README.md")
+    assert "training_script: main_npu.py" in made.text
+    assert "advanced.training_script" not in {p.field for p in made.decisions}
+    (folder / "deliverable.yaml").write_text(made.text, encoding="utf-8")
+    (rendered,) = render_folder(folder, ("zh",))
+    assert "| `--batch_size` | per-card batch | 32 |" in rendered.text
