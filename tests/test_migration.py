@@ -197,3 +197,20 @@ def test_extract_takes_the_parameter_source_the_readme_names(tmp_path: Path) -> 
     (folder / "deliverable.yaml").write_text(made.text, encoding="utf-8")
     (rendered,) = render_folder(folder, ("zh",))
     assert "| `--batch_size` | per-card batch | 32 |" in rendered.text
+
+
+def test_the_migration_bench_measures_a_folder_of_readmes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "bench_migration.py"
+    result = subprocess.run(
+        [sys.executable, str(bench), str(FIXTURES), "--work", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines()[1:6])
+    assert lines == {
+        "loads": "100.0%", "renders": "100.0%", "header_is_validate": "100.0%",
+        "idempotent": "100.0%", "lines": "100.0%",
+    }  # fmt: skip
