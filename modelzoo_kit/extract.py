@@ -831,12 +831,12 @@ def _reason(reasons: dict[str, str], path: str) -> str:
 def _fill(data: dict[str, Any], model: type[BaseModel], path: str, reasons: dict[str, str]) -> dict:
     """``data`` in the model's field order with a TODO for every required value it lacks (and
     the sub-sections that hold them filled the same way)."""
-    from modelzoo_kit.metadata import _structural
+    from modelzoo_kit.metadata import holds_fields
 
     filled: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         here = f"{path}.{name}" if path else name
-        sub = _model_in(info.annotation) if _structural(info.annotation) else None
+        sub = _model_in(info.annotation) if holds_fields(info.annotation) else None
         if name in data:
             value = data[name]
             if sub is not None and isinstance(value, dict) and typing.get_origin(
@@ -986,11 +986,11 @@ def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> No
     """Add to the draft, as ``readme_text``, every block of the README its rendering would not
     show (see :mod:`modelzoo_kit.carried`)."""
     from modelzoo_kit.carried import unrendered_text
-    from modelzoo_kit.loading import _validated, dump_data
+    from modelzoo_kit.loading import validated_text, dump_data
     from modelzoo_kit.readme import read_readme
     from modelzoo_kit.render import render_readme
 
-    deliverable, _ = _validated(destination, dump_data(result.data))
+    deliverable, _ = validated_text(destination, dump_data(result.data))
     rendered = render_readme(deliverable, readme.parent, "zh")
     document = result.document if result.document is not None else read_readme(readme)
     carried, left_out = unrendered_text(document, rendered)

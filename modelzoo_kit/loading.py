@@ -146,7 +146,7 @@ def load_deliverable(folder_or_yaml: Path, check_files: bool = True) -> Delivera
     with its open decisions (TODO values, cross-field and file problems): :func:`draft_problems`
     lists them."""
     path, text = _read_yaml(folder_or_yaml)
-    deliverable, root = _validated(path, text)
+    deliverable, root = validated_text(path, text)
     if deliverable.draft:
         return deliverable
     problems = [
@@ -172,7 +172,7 @@ def _read_yaml(folder_or_yaml: Path) -> tuple[Path, str]:
     return path, read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
 
 
-def _validated(path: Path, text: str) -> tuple[Deliverable, yaml.Node]:
+def validated_text(path: Path, text: str) -> tuple[Deliverable, yaml.Node]:
     """deliverable.yaml text -> the model (cross-field rules not applied) and its node tree."""
     try:
         loader = _Loader(text)
@@ -220,7 +220,7 @@ def draft_problems(
         path, text = _read_yaml(folder_or_yaml)
     else:
         path = deliverable_file(folder_or_yaml)
-    deliverable, root = _validated(path, text)
+    deliverable, root = validated_text(path, text)
     decisions = open_decisions(deliverable, folder if folder is not None else path.parent)
     located = [_problem(path, root, loc, message) for loc, message in decisions]
     return sorted(located, key=lambda p: (p.line or 0, p.column or 0))

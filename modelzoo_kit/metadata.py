@@ -228,7 +228,7 @@ def _draft(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get("draft"))
 
 
-def _structural(annotation: Any) -> bool:
+def holds_fields(annotation: Any) -> bool:
     """Whether a field holds models (a section, a list or map of entries) rather than a value:
     a TODO there would leave the renderer nothing to read."""
     import typing
@@ -236,11 +236,11 @@ def _structural(annotation: Any) -> bool:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
     if origin in (dict, list):
-        return _structural(args[-1]) if args else False
+        return holds_fields(args[-1]) if args else False
     if origin is not None and args and origin is not Literal:
         if origin is Annotated:
-            return _structural(args[0])
-        return all(_structural(a) for a in args)
+            return holds_fields(args[0])
+        return all(holds_fields(a) for a in args)
     return (
         isinstance(annotation, type)
         and issubclass(annotation, BaseModel)
@@ -259,7 +259,7 @@ class _Model(BaseModel):
         """Any field may hold a ``TODO`` in a draft; outside a draft a TODO is an error."""
         if isinstance(value, Todo) or is_todo(value):
             field = cls.model_fields.get(info.field_name or "")
-            if field is not None and _structural(field.annotation):
+            if field is not None and holds_fields(field.annotation):
                 raise ValueError(
                     "holds fields of its own; write TODO on the fields inside it, not on it"
                 )
