@@ -986,7 +986,7 @@ def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> No
     """Add to the draft, as ``readme_text``, every block of the README its rendering would not
     show (see :mod:`modelzoo_kit.carried`)."""
     from modelzoo_kit.carried import unrendered_text
-    from modelzoo_kit.loading import validated_text, dump_data
+    from modelzoo_kit.loading import dump_data, validated_text
     from modelzoo_kit.readme import read_readme
     from modelzoo_kit.render import render_readme
 
