@@ -336,6 +336,10 @@ _OVERVIEW_STOP = re.compile(
 )
 
 
+#: The sentence the pytorch-2022 layout renders its basic information as, after the summary.
+_LAYOUT_FIELDS_LINE = re.compile(r"[（(]应用领域 .*，应用级别 .*，发布者 ")
+
+
 def _summary_text(document: ReadmeDocument) -> str:
     section = _section_named(document, "简述", "summary") or _section_named(
         document, "概述", "overview"
@@ -345,7 +349,7 @@ def _summary_text(document: ReadmeDocument) -> str:
     text = section_text(document, section)
     kept = []
     for line in text.split("\n"):
-        if _OVERVIEW_STOP.match(line):
+        if _OVERVIEW_STOP.match(line) or _LAYOUT_FIELDS_LINE.search(line):
             break
         kept.append(line)
     return "\n".join(kept).strip()
@@ -408,6 +412,27 @@ def _without_template_hardware(text: str) -> str:
     return textwrap.dedent("\n".join(kept)).strip("\n")
 
 
+#: How the pytorch-2022 template opens 准备环境 (its version table follows).
+_RENDERED_ENVIRONMENT = re.compile(r"^- 当前模型支持的 PyTorch 版本和已知三方库依赖如下表所示。\n")
+
+
+def _rendered_environment(text: str, result: Extraction) -> None:
+    """A rendered pytorch-2022 准备环境 -> the hardware and software notes it was rendered from
+    (the version table is the template's own, from the framework and requirements.txt)."""
+    current: str | None = None
+    notes: dict[str, list[str]] = {}
+    for line in text.split("\n"):
+        if not line.startswith((" ", "\t")) and line.strip():
+            current = {"- 硬件环境。": "hardware", "- 软件环境。": "software"}.get(line.strip())
+            continue
+        if current is not None:
+            notes.setdefault(current, []).append(line)
+    for key, lines in notes.items():
+        value = textwrap.dedent("\n".join(lines)).strip("\n")
+        if value and key not in result.data.get("environment", {}):
+            result.data.setdefault("environment", {})[key] = value
+
+
 def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
     """What a layout other than the template holds where the template does not: its dataset
     and environment sub-sections, the framework in its version table, its results table."""
@@ -417,6 +442,9 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
     for path, name in (("quick_start.dataset", "准备数据集"), ("environment.software", "准备环境")):
         section = found.get(name)
         text = section_text(document, section) if section else ""
+        if path == "environment.software" and _RENDERED_ENVIRONMENT.match(text):
+            _rendered_environment(text, result)
+            continue
         if text and path.split(".")[1] not in result.data.get(path.split(".")[0], {}):
             group, key = path.split(".")
             result.data.setdefault(group, {})[key] = text
@@ -889,11 +917,12 @@ def to_draft(result: Extraction) -> None:
             "command": todo(f"the README gives no {name} command"),
             "description": todo(f"say what {name} does"),
         })  # fmt: skip
-    # In the order the README renders them (training, then inference), so a second extraction
-    # from the rendered README reads them back in the same order.
-    from modelzoo_kit.render import is_inference_entry
+    # One order whatever order the README shows them in (the required ones first, the others
+    # as found), so a second extraction from the rendered README gives the same file.
+    def rank(name: str) -> int:
+        return REQUIRED_ENTRY_POINTS.index(name) if name in REQUIRED_ENTRY_POINTS else 99
 
-    data["entry_points"] = dict(sorted(entries.items(), key=lambda e: is_inference_entry(e[0])))
+    data["entry_points"] = dict(sorted(entries.items(), key=lambda e: rank(e[0])))
     basic = data.setdefault("basic", {})
     if isinstance(basic, dict) and "size" not in basic and "checkpoint" not in basic:
         basic["size"] = todo(_reason(reasons, "basic.size"))
