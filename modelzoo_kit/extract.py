@@ -462,8 +462,11 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
         for table in tables_in(document, layout, layout.results_section)
         for row in _result_rows(read_results_table(table))
     ]
-    if rows:
-        result.data["results"] = rows
+    # A row given twice is one row: a rendered README shows the table its rows render to and,
+    # where the original's table is written differently, that table kept beside it.
+    unique = [row for i, row in enumerate(rows) if row not in rows[:i]]
+    if unique:
+        result.data["results"] = unique
 
 
 def _number(text: str) -> float | None:
