@@ -12,6 +12,8 @@ beside the originals. Prints:
 - lines: the share of the original's non-empty lines (markup stripped, see
   ``modelzoo_kit.carried.line_key``) that reappear in the rendered README, overall and per
   top-level section of the original;
+- typed_lines: the same share for the README rendered without ``readme_text``, i.e. what the
+  typed fields alone hold (the rest is carried as markdown);
 - header == validate: the share whose header lists exactly validate's MZ307 findings;
 - idempotent: the share for which extract -> render -> extract gives the same file.
 """
@@ -30,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from modelzoo_kit.carried import heading_key, line_key  # noqa: E402
 from modelzoo_kit.errors import ModelzooError  # noqa: E402
 from modelzoo_kit.extract import extracted_file  # noqa: E402
+from modelzoo_kit.loading import load_deliverable  # noqa: E402
 from modelzoo_kit.readme import read_readme  # noqa: E402
-from modelzoo_kit.render import render_folder  # noqa: E402
+from modelzoo_kit.render import render_folder, render_readme  # noqa: E402
 from modelzoo_kit.rules import check_deliverable_folder  # noqa: E402
 
 MAX_COPIED_BYTES = 1_000_000
@@ -103,6 +106,11 @@ def measure_one(readme: Path, work: Path) -> dict:
         per[section] += 1
         kept[section] += key in shown
     row["lines"] = {s: (kept[s], per[s]) for s in per}
+    typed = render_readme(
+        load_deliverable(copy.parent).model_copy(update={"readme_text": {}}), copy.parent, "zh"
+    )
+    typed_shown = {line_key(line) for line in typed.splitlines()}
+    row["typed_lines"] = (sum(key in typed_shown for _, key in original), len(original))
     rendered.path.write_text(rendered.text, encoding="utf-8")
     row["idempotent"] = extracted_file(copy).text == made.text
     return row
@@ -125,6 +133,8 @@ def report(rows: list[dict]) -> dict:
         "header_is_validate": sum(r.get("header_is_validate", False) for r in rows) / n,
         "idempotent": sum(r.get("idempotent", False) for r in rows) / n,
         "lines": kept / total if total else 1.0,
+        "typed_lines": sum(r.get("typed_lines", (0, 0))[0] for r in rows)
+        / max(1, sum(r.get("typed_lines", (0, 0))[1] for r in rows)),
         "lines_by_section": {
             s: (k / t, t) for s, (k, t) in sorted(by_section.items(), key=lambda x: -x[1][1])
         },
@@ -142,7 +152,7 @@ def main() -> int:
     rows = [measure_one(r, args.work / f"{i:04d}") for i, r in enumerate(readmes(args.folder))]
     summary = report(rows)
     print(f"{summary['readmes']} READMEs")
-    for name in ("loads", "renders", "header_is_validate", "idempotent", "lines"):
+    for name in ("loads", "renders", "header_is_validate", "idempotent", "lines", "typed_lines"):
         print(f"  {name:<20} {summary[name]:.1%}")
     print("  lines by top-level section (share, lines):")
     for section, (share, count) in list(summary["lines_by_section"].items())[: args.sections]:
