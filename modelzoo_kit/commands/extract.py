@@ -49,6 +49,14 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
     parser.set_defaults(run=run)
 
 
+def header(readme: Path, notes: list) -> str:
+    """The comment block of extraction notes this command wrote before drafts; kept for
+    callers of the old name (the file's header is now ``extract.extracted_file``'s)."""
+    lines = [f"# Extracted from {shown(readme.name, one_line=True)} by `modelzoo extract`."]
+    lines.extend(f"#   {shown(note, one_line=True)}" for note in notes)
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.errors import DeliverableNotFoundError
     from modelzoo_kit.extract import extracted_file
