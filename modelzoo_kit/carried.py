@@ -122,7 +122,11 @@ def unrendered_text(
                 left_out.append(first + 1)
                 continue
             carried.setdefault(key, []).append(text)
-    return {k: "\n\n".join(v) for k, v in carried.items()}, left_out
+    # Keys in the rendered README's order, which does not depend on where the blocks came from:
+    # extracting the rendered README again gives the same mapping.
+    order = [TOP] + [heading_key(s.title) for s in sections]
+    keys = sorted(carried, key=lambda k: order.index(k) if k in order else len(order))
+    return {k: "\n\n".join(carried[k]) for k in keys}, left_out
 
 
 def place(text: str, carried: dict[str, str], keys: list[str] | None = None) -> str:
