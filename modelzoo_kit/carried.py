@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import textwrap
 
+from modelzoo_kit.display import escape_controls
 from modelzoo_kit.readme import (
     ReadmeDocument,
     normalise_section_title,
@@ -116,7 +117,11 @@ def unrendered_text(
         if body[0].startswith(DRAFT_MARK):
             continue  # a rendered draft's banner: render's own, written again from the yaml
         if any(line_key(line) and line_key(line) not in shown for line in body):
-            text = _closed(textwrap.dedent("\n".join(line.rstrip() for line in body)))
+            # Control characters (an ESC in a pasted log) written as their escapes: a
+            # deliverable.yaml value holds none, and the README shows them as text.
+            text = escape_controls(
+                _closed(textwrap.dedent("\n".join(line.rstrip() for line in body)))
+            )
             budget -= len(text.encode("utf-8"))
             if budget < 0:
                 left_out.append(first + 1)

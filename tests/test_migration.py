@@ -214,3 +214,11 @@ def test_the_migration_bench_measures_a_folder_of_readmes(tmp_path: Path) -> Non
         "loads": "100.0%", "renders": "100.0%", "header_is_validate": "100.0%",
         "idempotent": "100.0%", "lines": "100.0%",
     }  # fmt: skip
+
+
+def test_control_characters_in_carried_text_are_written_as_escapes(tmp_path: Path) -> None:
+    readme = tmp_path / "legacy.md"
+    readme.write_text("# T\n\n## 训练过程\n\nlog: \x1b[31mred\x1b[0m\n", encoding="utf-8")
+    folder, made = _migrated(tmp_path, readme)
+    assert "\x1b" not in made.text and "\\x1b[31mred" in made.text
+    assert load_deliverable(folder).draft
