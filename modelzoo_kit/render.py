@@ -40,7 +40,6 @@ from modelzoo_kit.metadata import (
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
 from modelzoo_kit.writing import (
-    check_replaceable,
     write_atomically,  # noqa: F401 - re-exported for callers
 )
 
@@ -85,8 +84,10 @@ def render_folder(
     for lang in langs:
         path = folder / README_FILES[lang]
         text = render_readme(deliverable, folder, lang, layout)
-        check_replaceable(path)  # before reading it: a FIFO would block, a link lead out
-        rendered.append(Rendered(path, lang, with_kept_regions(text, _current(path))))
+        # Regions are read from a regular file only; a link, FIFO or folder by that name is
+        # refused by the command (check_replaceable, stale) with its own message.
+        current = _current(path) if path.is_file() and not path.is_symlink() else ""
+        rendered.append(Rendered(path, lang, with_kept_regions(text, current)))
     return rendered
 
 
