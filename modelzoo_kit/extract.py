@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from modelzoo_kit import fieldrules
 from modelzoo_kit.classify import detect_layout
 from modelzoo_kit.layouts import README_FILES, TEMPLATE, Layout, get_layout
+from modelzoo_kit.metadata import is_todo
 from modelzoo_kit.readme import FieldValue, ReadmeDocument, ReferenceBlock, Section, plain_text
 from modelzoo_kit.results import ResultsTable, read_results_table
 
@@ -54,6 +55,7 @@ class Extraction:
 
     data: dict[str, Any]
     notes: list[ExtractNote] = field(default_factory=list)
+    document: ReadmeDocument | None = None
 
     @property
     def complete(self) -> bool:
@@ -130,6 +132,9 @@ def _basic(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
 def _basic_field(name: str, entry: FieldValue, basic: dict[str, Any], result: Extraction) -> None:
     path = f"basic.{name}"
     value = entry.value
+    if is_todo(value):  # a rendered draft's open decision: still open
+        basic[name] = value
+        return
     try:
         normalised = fieldrules.FIELD_RULES[name](value)
     except fieldrules.FieldRuleError as exc:
@@ -206,7 +211,9 @@ def _overview(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
             if role != "inference":
                 result.note(path, MISSING, "the README has no such entry")
             continue
-        values = _code_reference(block, keys, path, result)
+        values = _code_reference(
+            block, keys, path, result, lambda n: document.lines[n - 1] if n else ""
+        )
         if values:
             overview[role] = values
     return overview
@@ -220,14 +227,42 @@ _CHECKS = {
 }
 
 
+def _clone_address(
+    values: dict[str, str], keys: tuple[str, ...], path: str, result: Extraction
+) -> None:
+    """A web page of the repository (``…/tree/master/a/b``) -> the address git clones
+    (``….git``), the branch and, where the entry has one, the code path: the page's."""
+    split = fieldrules.cloneable(values.get("url", ""))
+    if split is None:
+        return
+    url, branch, code_path = split
+    result.note(f"{path}.url", NORMALISED, f"web page {values['url']!r}; cloned as {url!r}")
+    values["url"] = url
+    values.setdefault("branch", branch)
+    if "code_path" in keys and code_path:
+        values.setdefault("code_path", code_path)
+
+
 def _code_reference(
-    block: ReferenceBlock, keys: tuple[str, ...], path: str, result: Extraction
+    block: ReferenceBlock,
+    keys: tuple[str, ...],
+    path: str,
+    result: Extraction,
+    block_line: typing.Callable[[int], str] = lambda line: "",
 ) -> dict[str, str]:
     values: dict[str, str] = {}
+    web = block.keys.get("url") or block.url
+    split = fieldrules.cloneable(web.value) if web is not None else None
     for key in keys:
         located = block.keys.get(key) or (block.url if key == "url" else None)
+        if located is None and split is not None and key in ("branch", "code_path"):
+            continue  # the web address gives it
         if located is None:
             result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}", block.line)
+            continue
+        if is_todo(located.value):  # a rendered draft's open decision, spaces and all
+            raw = block_line(located.line)
+            values[key] = raw.split("=", 1)[1].strip() if f"{key}=" in raw else located.value
             continue
         try:
             checked = _CHECKS[key](located.value)
@@ -237,6 +272,7 @@ def _code_reference(
         if located.note:
             result.note(f"{path}.{key}", VIOLATION, located.note, located.line)
         values[key] = checked.value
+    _clone_address(values, keys, path, result)
     if len(values) < len(keys):
         # A partial reference cannot be loaded; keep what was read for the author to finish.
         result.note(path, UNREADABLE, f"incomplete ({', '.join(sorted(values)) or 'empty'})")
@@ -288,15 +324,20 @@ def section_text(document: ReadmeDocument, section: Section, stop_at_child: bool
     if stop_at_child and section.children:
         end = section.children[0].line - 1
     body = document.lines[section.line : end]
-    return "\n".join(line.rstrip() for line in body).strip("\n")
+    text = "\n".join(line.rstrip() for line in body).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text)  # as render writes it: a round trip keeps it
 
 
 #: Where the network's own description ends: the paper and code entries, or the category
 #: tip the template adds ("Research（研究版）：…"), which the category implies.
 _OVERVIEW_STOP = re.compile(
     r"^\s*(?:[-*+]\s+)?\**\s*(?:参考论文|参考实现|Reference paper|Reference implementation"
-    r"|(?:Benchmark|Official|Research|Tutorials?)\s*[（(])"
+    r"|适配昇腾|通过Git获取|(?:Benchmark|Official|Research|Tutorials?)\s*[（(])"
 )
+
+
+#: The sentence the pytorch-2022 layout renders its basic information as, after the summary.
+_LAYOUT_FIELDS_LINE = re.compile(r"[（(]应用领域 .*，应用级别 .*，发布者 ")
 
 
 def _summary_text(document: ReadmeDocument) -> str:
@@ -308,7 +349,7 @@ def _summary_text(document: ReadmeDocument) -> str:
     text = section_text(document, section)
     kept = []
     for line in text.split("\n"):
-        if _OVERVIEW_STOP.match(line):
+        if _OVERVIEW_STOP.match(line) or _LAYOUT_FIELDS_LINE.search(line):
             break
         kept.append(line)
     return "\n".join(kept).strip()
@@ -342,10 +383,54 @@ def _sections(document: ReadmeDocument, result: Extraction) -> None:
         text = section_text(document, section) if section else ""
         if path.startswith("advanced."):
             text = _before_entry_list(text)
+        if path == "environment.hardware":
+            text = _without_template_hardware(text)
+        if path == "environment.hardware" and section is not None:
+            result.data.setdefault("environment", {})  # its notes are all optional
         if not text:
             continue
         group, key = path.split(".")
         result.data.setdefault(group, {})[key] = text
+
+
+#: The sentence the template opens 训练环境准备 with; the rendered hardware notes are indented
+#: under it.
+_TEMPLATE_HARDWARE = re.compile(r"^1\.\s+硬件环境准备请参见\[各硬件产品文档\]\(https://ascend\.huawei\.com/")
+
+
+def _without_template_hardware(text: str) -> str:
+    """A rendered README's 训练环境准备 -> the hardware notes deliverable.yaml holds (the
+    template's own first step and the later steps it numbers are not the author's)."""
+    lines = text.split("\n")
+    if not lines or not _TEMPLATE_HARDWARE.match(lines[0]):
+        return text
+    kept = []
+    for line in lines[1:]:
+        if line.strip() and not line.startswith(("    ", "\t")):
+            break
+        kept.append(line)
+    return textwrap.dedent("\n".join(kept)).strip("\n")
+
+
+#: How the pytorch-2022 template opens 准备环境 (its version table follows).
+_RENDERED_ENVIRONMENT = re.compile(r"^- 当前模型支持的 PyTorch 版本和已知三方库依赖如下表所示。\n")
+
+
+def _rendered_environment(text: str, result: Extraction) -> None:
+    """A rendered pytorch-2022 准备环境 -> the hardware and software notes it was rendered from
+    (the version table is the template's own, from the framework and requirements.txt)."""
+    current: str | None = None
+    notes: dict[str, list[str]] = {}
+    for line in text.split("\n"):
+        if not line.startswith((" ", "\t")) and line.strip():
+            current = {"- 硬件环境。": "hardware", "- 软件环境。": "software"}.get(line.strip())
+            continue
+        if current is not None:
+            notes.setdefault(current, []).append(line)
+    for key, lines in notes.items():
+        value = textwrap.dedent("\n".join(lines)).strip("\n")
+        if value and key not in result.data.get("environment", {}):
+            result.data.setdefault("environment", {})[key] = value
 
 
 def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
@@ -357,6 +442,9 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
     for path, name in (("quick_start.dataset", "准备数据集"), ("environment.software", "准备环境")):
         section = found.get(name)
         text = section_text(document, section) if section else ""
+        if path == "environment.software" and _RENDERED_ENVIRONMENT.match(text):
+            _rendered_environment(text, result)
+            continue
         if text and path.split(".")[1] not in result.data.get(path.split(".")[0], {}):
             group, key = path.split(".")
             result.data.setdefault(group, {})[key] = text
@@ -374,8 +462,11 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
         for table in tables_in(document, layout, layout.results_section)
         for row in _result_rows(read_results_table(table))
     ]
-    if rows:
-        result.data["results"] = rows
+    # A row given twice is one row: a rendered README shows the table its rows render to and,
+    # where the original's table is written differently, that table kept beside it.
+    unique = [row for i, row in enumerate(rows) if row not in rows[:i]]
+    if unique:
+        result.data["results"] = unique
 
 
 def _number(text: str) -> float | None:
@@ -467,6 +558,9 @@ def _default_config(document: ReadmeDocument, result: Extraction) -> dict[str, A
         if cards and cards.group("n"):
             config["hyperparameters_cards"] = int(cards.group("n"))
         values: dict[str, str | int] = {}
+        if len(items) == 1 and is_todo(items[0]):  # a rendered draft's open decision
+            config["hyperparameters"] = items[0].rstrip(":： ")
+            continue
         for item in items:
             pair = re.match(r"^(?P<name>[^:：]+)[:：]\s*(?P<value>.+)$", item)
             if pair and pair.group("name").strip():
@@ -670,6 +764,7 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
 
     document = read_readme(readme)
     result = extract(document, readme.resolve().parent.name)
+    result.document = document
     if document.encoding_problems:
         result.note(
             "README",
@@ -744,3 +839,213 @@ def _merge_value(zh: Any, en: Any, annotation: Any) -> Any:
     if model is not None:
         return merge_languages(zh, en, model)
     return zh
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+def todo(reason: str) -> str:
+    """The value an open decision is written as (see :data:`~modelzoo_kit.metadata.TODO_MARKER`)."""
+    from modelzoo_kit.metadata import TODO_MARKER
+
+    return f"{TODO_MARKER}: {' '.join(reason.split())}"
+
+
+def _reason(reasons: dict[str, str], path: str) -> str:
+    while path:
+        if path in reasons:
+            return reasons[path]
+        path = path.rpartition(".")[0]
+    return "the README does not state it; write it by hand"
+
+
+def _fill(data: dict[str, Any], model: type[BaseModel], path: str, reasons: dict[str, str]) -> dict:
+    """``data`` in the model's field order with a TODO for every required value it lacks (and
+    the sub-sections that hold them filled the same way)."""
+    from modelzoo_kit.metadata import holds_fields
+
+    filled: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        here = f"{path}.{name}" if path else name
+        sub = _model_in(info.annotation) if holds_fields(info.annotation) else None
+        if name in data:
+            value = data[name]
+            if sub is not None and isinstance(value, dict) and typing.get_origin(
+                info.annotation) is not dict:  # fmt: skip
+                value = _fill(value, sub, here, reasons)
+            filled[name] = value
+        elif info.is_required():
+            filled[name] = _fill({}, sub, here, reasons) if sub is not None else todo(
+                _reason(reasons, here))  # fmt: skip
+    filled.update((k, v) for k, v in data.items() if k not in filled)
+    return filled
+
+
+def _set_todo(data: Any, loc: tuple, reason: str) -> bool:
+    """Replace the value at ``loc`` (a pydantic error location) with a TODO; False when the
+    location cannot be reached."""
+    parts = [p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function")))]
+    target = data
+    for part in parts[:-1]:
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        elif isinstance(target, list) and isinstance(part, int) and part < len(target):
+            target = target[part]
+        else:
+            return False
+    if not parts or not isinstance(target, (dict, list)):
+        return False
+    last = parts[-1]
+    if isinstance(target, list) and isinstance(last, int) and last < len(target):
+        target[last] = todo(reason)
+        return True
+    if isinstance(target, dict):
+        target[last] = todo(reason)
+        return True
+    return False
+
+
+def to_draft(result: Extraction) -> None:
+    """Make ``result.data`` a deliverable that loads: each required value the README does not
+    give, or gives in a form the model refuses, becomes a TODO saying why, and the file is
+    marked ``draft: true`` while any open decision is left (none left: no draft mark)."""
+    from modelzoo_kit.metadata import REQUIRED_ENTRY_POINTS, Deliverable
+
+    reasons = {n.field: n.message for n in result.notes if n.kind in (MISSING, UNREADABLE)}
+    data = dict(result.data)
+    data["draft"] = True
+    entries = dict(data.get("entry_points") or {})
+    for name in REQUIRED_ENTRY_POINTS:
+        entries.setdefault(name, {
+            "command": todo(f"the README gives no {name} command"),
+            "description": todo(f"say what {name} does"),
+        })  # fmt: skip
+    # One order whatever order the README shows them in (the required ones first, the others
+    # as found), so a second extraction from the rendered README gives the same file.
+    def rank(name: str) -> int:
+        return REQUIRED_ENTRY_POINTS.index(name) if name in REQUIRED_ENTRY_POINTS else 99
+
+    data["entry_points"] = dict(sorted(entries.items(), key=lambda e: rank(e[0])))
+    basic = data.setdefault("basic", {})
+    if isinstance(basic, dict) and "size" not in basic and "checkpoint" not in basic:
+        basic["size"] = todo(_reason(reasons, "basic.size"))
+    data = _fill(data, Deliverable, "", reasons)
+    for _ in range(8):
+        try:
+            Deliverable.model_validate(data, context={"draft": True, "defer_cross_checks": True})
+            break
+        except ValidationError as exc:
+            if not any(
+                _set_todo(data, tuple(e["loc"]), f"the README's value is refused: {e['msg']}")
+                for e in exc.errors()
+            ):
+                break
+    result.data = _as_rendered(data)
+
+
+def _as_rendered(value: Any) -> Any:
+    """Text with runs of blank lines made one, as render writes it, so that extracting the
+    rendered README gives the same value."""
+    if isinstance(value, str):
+        return re.sub(r"\n{3,}", "\n\n", value)
+    if isinstance(value, dict):
+        return {k: _as_rendered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_rendered(v) for v in value]
+    return value
+
+
+@dataclass
+class ExtractedFile:
+    """deliverable.yaml as ``extract`` writes it: ``text`` (header + YAML), ``decisions`` (what
+    the draft leaves open, located in ``text``: the header's list and ``validate``'s MZ307
+    findings are this one list) and ``notes`` (what was changed on the way in)."""
+
+    text: str
+    decisions: list[Any]
+    notes: list[ExtractNote]
+
+
+def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFile:
+    """Extract ``readme`` into the draft deliverable.yaml that goes to ``destination`` (default:
+    beside the README); the folder its files are looked up in is the README's."""
+    from dataclasses import replace
+
+    from modelzoo_kit.loading import draft_problems, dump_data
+
+    result = read_extraction(readme)
+    to_draft(result)
+    destination = destination if destination is not None else readme.with_name("deliverable.yaml")
+    _choose_training_script(readme.parent, result)
+    _carry_unrendered(readme, result, destination)
+    body = dump_data(result.data)
+    decisions = draft_problems(destination, body, readme.parent)
+    notes = [n for n in result.notes if n.kind in (NORMALISED, VIOLATION)] + [
+        n for n in result.notes if n.kind == UNREADABLE
+    ]
+    header = _header(readme, decisions)
+    offset = header.count("\n")
+    decisions = [replace(p, line=p.line + offset) if p.line else p for p in decisions]
+    return ExtractedFile(_header(readme, decisions) + body, decisions, notes)
+
+
+_PYTHON_SCRIPT = re.compile(r"(?:^|[\s/`])((?:[\w.-]+/)*[\w.-]+\.py)\b")
+
+
+def _choose_training_script(folder: Path, result: Extraction) -> None:
+    """The script whose parameters the README lists: the first Python script the README names
+    (or ``train.py``) that is in the folder and defines parameters (argparse, absl / tf.flags,
+    click). None found: left at train.py, which the draft's decisions then name."""
+    from modelzoo_kit.errors import ModelzooError
+    from modelzoo_kit.script_params import read_parameters
+
+    document = result.document
+    named = _PYTHON_SCRIPT.findall(document.text) if document is not None else []
+    for name in dict.fromkeys(["train.py", *named]):
+        script = folder / name
+        try:
+            if script.is_file() and read_parameters(script, folder):
+                if name != "train.py":
+                    advanced = result.data.setdefault("advanced", {})
+                    if isinstance(advanced, dict):
+                        advanced["training_script"] = name
+                return
+        except (ModelzooError, OSError, ValueError):
+            continue
+
+
+def _carry_unrendered(readme: Path, result: Extraction, destination: Path) -> None:
+    """Add to the draft, as ``readme_text``, every block of the README its rendering would not
+    show (see :mod:`modelzoo_kit.carried`)."""
+    from modelzoo_kit.carried import unrendered_text
+    from modelzoo_kit.loading import dump_data, validated_text
+    from modelzoo_kit.readme import read_readme
+    from modelzoo_kit.render import render_readme
+
+    deliverable, _ = validated_text(destination, dump_data(result.data))
+    rendered = render_readme(deliverable, readme.parent, "zh")
+    document = result.document if result.document is not None else read_readme(readme)
+    carried, left_out = unrendered_text(document, rendered)
+    if carried:
+        result.data["readme_text"] = carried
+    for line in left_out:
+        result.note("readme_text", UNREADABLE, "block too large to carry; left out", line)
+
+
+def _header(readme: Path, decisions: list[Any]) -> str:
+    from modelzoo_kit.display import shown
+
+    lines = [f"# Extracted from {shown(readme.name, one_line=True)} by `modelzoo extract`."]
+    if decisions:
+        lines.append(
+            f"# A draft: {len(decisions)} open decision(s), each a TODO or a rule the draft breaks "
+            "(`modelzoo validate` lists the same as MZ307):"
+        )
+        # One comment line each: a newline in a README value must not start a YAML line.
+        lines += [
+            f"#   line {p.line}: {shown(f'{p.field}: {p.message}', one_line=True)}"
+            for p in decisions
+        ]
+    # What was normalised on the way in goes to stderr, not here: a second extraction from the
+    # rendered README changes nothing, and must write the same file.
+    return "\n".join(lines) + "\n"

@@ -694,6 +694,24 @@ def check_repository_url(text: str) -> Normalised:
     return Normalised(value)
 
 
+#: A web page of a repository's folder on GitHub, Gitee or GitLab: ``…/owner/repo/tree/BRANCH/
+#: PATH`` (``blob`` for a file, ``-/tree`` on GitLab). git cannot clone it.
+_WEB_URL = re.compile(
+    r"^(?P<repo>https?://[^\s/]+/[^\s/]+/[^\s/]+?)(?:\.git)?/(?:-/)?(?:tree|blob|src)/"
+    r"(?P<branch>[^\s/]+)(?:/(?P<path>\S*?))?/?$"
+)
+
+
+def cloneable(url: str) -> tuple[str, str, str] | None:
+    """``(clone url, branch, path)`` a repository web page stands for
+    (``https://gitee.com/o/r/tree/master/a/b`` -> ``https://gitee.com/o/r.git``, ``master``,
+    ``a/b``); None when ``url`` is no such page."""
+    match = _WEB_URL.match(url.strip())
+    if match is None:
+        return None
+    return f"{match.group('repo')}.git", match.group("branch"), match.group("path") or ""
+
+
 _BAD_REF = re.compile(r"(\s|\.\.|[~^:?*\[\\]|@\{|//|^/|/$|\.lock$|^-)")
 
 

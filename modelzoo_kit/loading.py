@@ -32,7 +32,13 @@ from modelzoo_kit.errors import (
 )
 from modelzoo_kit.folder import unknown_note_paths
 from modelzoo_kit.inputs import MAX_YAML_BYTES, read_text
-from modelzoo_kit.metadata import Deliverable, ScriptDefault, cross_field_problems
+from modelzoo_kit.metadata import (
+    Deliverable,
+    ScriptDefault,
+    Todo,
+    cross_field_problems,
+    todo_fields,
+)
 from modelzoo_kit.script_params import read_parameters
 
 DELIVERABLE_FILE = layouts.DELIVERABLE_FILE
@@ -136,27 +142,13 @@ def load_deliverable(folder_or_yaml: Path, check_files: bool = True) -> Delivera
     """Load and validate a deliverable; raise :class:`InputFileError` listing every problem.
 
     With ``check_files`` the files the metadata names (checkpoint, training script) must exist
-    beside it, and a written size must match the checkpoint."""
-    path = deliverable_file(folder_or_yaml)
-    if not path.exists() and not path.is_symlink():
-        raise DeliverableNotFoundError(
-            f"{path}: no such file (a deliverable folder holds a {DELIVERABLE_FILE}; "
-            "`modelzoo new NAME` creates one)"
-        )
-    text = read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
-    try:
-        loader = _Loader(text)
-    except yaml.YAMLError as exc:  # the reader checks every character up front
-        raise _yaml_problem(path, exc, "YAML syntax error", text) from None
-    try:
-        root = _compose(loader, path)
-        data = _construct(loader, root, path)
-    finally:
-        loader.dispose()
-    try:
-        deliverable = Deliverable.model_validate(data, context={"defer_cross_checks": True})
-    except ValidationError as exc:
-        raise InputFileError(_pydantic_problems(exc, root, path)) from None
+    beside it, and a written size must match the checkpoint. A draft (``draft: true``) loads
+    with its open decisions (TODO values, cross-field and file problems): :func:`draft_problems`
+    lists them."""
+    path, text = _read_yaml(folder_or_yaml)
+    deliverable, root = validated_text(path, text)
+    if deliverable.draft:
+        return deliverable
     problems = [
         _problem(path, root, loc, message) for loc, message in cross_field_problems(deliverable)
     ]
@@ -168,6 +160,70 @@ def load_deliverable(folder_or_yaml: Path, check_files: bool = True) -> Delivera
     if problems:
         raise InputFileError(problems)
     return deliverable
+
+
+def _read_yaml(folder_or_yaml: Path) -> tuple[Path, str]:
+    path = deliverable_file(folder_or_yaml)
+    if not path.exists() and not path.is_symlink():
+        raise DeliverableNotFoundError(
+            f"{path}: no such file (a deliverable folder holds a {DELIVERABLE_FILE}; "
+            "`modelzoo new NAME` creates one)"
+        )
+    return path, read_text(path, MAX_YAML_BYTES, within=path.parent, what=DELIVERABLE_FILE)
+
+
+def validated_text(path: Path, text: str) -> tuple[Deliverable, yaml.Node]:
+    """deliverable.yaml text -> the model (cross-field rules not applied) and its node tree."""
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader checks every character up front
+        raise _yaml_problem(path, exc, "YAML syntax error", text) from None
+    try:
+        root = _compose(loader, path)
+        data = _construct(loader, root, path)
+    finally:
+        loader.dispose()
+    draft = isinstance(data, dict) and data.get("draft") is True
+    try:
+        deliverable = Deliverable.model_validate(
+            data, context={"defer_cross_checks": True, "draft": draft}
+        )
+    except ValidationError as exc:
+        raise InputFileError(_pydantic_problems(exc, root, path)) from None
+    return deliverable, root
+
+
+def open_decisions(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str]]:
+    """Everything a draft leaves its author to decide: each TODO value, then every cross-field
+    rule and file check it breaks (Official/Benchmark evidence, the parameter source, entry
+    points...), leaving out those a TODO already stands for. ``modelzoo extract`` writes this
+    list as its file's header and ``modelzoo validate`` reports it (MZ306): one function, so the
+    two cannot disagree."""
+    found = list(todo_fields(deliverable))
+    todo = [loc for loc, _ in found]
+
+    def covered(loc: Loc) -> bool:
+        return any(loc[: len(t)] == t or t[: len(loc)] == loc for t in todo)
+
+    for loc, message in (*cross_field_problems(deliverable), *file_problems(deliverable, folder)):
+        if not covered(loc):  # the folder's own path would make the README depend on it
+            found.append((loc, message.replace(f" in {folder}", " in the deliverable folder")))
+    return found
+
+
+def draft_problems(
+    folder_or_yaml: Path, text: str | None = None, folder: Path | None = None
+) -> list[InputProblem]:
+    """:func:`open_decisions` located in the file (line, column, field); ``text`` is the file's
+    content when it is not written yet, ``folder`` where its files are (default: beside it)."""
+    if text is None:
+        path, text = _read_yaml(folder_or_yaml)
+    else:
+        path = deliverable_file(folder_or_yaml)
+    deliverable, root = validated_text(path, text)
+    decisions = open_decisions(deliverable, folder if folder is not None else path.parent)
+    located = [_problem(path, root, loc, message) for loc, message in decisions]
+    return sorted(located, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str]]:
@@ -203,6 +259,8 @@ def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str
             )
         )
     script = deliverable.advanced.training_script
+    if isinstance(script, Todo):
+        return problems
     if not (folder / script).is_file():
         problems.append(
             (
@@ -212,7 +270,8 @@ def file_problems(deliverable: Deliverable, folder: Path) -> list[tuple[Loc, str
         )
         return problems
     defaults = script_defaults(folder / script, folder)
-    for name, value in deliverable.default_config.hyperparameters.items():
+    hyperparameters = deliverable.default_config.hyperparameters
+    for name, value in hyperparameters.items() if isinstance(hyperparameters, dict) else ():
         if isinstance(value, ScriptDefault) and defaults.get(value.flag) is None:
             known = value.flag in defaults
             problems.append(

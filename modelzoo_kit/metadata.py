@@ -24,7 +24,9 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -206,8 +208,68 @@ Key = Annotated[str, BeforeValidator(_one_line)]
 GlobPattern = Annotated[str, BeforeValidator(_one_line), AfterValidator(_glob)]
 
 
+#: How an open decision is written in deliverable.yaml: a value that starts with ``TODO``
+#: (``publisher: "TODO: the README has no such field"``). One marker for every field, whatever
+#: its type, so an author finds every decision with one search.
+TODO_MARKER = "TODO"
+_TODO = re.compile(r"^TODO(?![A-Za-z0-9_])")
+
+
+class Todo(str):
+    """An open decision standing in for a field's value; accepted only in a draft
+    (``draft: true``), so a finished deliverable can never carry one."""
+
+
+def is_todo(value: Any) -> bool:
+    return isinstance(value, str) and bool(_TODO.match(value))
+
+
+def _draft(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("draft"))
+
+
+def holds_fields(annotation: Any) -> bool:
+    """Whether a field holds models (a section, a list or map of entries) rather than a value:
+    a TODO there would leave the renderer nothing to read."""
+    import typing
+
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (dict, list):
+        return holds_fields(args[-1]) if args else False
+    if origin is not None and args and origin is not Literal:
+        if origin is Annotated:
+            return holds_fields(args[0])
+        return all(holds_fields(a) for a in args)
+    return (
+        isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+        and annotation.__name__ != "Localized"
+    )
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _open_decision(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        """Any field may hold a ``TODO`` in a draft; outside a draft a TODO is an error."""
+        if isinstance(value, Todo) or is_todo(value):
+            field = cls.model_fields.get(info.field_name or "")
+            if field is not None and holds_fields(field.annotation):
+                raise ValueError(
+                    "holds fields of its own; write TODO on the fields inside it, not on it"
+                )
+            if _draft(info):
+                return Todo(value)
+            raise ValueError(
+                "is an open decision (TODO) left in; decide it, or mark the file `draft: true` "
+                "until it is decided"
+            )
+        return handler(value)
 
 
 class Localized(_Model):
@@ -288,6 +350,8 @@ class BasicInfo(_Model):
 
     @property
     def modified_text(self) -> str:
+        if isinstance(self.modified, str):  # an open decision in a draft
+            return self.modified
         return fieldrules.format_modified(self.modified)
 
     @property
@@ -502,6 +566,18 @@ def _known_layout(value: Any) -> Any:
     return value
 
 
+def _required_entry_points(value: Any) -> Any:
+    """Checked with the fields (not after them) so a missing one is reported with the rest."""
+    if isinstance(value, dict):
+        missing = [name for name in REQUIRED_ENTRY_POINTS if name not in value]
+        if missing:
+            raise ValueError(
+                f"missing entry point(s) {', '.join(map(repr, missing))}; "
+                "the README's quick start quotes their commands"
+            )
+    return value
+
+
 class Provenance(_Model):
     ignore: list[GlobPattern] = Field(default_factory=lambda: list(DEFAULT_PROVENANCE_IGNORE))
 
@@ -510,6 +586,11 @@ class Deliverable(_Model):
     """A training deliverable, as ``deliverable.yaml`` describes it."""
 
     schema_version: Literal[1] = 1
+    draft: bool = Field(
+        default=False,
+        description="a draft may hold TODO values (open decisions) and break cross-field "
+        "rules; each is a finding (MZ306) until decided. `modelzoo extract` writes drafts",
+    )
     layout: Annotated[str, BeforeValidator(_known_layout)] = Field(
         default="template",
         description="the README layout: template (the zoo template) or pytorch-2022",
@@ -532,10 +613,16 @@ class Deliverable(_Model):
         "from it",
     )
     provenance: Provenance = Field(default_factory=Provenance)
+    readme_text: dict[Key, NonEmpty] = Field(
+        default_factory=dict,
+        description="markdown the typed fields do not hold (notes, extra sub-sections, tables, "
+        "FAQ), by the heading of the section it ends ('#': before the first heading); "
+        "`modelzoo extract` keeps here what it cannot type, so nothing of a README is lost",
+    )
 
     @model_validator(mode="after")
     def _check_across_fields(self, info: ValidationInfo) -> Deliverable:
-        if info.context and info.context.get("defer_cross_checks"):
+        if (info.context and info.context.get("defer_cross_checks")) or self.draft:
             return self
         problems = cross_field_problems(self)
         if problems:
@@ -546,6 +633,28 @@ class Deliverable(_Model):
 
 
 Loc = tuple[str | int, ...]
+
+
+class _Decided(Exception):
+    """A rule that cannot be judged while a field it reads is still an open decision."""
+
+
+def todo_fields(model: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Every open decision (``TODO`` value) in a deliverable, with its field path, in field
+    order."""
+    found: list[tuple[Loc, str]] = []
+    if isinstance(model, Todo):
+        return [(loc, str(model))]
+    if isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            found += todo_fields(getattr(model, name), (*loc, name))
+    elif isinstance(model, dict):
+        for key, value in model.items():
+            found += todo_fields(value, (*loc, key))
+    elif isinstance(model, list):
+        for index, value in enumerate(model):
+            found += todo_fields(value, (*loc, index))
+    return found
 
 
 def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
@@ -567,7 +676,9 @@ def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
             f"a note is only for 'Other'; {basic.application_domain!r} is in the template's list",
         )
 
-    evidence = basic.category_evidence
+    evidence = basic.category_evidence if isinstance(basic.category_evidence, BaseModel) else None
+    if isinstance(basic.category, Todo):
+        evidence = None
     bar = fieldrules.CATEGORY_BARS.get(basic.category)
     derived = (
         evidence_from_results(deliverable.results, bar.cards if bar else None)
@@ -575,6 +686,8 @@ def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
         else None
     )
     try:
+        if isinstance(basic.category, Todo):
+            raise _Decided
         fieldrules.check_category_evidence(
             basic.category,
             evidence.ratio if evidence else (derived[0] if derived else None),
@@ -583,9 +696,15 @@ def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
     except FieldRuleError as exc:
         loc: Loc = ("basic", "category_evidence") if evidence else ("basic", "category")
         report(loc, str(exc))
+    except _Decided:
+        pass
 
     adapted, inference = deliverable.overview.adapted, deliverable.overview.inference
-    if inference is not None and not adapted.same_source(inference):
+    if (
+        isinstance(adapted, AdaptedCode)
+        and isinstance(inference, AdaptedCode)
+        and not adapted.same_source(inference)
+    ):
         report(
             ("overview", "inference"),
             "training and inference code must come from the same source: url, branch and "
@@ -596,18 +715,6 @@ def cross_field_problems(deliverable: Deliverable) -> list[tuple[Loc, str]]:
         if not _ENTRY_NAME.match(name):
             report(("entry_points", name), "entry point names are lower-case words joined by '-'")
     return problems
-
-
-def _required_entry_points(value: Any) -> Any:
-    """Checked with the fields (not after them) so a missing one is reported with the rest."""
-    if isinstance(value, dict):
-        missing = [name for name in REQUIRED_ENTRY_POINTS if name not in value]
-        if missing:
-            raise ValueError(
-                f"missing entry point(s) {', '.join(map(repr, missing))}; "
-                "the README's quick start quotes their commands"
-            )
-    return value
 
 
 SCHEMA_FILE = "deliverable.schema.json"

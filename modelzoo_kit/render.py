@@ -28,10 +28,20 @@ from modelzoo_kit.folder import directory_tree
 from modelzoo_kit.inputs import MAX_README_BYTES, read_bytes
 from modelzoo_kit.layouts import README_FILES, get_layout
 from modelzoo_kit.loading import deliverable_file, load_deliverable
-from modelzoo_kit.metadata import LANGUAGES, Deliverable, ScriptDefault, Text, localize
+from modelzoo_kit.metadata import (
+    LANGUAGES,
+    TODO_MARKER,
+    Deliverable,
+    ScriptDefault,
+    Text,
+    Todo,
+    localize,
+)
 from modelzoo_kit.resources import templates_dir
 from modelzoo_kit.script_params import ScriptParameter, read_parameters
-from modelzoo_kit.writing import write_atomically  # noqa: F401 - re-exported for callers
+from modelzoo_kit.writing import (
+    write_atomically,  # noqa: F401 - re-exported for callers
+)
 
 #: Entry points the quick start shows in its own steps, in this order.
 TRAINING_ENTRY_POINTS = ("train-1p", "train-8p")
@@ -70,12 +80,35 @@ def render_folder(
     renders another layout than the one deliverable.yaml names (moving a deliverable)."""
     folder = Path(folder)
     deliverable = load_deliverable(folder)
-    return [
-        Rendered(
-            folder / README_FILES[lang], lang, render_readme(deliverable, folder, lang, layout)
-        )
-        for lang in langs
-    ]
+    rendered = []
+    for lang in langs:
+        path = folder / README_FILES[lang]
+        text = render_readme(deliverable, folder, lang, layout)
+        # Regions are read from a regular file only; a link, FIFO or folder by that name is
+        # refused by the command (check_replaceable, stale) with its own message.
+        current = _current(path) if path.is_file() and not path.is_symlink() else ""
+        rendered.append(Rendered(path, lang, with_kept_regions(text, current)))
+    return rendered
+
+
+def with_kept_regions(text: str, current: str) -> str:
+    """The rendered README with the hand-written regions of the one it replaces
+    (``<!-- modelzoo:keep -->`` … ``<!-- modelzoo:end -->``) kept byte for byte, each at the end
+    of the section it was in. Markers, not a three-way merge: a zoo adopting the kit has no
+    earlier rendering to merge from, and a marked region is kept exactly, whatever the rest."""
+    from modelzoo_kit.carried import KEEP_BEGIN, kept_regions, place
+
+    if KEEP_BEGIN not in current:
+        return text
+    return place(text, kept_regions(current))
+
+
+def _current(path: Path) -> str:
+    """The README on disk ("" when there is none), read as every input is."""
+    if not path.exists() and not path.is_symlink():
+        return ""
+    data = read_bytes(path, MAX_README_BYTES, within=path.parent, what="README")
+    return data.decode("utf-8", errors="replace")
 
 
 def render_readme(
@@ -88,7 +121,51 @@ def render_readme(
     template = _environment().get_template(chosen.templates[lang])
     text = template.render(**_context(deliverable, Path(folder), lang))
     text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    if deliverable.readme_text:
+        text = _with_carried_text(text, deliverable, Path(folder), lang, chosen.templates)
+    if deliverable.draft:
+        text = _with_draft_banner(text, deliverable, Path(folder), lang)
     return text
+
+
+def _with_carried_text(
+    text: str, deliverable: Deliverable, folder: Path, lang: str, templates: dict[str, str]
+) -> str:
+    """``readme_text`` at the end of the sections it names. Its keys are the Chinese README's
+    headings; the English README has the same headings in the same order, so a key names the
+    English heading at the same place."""
+    from modelzoo_kit.carried import heading_key, place
+    from modelzoo_kit.readme import parse_readme
+
+    keys = None
+    if lang != "zh":
+        zh = _environment().get_template(templates["zh"]).render(
+            **_context(deliverable, folder, "zh")
+        )
+        keys = [heading_key(s.title) for s in parse_readme(zh).sections]
+    return place(text, deliverable.readme_text, keys)
+
+
+#: The banner a draft's README opens with, per language.
+DRAFT_BANNER = {
+    "zh": "> **草稿（Draft）**：本文由 deliverable.yaml 的草稿生成，以下事项尚待作者决定：",
+    "en": "> **Draft**: rendered from a draft deliverable.yaml; the author has still to decide:",
+}
+
+
+def _with_draft_banner(text: str, deliverable: Deliverable, folder: Path, lang: str) -> str:
+    """A draft's README says so under its title and lists every open decision (the list
+    ``validate`` reports as MZ306), so nobody mistakes it for a finished one."""
+    from modelzoo_kit.loading import open_decisions
+
+    lines = [DRAFT_BANNER[lang], ">"]
+    for loc, message in open_decisions(deliverable, folder):
+        where = ".".join(str(part) for part in loc)
+        lines.append(f"> -   {md_code(where)}：{md_inline(' '.join(message.split()))}"
+                     if lang == "zh" else
+                     f"> -   {md_code(where)}: {md_inline(' '.join(message.split()))}")  # fmt: skip
+    title, _, rest = text.partition("\n")
+    return f"{title}\n\n" + "\n".join(lines) + "\n\n" + rest.lstrip("\n")
 
 
 def stale(rendered: Rendered) -> str:
@@ -97,12 +174,7 @@ def stale(rendered: Rendered) -> str:
     The README is read as every input is (:func:`~modelzoo_kit.inputs.read_bytes`): a FIFO, a
     folder, an oversized file or a link out of the deliverable folder is refused, never shown.
     Bytes that are not UTF-8 are shown replaced, so ``render`` repairs such a README."""
-    path = rendered.path
-    if not path.exists() and not path.is_symlink():
-        current = ""
-    else:
-        data = read_bytes(path, MAX_README_BYTES, within=path.parent, what="README")
-        current = data.decode("utf-8", errors="replace")
+    current = _current(rendered.path)
     if current == rendered.text:
         return ""
     name = rendered.path.name
@@ -189,7 +261,7 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
     basic = deliverable.basic
     advanced = deliverable.advanced
     notes = {path: t(note) for path, note in advanced.files.items()}
-    parameters = read_parameters(folder / advanced.training_script, folder)
+    parameters = _parameters(deliverable, folder)
     entry_points = deliverable.entry_points
     adapted = deliverable.overview.adapted
     return {
@@ -216,12 +288,21 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         "inference_entries": [
             (n, e) for n, e in entry_points.items() if is_inference_entry(n)
         ],
-        "repository_name": _repository_name(adapted.url),
+        "repository_name": _repository_name(_clone_url(adapted.url)),
+        "clone_url": _clone_url(adapted.url),
         "result_metrics": list(
             dict.fromkeys(m for row in deliverable.results for m in row.metrics)
         ),
         "requirements": _requirements(folder),
     }
+
+
+def _parameters(deliverable: Deliverable, folder: Path) -> list[ScriptParameter]:
+    """The training script's parameters; none in a draft whose script is not decided yet."""
+    script = deliverable.advanced.training_script
+    if deliverable.draft and (isinstance(script, Todo) or not (folder / script).is_file()):
+        return []
+    return read_parameters(folder / script, folder)
 
 
 def _requirements(folder: Path) -> list[str]:
@@ -239,10 +320,15 @@ def _hyperparameters(
 ) -> list[tuple[str, str]]:
     """The hyperparameter list with ``{flag: --x}`` values replaced by the script's default."""
     defaults = {flag: p.default for p in parameters for flag in p.flags}
-    rows = []
-    for name, value in deliverable.default_config.hyperparameters.items():
+    rows: list[tuple[str, str]] = []
+    hyperparameters = deliverable.default_config.hyperparameters
+    if isinstance(hyperparameters, Todo):
+        return [(str(hyperparameters), "")]
+    for name, value in hyperparameters.items():
         if isinstance(value, ScriptDefault):
             default = defaults.get(value.flag)
+            if default is None and deliverable.draft:
+                default = f"{TODO_MARKER}: the script gives no default for {value.flag}"
             if default is None:
                 raise InputFileError(
                     [
@@ -266,6 +352,8 @@ def _size(deliverable: Deliverable, folder: Path) -> str:
     basic = deliverable.basic
     if basic.checkpoint is not None:
         return fieldrules.format_size((folder / basic.checkpoint).stat().st_size)
+    if basic.size is None and deliverable.draft:
+        return TODO_MARKER
     if basic.size is None:
         raise InputFileError(
             [
@@ -279,6 +367,13 @@ def _size(deliverable: Deliverable, folder: Path) -> str:
             ]
         )
     return basic.size
+
+
+def _clone_url(url: str) -> str:
+    """The address ``git clone`` takes: a repository's web page (``…/tree/master/x``) is not
+    one, its ``….git`` is."""
+    split = fieldrules.cloneable(url)
+    return split[0] if split is not None else url
 
 
 def _repository_name(url: str) -> str:

@@ -100,6 +100,7 @@ RULES: dict[str, Rule] = register_rules(
         Rule("MZ304", _E, "deliverable.yaml is invalid"),
         Rule("MZ305", _E, "deliverable folder has no README.md"),
         Rule("MZ306", _E, "file linked by the README is not in the folder"),
+        Rule("MZ307", _E, "deliverable.yaml is a draft with a decision still open"),
         Rule("MZ401", _E, "template placeholder or instruction left in"),
         Rule("MZ402", _E, "template example text copied verbatim"),
     )
@@ -1193,7 +1194,10 @@ def _load(folder: Path, shown: str, findings: list[Finding]) -> Deliverable | No
     from modelzoo_kit.loading import load_deliverable
 
     try:
-        return load_deliverable(folder)
+        deliverable = load_deliverable(folder)
+        if deliverable.draft:
+            findings.extend(_open_decisions(folder, shown))
+        return deliverable
     except InputFileError as exc:
         for problem in exc.problems:
             where = f"{problem.field}: " if problem.field else ""
@@ -1209,6 +1213,23 @@ def _load(folder: Path, shown: str, findings: list[Finding]) -> Deliverable | No
     except ModelzooError as exc:
         findings.append(finding("MZ304", shown, None, str(exc), "fix deliverable.yaml"))
     return None
+
+
+def _open_decisions(folder: Path, shown: str) -> list[Finding]:
+    """MZ307: each decision a draft leaves open, at its line (the list ``extract`` wrote as the
+    file's header)."""
+    from modelzoo_kit.loading import draft_problems
+
+    return [
+        RULES["MZ307"].finding(
+            shown,
+            problem.line,
+            f"{problem.field}: {problem.message}",
+            "decide it in deliverable.yaml; remove `draft: true` once none is left",
+            problem.column,
+        )
+        for problem in draft_problems(folder)
+    ]
 
 
 def _rendered(deliverable: Deliverable, folder: Path, lang: str) -> ReadmeDocument | None:

@@ -1,10 +1,13 @@
-"""A training script's argparse parameters, read from its source with :mod:`ast`.
+"""A training script's parameters (argparse, absl / ``tf.flags``, click), read with :mod:`ast`.
 
 The README's parameter table must say what the script really accepts, but importing the script
 would import torch (seconds, and a dependency the kit does not have). Deliverables build their
 parser with literal ``add_argument`` calls, so reading those calls is exact: flags, type, default,
-choices, whether required, and the help text. A value that is not a literal
-(``default=os.cpu_count()``) is shown as its source text.
+choices, whether required, and the help text. TensorFlow scripts define flags with absl
+(``flags.DEFINE_integer("batch_size", 32, "...")``, also as ``tf.flags`` / ``tf.app.flags``) and
+some scripts with click decorators (``@click.option("--lr", default=0.1)``); those are read the
+same way. A value that is not a literal (``default=os.cpu_count()``) is shown as its source
+text.
 """
 
 from __future__ import annotations
@@ -68,18 +71,101 @@ def read_parameters(script: Path, within: Path | None = None) -> list[ScriptPara
     calls = [
         node
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "add_argument"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
     ]
     calls.sort(key=lambda node: (node.lineno, node.col_offset))
     groups = _argument_groups(tree)
     parameters = []
     for call in calls:
-        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
-        group = groups.get(receiver.id) if isinstance(receiver, ast.Name) else None
-        parameters.append(_parameter(script, call, group))
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name == "add_argument" and isinstance(call.func, ast.Attribute):
+            receiver = call.func.value
+            group = groups.get(receiver.id) if isinstance(receiver, ast.Name) else None
+            parameters.append(_parameter(script, call, group))
+        elif name in _ABSL_TYPES:
+            found = _absl_flag(call, name)
+            if found is not None:
+                parameters.append(found)
+        elif name in ("option", "argument") and _is_click(call.func):
+            found = _click_parameter(call, name)
+            if found is not None:
+                parameters.append(found)
     return parameters
+
+
+#: absl / ``tf.flags`` / ``tf.app.flags`` definitions -> the type of their value.
+_ABSL_TYPES = {
+    "DEFINE_string": "str", "DEFINE_integer": "int", "DEFINE_float": "float",
+    "DEFINE_boolean": "bool", "DEFINE_bool": "bool", "DEFINE_enum": "str",
+    "DEFINE_list": "list", "DEFINE_multi_string": "str", "DEFINE_multi_integer": "int",
+}  # fmt: skip
+
+
+def _argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
+    found = next((k.value for k in call.keywords if k.arg == keyword), None)
+    if found is None and len(call.args) > position:
+        found = call.args[position]
+    return found
+
+
+def _absl_flag(call: ast.Call, kind: str) -> ScriptParameter | None:
+    """``flags.DEFINE_integer("batch_size", 32, "help")`` (absl, ``tf.flags``) as a parameter;
+    None when the name is not a literal."""
+    name = _argument(call, 0, "name")
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return None
+    default = _argument(call, 1, "default")
+    enum = _argument(call, 2, "enum_values") if kind == "DEFINE_enum" else None
+    help_node = _argument(call, 3 if kind == "DEFINE_enum" else 2, "help")
+    choices: tuple[str, ...] = ()
+    if isinstance(enum, ast.List | ast.Tuple):
+        choices = tuple(_source(element) for element in enum.elts)
+    no_default = default is None or (isinstance(default, ast.Constant) and default.value is None)
+    return ScriptParameter(
+        flags=(f"--{name.value}",),
+        help=_text(help_node) or "",
+        default=None if no_default or default is None else _source(default),
+        type=_ABSL_TYPES[kind],
+        choices=choices,
+        required=False,
+        action=None,
+        line=call.lineno,
+    )
+
+
+def _is_click(func: ast.expr) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "click"
+    )
+
+
+def _click_parameter(call: ast.Call, kind: str) -> ScriptParameter | None:
+    """``@click.option("--lr", default=0.1, help=...)`` or ``@click.argument("data")``."""
+    names = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    flags = [n.split("/")[0] for n in names if n.startswith("-")] if kind == "option" else names[:1]
+    if not flags:
+        return None
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    default = keywords.get("default")
+    flag = keywords.get("is_flag")
+    is_flag = isinstance(flag, ast.Constant) and flag.value is True
+    required = keywords.get("required")
+    no_default = default is None or (isinstance(default, ast.Constant) and default.value is None)
+    return ScriptParameter(
+        flags=tuple(flags),
+        help=_text(keywords.get("help")) or "",
+        default="False" if is_flag and no_default else (None if no_default or default is None
+                                                          else _source(default)),  # fmt: skip
+        type=_source(keywords["type"]) if "type" in keywords else None,
+        choices=(),
+        required=kind == "argument"
+        or (isinstance(required, ast.Constant) and required.value is True),
+        action="store_true" if is_flag else None,
+        line=call.lineno,
+    )
 
 
 def _argument_groups(tree: ast.AST) -> dict[str, str]:
