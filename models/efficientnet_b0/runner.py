@@ -212,7 +212,6 @@ class Run:
         self.stop = StopRequest()
         self.metrics = MetricsLog(None)
         self.ema: ModelEma | None = None
-        self.resume_checkpoint: dict | None = None
         self.saved_magnitude = 1.0  # largest weight at the start or last save; see save()
         self.classes: tuple[str, ...] = ()
         self.channels_last = (
@@ -322,67 +321,54 @@ class Run:
             return path if path.exists() else None
         return Path(self.args.resume).expanduser()
 
-    def read_pretrained(self) -> tuple[dict, str, dict]:
-        """(state dict, source format, training config or {}) of ``--pretrained``."""
+    def read_pretrained(self) -> weights.WeightsFile:
+        """``--pretrained``, read by the one reader, and refused if it is another variant."""
         path = Path(self.args.pretrained).expanduser()
-        obj = self.load_checkpoint(path)
-        config: dict = obj["config"] if ckpt.is_training_checkpoint(obj) else {}
-        state = ckpt.state_dict_of(obj, path)
-        fmt = self.args.pretrained_format
-        if fmt == "auto":
-            fmt = weights.detect_format(state)
-            if fmt is None:
-                example = next(iter(state), "<empty>")
-                raise CheckpointError(
-                    f"{path} is not an EfficientNet checkpoint or state dict of a known format "
-                    f"(first key {example!r}); pass --pretrained-format if it is one"
-                )
-        arch = config.get("arch") or weights.infer_arch(state)
+        pretrained = self.read_weights(path, self.args.pretrained_format)
+        arch = pretrained.arch
         if arch is not None and arch != self.args.arch:
             raise CheckpointError(
                 f"{path} holds {arch} weights, but this run builds {self.args.arch}; "
                 f"pass --arch {arch}"
             )
-        return state, fmt, config
+        return pretrained
 
-    def load_checkpoint(self, path: Path) -> dict:
-        """``ckpt.load``, telling the user when nothing proves the contents intact."""
-        loaded = ckpt.load(path)
+    def read_weights(self, path: Path, fmt: str = "auto") -> weights.WeightsFile:
+        """``weights.read_weights``, telling the user when nothing proves the contents intact."""
+        loaded = weights.read_weights(path, fmt)
         if not loaded.verified:
             self.log(
                 f"note: {path} carries no sha256 seal (written by another program or an older "
                 "train.py): its contents are unverified"
             )
-        return loaded.contents
+        return loaded
 
-    def resolve_padding(self, pretrained_format: str | None, saved_config: dict) -> str:
+    def model_settings(
+        self, pretrained: weights.WeightsFile | None, resumed: weights.WeightsFile | None
+    ) -> weights.ModelSettings:
+        """``--padding`` when given, else the rule of ``weights.settings_for`` for the weights."""
         if self.args.padding != "auto":
-            return self.args.padding
-        if saved_config.get("padding"):
-            return saved_config["padding"]
-        return "same" if pretrained_format == "lukemelas" else "symmetric"
+            return weights.ModelSettings.for_padding(self.args.padding)
+        source = resumed or pretrained
+        if source is None:
+            return weights.settings_for("ours")
+        return source.settings
 
-    def build_network(self, num_classes: int, padding: str):
+    def build_network(self, num_classes: int, settings: weights.ModelSettings):
         args = self.args
         torch.manual_seed(args.seed)
         random.seed(args.seed)
         return build_model(
             args.arch,
             num_classes=num_classes,
-            padding=padding,
+            padding=settings.padding,
+            bn_eps=settings.bn_eps,
+            bn_momentum=settings.bn_momentum,
             image_size=args.image_size,
             drop_rate=args.drop_rate,
             drop_path_rate=args.drop_path_rate,
             zero_init_last_bn=args.zero_init_last_bn,
         )
-
-    def load_pretrained_into(self, model, state: dict, fmt: str) -> None:
-        try:
-            weights.load_into(
-                model, state, source=fmt, source_name=str(self.args.pretrained), allow_new_head=True
-            )
-        except weights.WeightsMismatchError as exc:
-            raise CheckpointError(str(exc)) from None
 
     def config(self, padding: str, num_classes: int) -> dict:
         config = {k: v for k, v in vars(self.args).items() if k != "run"}
@@ -433,12 +419,9 @@ class Run:
             return f"the last good checkpoint {last} is kept"
         return "no checkpoint had been saved yet"
 
-    def restore(self, path: Path) -> None:
-        obj = self.resume_checkpoint
-        if obj is None:
-            obj = self.load_checkpoint(path)
-        self.resume_checkpoint = None  # free the host copy once it is in the model
-        if not ckpt.is_training_checkpoint(obj):
+    def restore(self, resumed: weights.WeightsFile) -> None:
+        obj, path = resumed.contents, resumed.path
+        if not resumed.is_training_checkpoint:
             raise CheckpointError(
                 f"{path} is a weights file, not a train.py checkpoint; pass it as --pretrained"
             )
@@ -521,17 +504,13 @@ class Run:
         if training:
             on_all_ranks(self.env, lambda: self.prepare_output_dir(resume_path))
 
-        pretrained_state, pretrained_format, pretrained_config = None, None, {}
-        if args.pretrained:
-            pretrained_state, pretrained_format, pretrained_config = self.read_pretrained()
-        resume_config: dict = {}
-        if resume_path is not None:
-            self.resume_checkpoint = self.load_checkpoint(resume_path)
-            resume_config = self.resume_checkpoint.get("config", {})
+        pretrained = self.read_pretrained() if args.pretrained else None
+        # A resume file is train.py's by definition; restore() refuses anything else by name.
+        resumed = self.read_weights(resume_path, "ours") if resume_path is not None else None
 
         loaders = None
         if not args.export_onnx:
-            loaders = self.build_loaders(pretrained_config.get("num_classes"))
+            loaders = self.build_loaders(pretrained.num_classes if pretrained else None)
             self.classes = loaders.classes
             num_classes = len(self.classes)
             if args.num_classes is not None and args.num_classes != num_classes:
@@ -539,21 +518,19 @@ class Run:
                     f"--num-classes {args.num_classes} but the dataset has {num_classes} classes"
                 )
         else:
-            num_classes = (
-                args.num_classes
-                or resume_config.get("num_classes")
-                or pretrained_config.get("num_classes")
-                or (weights.infer_num_classes(pretrained_state) if pretrained_state else None)
-                or 1000
-            )
-        padding = self.resolve_padding(pretrained_format, resume_config or pretrained_config)
+            recorded = resumed or pretrained
+            num_classes = args.num_classes or (recorded.num_classes if recorded else None) or 1000
+            del recorded
+        settings = self.model_settings(pretrained, resumed)
+        padding = settings.padding
         self.global_batch = args.batch_size * self.env.world_size
         self.run_config = self.config(padding, num_classes)
 
-        self.model = self.build_network(num_classes, padding)
-        if pretrained_state is not None:
-            self.load_pretrained_into(self.model, pretrained_state, pretrained_format)
-            self.log(f"loaded {pretrained_format} weights from {args.pretrained}")
+        self.model = self.build_network(num_classes, settings)
+        if pretrained is not None:
+            weights.load_weights_into(self.model, pretrained, allow_new_head=True)
+            self.log(f"loaded {pretrained.format} weights from {args.pretrained}")
+        del pretrained  # the host copy is in the model now
         if args.freeze_backbone:
             for param in self.model.backbone_parameters():
                 param.requires_grad_(False)
@@ -578,8 +555,9 @@ class Run:
         self.scaler = LossScaler(
             self.plan.loss_scale_mode, self.plan.initial_scale, device=self.device
         )
-        if resume_path is not None:
-            self.restore(resume_path)
+        if resumed is not None:
+            self.restore(resumed)
+            del resumed
 
         self.log(
             f"{args.arch}: {sum(p.numel() for p in self.model.parameters()):,} parameters, "

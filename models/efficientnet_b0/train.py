@@ -164,8 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--pretrained-format",
         default="auto",
-        choices=("auto", "efficientnet", "lukemelas", "torchvision"),
-        help="format of --pretrained (auto: detected from its keys)",
+        choices=("auto", "ours", "timm", "efficientnet", "lukemelas", "torchvision"),
+        help="program that wrote --pretrained; decides padding and BN settings (lukemelas: TF "
+        "same padding, BN eps 1e-3; the others symmetric, 1e-5; ours: as recorded). auto: "
+        "detected from its keys; efficientnet: timm's key names, ours for a train.py checkpoint",
     )
     model.add_argument(
         "--freeze-backbone",
