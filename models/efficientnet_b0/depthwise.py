@@ -64,15 +64,19 @@ def _define_ops():
     def depthwise_conv2d_backward(
         grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int
     ) -> tuple[Tensor, Tensor]:
+        # Under CPU autocast the forward convolution ran in grad's dtype (bfloat16) while x or
+        # weight may be float32; backward runs without autocast, so it casts as autocast did and
+        # returns each gradient in its input's dtype.
+        compute = grad.dtype
         grad_weight = None
-        if x.dtype == torch.float32 and _memory_format_of(x) == torch.channels_last:
+        if compute == x.dtype == torch.float32 and _memory_format_of(x) == torch.channels_last:
             grad_weight = cpu_kernels.depthwise_weight_grad(
                 x, grad, weight.shape[-1], stride, padding
             )
         grad_x, onednn_grad_weight, _ = torch.ops.aten.convolution_backward(
             grad,
-            x,
-            weight,
+            x.to(compute),
+            weight.to(compute),
             None,
             [stride, stride],
             [padding, padding],
@@ -83,8 +87,9 @@ def _define_ops():
             [True, grad_weight is None, False],
         )
         if grad_weight is None:
-            grad_weight = onednn_grad_weight
-        return grad_x.contiguous(memory_format=_memory_format_of(x)), grad_weight.contiguous()
+            grad_weight = onednn_grad_weight.to(weight.dtype)
+        grad_x = grad_x.to(x.dtype).contiguous(memory_format=_memory_format_of(x))
+        return grad_x, grad_weight.contiguous()
 
     @depthwise_conv2d_backward.register_fake
     def _(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int):
