@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Saving a run's ``TrainingState`` to ``--output-dir`` and restoring it from a checkpoint.
 
 The file format, seal and atomic write are ``checkpoint.py``'s; reading is ``weights.py``'s

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Depthwise convolution as an opaque custom op for CPU training under torch.compile.
 
 Why: compiling EfficientNet's training step for CPU, inductor hands several depthwise
@@ -10,8 +12,8 @@ the surrounding BatchNorm/SiLU/SE arithmetic is still fused around them. Numeric
 unchanged (the same kernels compute the same values).
 
 The backward takes the weight gradient of channels-last float32 tensors from the hand-written
-kernel in ``cpu_kernels`` when it can be built (about 3x faster than oneDNN's over B0), and
-oneDNN's otherwise.
+kernel in ``cpu_kernels`` when it can be built (faster than oneDNN's over B0: bench/README.md),
+and oneDNN's otherwise.
 
 Used only where it helps: CPU tensors with autograd recording. Inference, ONNX export and
 other devices (CUDA, NPU) call ``F.conv2d`` directly.

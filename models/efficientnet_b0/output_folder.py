@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """The output-folder policy: which checkpoint ``--resume`` means, and never overwriting a run.
 
 A folder that holds ``last.pt`` or ``best.pt`` belongs to a run; a new run there is refused (it

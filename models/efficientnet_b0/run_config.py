@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """The run's configuration: train.py's arguments, typed and checked once, recorded in checkpoints.
 
 ``RunConfig.from_args`` is the only place that reads argparse's namespace; every other module

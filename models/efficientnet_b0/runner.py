@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """What ``train.py`` does once its arguments are parsed: set up, then evaluate, export or train.
 
 The parts live in their own modules: ``run_config`` (the typed configuration), ``output_folder``

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Train, evaluate, fine-tune and export EfficientNet on NPU, CUDA or CPU -- the one entry point.
 
 Examples (run from this folder)::
@@ -196,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-allocator",
         choices=("retain", "system"),
         default="retain",
-        help="CPU runs: keep freed memory in the process for reuse (retain, about 1.25x "
-        "faster steps: no page faults per step) or glibc's defaults (system)",
+        help="CPU runs: keep freed memory in the process for reuse (retain: no page faults "
+        "per step, faster; see bench/README.md) or glibc's defaults (system)",
     )
     model.add_argument(
         "--sync-bn",

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """The epoch loop: steps, logging, metrics, EMA, interval saves, evaluation, stopping on a signal.
 
 ``TrainingLoop`` is made with everything it uses (the run's context and training state, the

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Everything a checkpoint saves and restores, built once before a run evaluates, exports or trains.
 
 ``TrainingState`` is complete when made (``build_training_state``): the model, its wrapped

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Weights interchange: lukemelas, torchvision and timm state dicts into our EfficientNet.
 
 Our keys are timm's, so timm checkpoints load as they are. lukemelas/efficientnet_pytorch and
