@@ -17,9 +17,16 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# The deliverable's tests live in its folder (they travel with it); their helper module
+# ``effnet_support`` is shared with the kit's tests of the bundled deliverable.
+DELIVERABLE_TESTS = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0" / "tests"
+if str(DELIVERABLE_TESTS) not in sys.path:
+    sys.path.insert(0, str(DELIVERABLE_TESTS))
 
 SCOPE_VARIABLE = "MODELZOO_TEST_SCOPE"
 SCOPES = ("all", "kit")

@@ -1,5 +1,7 @@
 """The two test scopes (tests/conftest.py): the whole suite never skips torch tests silently, and
-the kit scope leaves out exactly the tests marked ``needs_torch``, saying how many."""
+the kit scope leaves out exactly the tests marked ``needs_torch``, saying how many; the
+deliverable's own tests (models/efficientnet_b0/tests) run in the whole suite and not in the kit
+scope."""
 
 from __future__ import annotations
 
@@ -9,9 +11,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import module_needs_torch
 
 CONFTEST = Path(__file__).with_name("conftest.py")
+
+
+def _load_conftest():
+    """This folder's conftest by its path: ``import conftest`` may find the deliverable's."""
+    spec = importlib.util.spec_from_file_location("kit_conftest", CONFTEST)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+module_needs_torch = _load_conftest().module_needs_torch
 
 
 @pytest.mark.parametrize(
@@ -68,3 +81,15 @@ def test_an_unknown_scope_is_a_usage_error(tmp_path):
     result = run_pytest(tmp_path, "most")
     assert result.returncode == 4
     assert "MODELZOO_TEST_SCOPE='most': expected one of all, kit" in result.stderr
+
+
+def test_the_deliverables_own_tests_are_in_the_suite_and_left_out_of_the_kit_scope():
+    root = CONFTEST.parents[1]
+    assert '"models/efficientnet_b0/tests"' in (root / "pyproject.toml").read_text()
+    env = {"PATH": "/usr/bin:/bin", "MODELZOO_TEST_SCOPE": "kit"}
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only",
+         "models/efficientnet_b0/tests"], capture_output=True, text=True, env=env, cwd=root)
+    assert collected.returncode == 0, collected.stdout
+    assert "test_scripts.py" in collected.stdout  # no torch needed: it runs in the kit scope
+    assert "test_checkpoint.py" not in collected.stdout  # marked needs_torch: left out

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Files that are always the old version or the new one, never half of either.
 
 Why one place: checkpoints, exported weights and ONNX models are all written the same way -- a

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """BatchNorm followed by SiLU for CPU training, as one hand-written kernel.
 
 Why: ATen runs the pair as two ops. The forward passes over the activation about five times
@@ -5,9 +7,8 @@ Why: ATen runs the pair as two ops. The forward passes over the activation about
 SiLU's backward (one more activation-sized tensor per pair), and the backward passes over it
 about eight times. ``csrc/batchnorm_silu_cpu.cpp`` reads x twice and writes once in the forward,
 and in the backward recomputes the normalised value from x and finishes the input gradient in
-place: six passes. B0 has 33 such pairs, on its largest activations; measured on 2 CPU threads
-(batch 32, 224 px) they take about 30 % less time than ATen's pair, and the training step's
-peak memory drops by the tensors autograd no longer keeps.
+place: six passes. B0 has 33 such pairs, on its largest activations, so the pair's time and
+the tensors autograd no longer keeps matter to the whole step (figures: bench/README.md).
 
 Semantics are ``nn.BatchNorm2d``'s in training mode: normalisation with the biased batch
 variance, running statistics updated with the unbiased one by ``momentum`` (or the cumulative

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Checkpoints that survive crashes and are never trusted blindly: atomic, sealed, safe to load.
 
 Writing: a save goes through ``atomic_file.atomic_path`` (a temporary file in the target's folder,

@@ -1,11 +1,12 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Keep freed host memory in the process, so CPU training does not page-fault every step.
 
 Why: PyTorch's CPU tensors come straight from ``malloc``. glibc serves every block over its
 mmap threshold (at most 32 MB) with a fresh ``mmap`` and returns it with ``munmap`` when the
 tensor dies, so each training step maps, zero-fills and unmaps every large activation again:
-about 3 GB per step for EfficientNet-B0 at batch 32, 224 px. Measured on 2 CPU threads that is
-a fifth of the step (eager channels_last: 19.3 img/s with glibc's defaults, 24.2 retained;
-bench/README.md).
+about 3 GB per step for EfficientNet-B0 at batch 32, 224 px, a large part of the step
+(measured in bench/README.md).
 Serving large blocks from the heap and never trimming it (``M_MMAP_MAX=0``,
 ``M_TRIM_THRESHOLD`` at its maximum) lets the next step reuse the same pages, which is what
 jemalloc or tcmalloc under ``LD_PRELOAD`` would give, without a preload or a new dependency.

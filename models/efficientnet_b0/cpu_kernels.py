@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Hand-written CPU kernels (``csrc/``), compiled on first use by the machine's C++ compiler.
 
 Why: a few of EfficientNet's CPU kernels are far slower in PyTorch than the arithmetic needs.

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Datasets, transforms, samplers and loaders.
 
 Three sources share one interface: an ImageFolder tree (``train/<class>/*.jpg``, ``val/<class>/``;

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """The built-in demo dataset: ten classes of procedurally drawn shapes and textures.
 
 Why it exists: so that ``python train.py`` trains, evaluates and checkpoints on any machine with

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Depthwise convolution as an opaque custom op for CPU training under torch.compile.
 
 Why: compiling EfficientNet's training step for CPU, inductor hands several depthwise
@@ -10,8 +12,8 @@ the surrounding BatchNorm/SiLU/SE arithmetic is still fused around them. Numeric
 unchanged (the same kernels compute the same values).
 
 The backward takes the weight gradient of channels-last float32 tensors from the hand-written
-kernel in ``cpu_kernels`` when it can be built (about 3x faster than oneDNN's over B0), and
-oneDNN's otherwise.
+kernel in ``cpu_kernels`` when it can be built (faster than oneDNN's over B0: bench/README.md),
+and oneDNN's otherwise.
 
 Used only where it helps: CPU tensors with autograd recording. Inference, ONNX export and
 other devices (CUDA, NPU) call ``F.conv2d`` directly.
@@ -64,15 +66,19 @@ def _define_ops():
     def depthwise_conv2d_backward(
         grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int
     ) -> tuple[Tensor, Tensor]:
+        # Under CPU autocast the forward convolution ran in grad's dtype (bfloat16) while x or
+        # weight may be float32; backward runs without autocast, so it casts as autocast did and
+        # returns each gradient in its input's dtype.
+        compute = grad.dtype
         grad_weight = None
-        if x.dtype == torch.float32 and _memory_format_of(x) == torch.channels_last:
+        if compute == x.dtype == torch.float32 and _memory_format_of(x) == torch.channels_last:
             grad_weight = cpu_kernels.depthwise_weight_grad(
                 x, grad, weight.shape[-1], stride, padding
             )
         grad_x, onednn_grad_weight, _ = torch.ops.aten.convolution_backward(
             grad,
-            x,
-            weight,
+            x.to(compute),
+            weight.to(compute),
             None,
             [stride, stride],
             [padding, padding],
@@ -83,8 +89,9 @@ def _define_ops():
             [True, grad_weight is None, False],
         )
         if grad_weight is None:
-            grad_weight = onednn_grad_weight
-        return grad_x.contiguous(memory_format=_memory_format_of(x)), grad_weight.contiguous()
+            grad_weight = onednn_grad_weight.to(weight.dtype)
+        grad_x = grad_x.to(x.dtype).contiguous(memory_format=_memory_format_of(x))
+        return grad_x, grad_weight.contiguous()
 
     @depthwise_conv2d_backward.register_fake
     def _(grad: Tensor, x: Tensor, weight: Tensor, stride: int, padding: int):

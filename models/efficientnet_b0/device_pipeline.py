@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Decode and augment ImageFolder JPEGs on the training device (``--data-pipeline device``).
 
 At several thousand images per second the CPU pipeline (PIL decode, crop, flip, normalise in

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Device selection, mixed precision and loss scaling for NPU, CUDA and CPU.
 
 ``torch_npu`` (the Ascend adapter) is imported only when an NPU is asked for or probed, so this

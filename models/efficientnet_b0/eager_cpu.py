@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """When the hand-written CPU paths may replace PyTorch's ops.
 
 Why one place: the fused squeeze-excitation (``squeeze_excite``) and the BatchNorm+SiLU kernel

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """One training step and one evaluation pass: the arithmetic, nothing about files or flags."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """User-facing errors of the training pipeline.
 
 ``train.py`` catches ``TrainingError`` and prints its message as one line (no traceback), so every

@@ -1,13 +1,17 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """ONNX export of a trained EfficientNet, checked against PyTorch with onnxruntime.
 
-Usage (from this folder)::
+The command is train.py's (run from this folder)::
 
-    python export.py --checkpoint output/best.pth --output efficientnet_b0.onnx
+    python train.py --pretrained runs/b0/best.pt --export-onnx efficientnet_b0.onnx
 
-The architecture, class count and padding are read from the checkpoint when it records them
-(``config``) or inferred from its tensors; flags override. The file is written to a temporary
+train.py reads the weights with ``weights.read_weights`` and builds the network their format
+needs (``weights.settings_for``: TF "same" padding for lukemelas weights), exactly as it does to
+train, evaluate or fine-tune, then calls ``export_onnx`` here. The file is written to a temporary
 name and renamed only after onnxruntime reproduced PyTorch's logits on a sample batch, so a
-failed export never leaves a half-written or wrong model behind.
+failed export never leaves a half-written or wrong model behind. ``python export.py --checkpoint
+X --output Y [train.py options]`` is an alias of that command, kept for older instructions.
 
 Ascend inference: ONNX -> OM with ATC
 -------------------------------------
@@ -34,23 +38,13 @@ import copy
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import checkpoint as ckpt
 import torch
 from atomic_file import atomic_path
-from efficientnet import ARCH_IMAGE_SIZE, PADDING_STYLES, UnknownArchitectureError, build_model
-from errors import CheckpointError
 from torch import nn
-from weights import (
-    WeightsMismatchError,
-    infer_arch,
-    infer_num_classes,
-    load_into,
-    strip_wrappers,
-)
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
@@ -170,106 +164,25 @@ def _max_abs_diff(model: nn.Module, path: Path, sample: torch.Tensor) -> float:
 # ----------------------------------------------------------------------------- command line
 
 
-@dataclass(frozen=True)
-class CheckpointContents:
-    state_dict: dict[str, torch.Tensor]
-    config: Mapping[str, object]
-    verified: bool  # a sha256 seal proved the file intact (see checkpoint.py)
-
-
-def read_checkpoint(path: Path) -> CheckpointContents:
-    """A weights file or a training checkpoint, read by ``checkpoint.load`` (the one reader)."""
-    loaded = ckpt.load(path)
-    contents = loaded.contents
-    config = contents.get("config") if isinstance(contents.get("config"), Mapping) else {}
-    state = strip_wrappers(ckpt.state_dict_of(contents, path))
-    return CheckpointContents(state, config or {}, loaded.verified)
-
-
-def _config_value(config: Mapping[str, object], *names: str) -> object | None:
-    for name in names:
-        if config.get(name) is not None:
-            return config[name]
-    return None
-
-
-def build_parser() -> argparse.ArgumentParser:
+def alias_arguments(argv: Sequence[str] | None = None) -> list[str]:
+    """This alias's ``--checkpoint X --output Y [...]`` as train.py's arguments."""
     parser = argparse.ArgumentParser(
-        description="Export an EfficientNet checkpoint to ONNX and check it with onnxruntime."
+        prog="export.py",
+        description="Alias of: python train.py --pretrained CHECKPOINT --export-onnx OUTPUT "
+        "[train.py options]",
     )
-    parser.add_argument("--checkpoint", required=True, type=Path, help="weights or checkpoint file")
-    parser.add_argument("--output", required=True, type=Path, help="ONNX file to write")
-    parser.add_argument("--arch", default=None, help="architecture (default: from checkpoint)")
-    parser.add_argument("--num-classes", type=int, default=None, help="default: from checkpoint")
-    parser.add_argument(
-        "--padding", choices=PADDING_STYLES, default=None, help="default: from checkpoint config"
-    )
-    parser.add_argument("--image-size", type=int, default=None, help="default: the arch's size")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
-    parser.add_argument(
-        "--static-batch", action="store_true", help="fix the batch size instead of a dynamic axis"
-    )
-    parser.add_argument("--batch-size", type=int, default=1, help="sample batch for the check")
-    parser.add_argument("--atol", type=float, default=1e-4, help="allowed logit difference")
-    return parser
+    parser.add_argument("--checkpoint", required=True, help="weights or checkpoint file")
+    parser.add_argument("--output", required=True, help="ONNX file to write")
+    args, rest = parser.parse_known_args(argv)
+    return ["--pretrained", args.checkpoint, "--export-onnx", args.output, *rest]
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        contents = read_checkpoint(args.checkpoint)
-        if not contents.verified:
-            print(
-                f"note: {args.checkpoint} carries no sha256 seal (written by another program or "
-                "an older train.py): its contents are unverified"
-            )
-        config = contents.config
-        arch = str(
-            args.arch
-            or _config_value(config, "arch", "model")
-            or infer_arch(contents.state_dict)
-            or ""
-        )
-        if not arch:
-            raise CheckpointError(
-                f"{args.checkpoint}: not an EfficientNet checkpoint (no stem weights); "
-                "pass --arch if it is one"
-            )
-        num_classes = args.num_classes or infer_num_classes(contents.state_dict) or 1000
-        padding = args.padding or str(_config_value(config, "padding") or "symmetric")
-        image_size = args.image_size or int(
-            _config_value(config, "image_size", "crop_size")
-            or ARCH_IMAGE_SIZE.get(arch.replace("-", "_"), 224)
-        )
-        model = build_model(
-            arch,
-            num_classes=num_classes,
-            padding=padding,  # type: ignore[arg-type]  # validated by build_model
-            image_size=image_size,
-        )
-        load_into(model, contents.state_dict, source_name=str(args.checkpoint))
-        result = export_onnx(
-            model,
-            args.output,
-            image_size=image_size,
-            batch_size=args.batch_size,
-            dynamic_batch=not args.static_batch,
-            opset=args.opset,
-            atol=args.atol,
-        )
-    except (CheckpointError, WeightsMismatchError, UnknownArchitectureError, ValueError) as error:
-        print(f"export: error: {error}", file=sys.stderr)
-        return 2
-    except OnnxExportError as error:
-        print(f"export: error: {error}", file=sys.stderr)
-        return 1
-    print(
-        f"wrote {result.path} ({arch}, {num_classes} classes, {padding} padding, "
-        f"{image_size}x{image_size}, opset {result.opset}, "
-        f"{'dynamic' if result.dynamic_batch else 'static'} batch); "
-        f"onnxruntime matches PyTorch to {result.max_abs_diff:.2e}"
-    )
-    return 0
+    import train
+
+    arguments = alias_arguments(argv)
+    print("export.py is an alias of: python train.py " + " ".join(arguments), flush=True)
+    return train.main(arguments)
 
 
 if __name__ == "__main__":

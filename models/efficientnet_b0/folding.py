@@ -1,11 +1,12 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """CPU inference with every BatchNorm folded into the convolution before it.
 
 Why: in eval mode a BatchNorm is a fixed per-channel affine map, so ``bn(conv(x))`` is one
 convolution with scaled weights and a bias. Folding removes a full read and write of every
 activation (49 BatchNorms in B0), and oneDNN's fused post-ops (``mkldnn._convolution_pointwise``)
 then apply the SiLU and the residual addition inside the convolution as well, so a block's
-projection writes its output once. Measured on 2 CPU threads, batch 32, 224 px: about 1.15x the
-eval throughput of the unfolded model (``bench/bench_training_speed.py``).
+projection writes its output once (the gain is measured in bench/README.md).
 
 Same numerics up to float rounding (the folded weight is ``w * gamma / sqrt(var + eps)``, about
 1e-7 relative); the module's parameters and buffers are never modified, so training, state

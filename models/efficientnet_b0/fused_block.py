@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """CPU inference of a whole EfficientNet block in one kernel (``csrc/mbconv_cpu.cpp``).
 
 Why: in eval, a block's 1x1 expansion writes the network's largest activations (154 MB for B0's
@@ -5,8 +7,7 @@ first expanding block at batch 32), and the depthwise convolution, the squeeze-e
 its scaling and the projection each read them back. The kernel computes the expanded rows into
 a buffer that stays in cache, runs the depthwise convolution from there, sums the pool on the
 way, and projects each image as soon as it is done, with its gate folded into the projection
-weight. Over B0 at batch 32 on 2 threads, eval runs 1.34x faster than with folding alone
-(``bench/README.md``).
+weight (the gain over folding alone is measured in bench/README.md).
 
 Where folding the gate would cost more than it saves (``projection_in_kernel``: 7x7 maps in
 B0), the kernel stops after the squeeze-excitation and oneDNN's folded convolution projects,

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Optimiser, learning-rate schedule and weight EMA of the template recipe.
 
 SGD with momentum 0.9; weight decay 1e-4 on convolution and linear weights only (BN parameters and

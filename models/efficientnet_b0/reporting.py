@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """What a run tells people and tools: progress bar, log lines, JSON-lines metrics, zoo summary.
 
 Only rank 0 reports. A progress bar (tqdm) is drawn per epoch when stderr is a terminal; the log

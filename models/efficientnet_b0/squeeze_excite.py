@@ -1,13 +1,14 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Squeeze-and-excitation for CPU training, with one pass for its input gradient instead of four.
 
 Why: ``x * gate(x.mean((2, 3)))`` differentiated op by op makes autograd write the gradient of
 the multiplication (``grad * gate``), expand the mean's gradient to a full-size tensor, and add
 the two: three full-size tensors written and read for every block's largest activation. Both
 terms are known at once, so this function writes ``dx = grad * gate + d_mean / (H * W)`` with a
-single broadcasting ``addcmul``. Measured on 2 CPU threads (eager channels_last, batch 32,
-224 px): about 4% of the training step. The gate's own layers are tiny (pooled vectors), so
-their gradients are written out by hand below; ``tests/test_squeeze_excite.py`` checks them with
-``gradcheck``.
+single broadcasting ``addcmul`` (its share of the step: bench/README.md). The gate's own
+layers are tiny (pooled vectors), so their gradients are written out by hand below;
+``tests/test_squeeze_excite.py`` checks them with ``gradcheck``.
 
 Same values as the module path up to float rounding; used only for CPU float32 training in
 eager mode (``torch.compile`` fuses the plain ops itself, and other devices keep them).

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Train, evaluate, fine-tune and export EfficientNet on NPU, CUDA or CPU -- the one entry point.
 
 Examples (run from this folder)::
@@ -164,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--pretrained-format",
         default="auto",
-        choices=("auto", "efficientnet", "lukemelas", "torchvision"),
-        help="format of --pretrained (auto: detected from its keys)",
+        choices=("auto", "ours", "timm", "efficientnet", "lukemelas", "torchvision"),
+        help="program that wrote --pretrained; decides padding and BN settings (lukemelas: TF "
+        "same padding, BN eps 1e-3; the others symmetric, 1e-5; ours: as recorded). auto: "
+        "detected from its keys; efficientnet: timm's key names, ours for a train.py checkpoint",
     )
     model.add_argument(
         "--freeze-backbone",
@@ -194,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-allocator",
         choices=("retain", "system"),
         default="retain",
-        help="CPU runs: keep freed memory in the process for reuse (retain, about 1.25x "
-        "faster steps: no page faults per step) or glibc's defaults (system)",
+        help="CPU runs: keep freed memory in the process for reuse (retain: no page faults "
+        "per step, faster; see bench/README.md) or glibc's defaults (system)",
     )
     model.add_argument(
         "--sync-bn",

@@ -1,3 +1,5 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Weights interchange: lukemelas, torchvision and timm state dicts into our EfficientNet.
 
 Our keys are timm's, so timm checkpoints load as they are. lukemelas/efficientnet_pytorch and
@@ -7,9 +9,12 @@ right shape. A checkpoint of another architecture (another variant, a ResNet, a 
 without ``allow_new_head``) fails with ``WeightsMismatchError`` naming the keys and shapes that
 do not fit, instead of PyTorch's long ``load_state_dict`` traceback.
 
-Which padding the weights need: lukemelas's were trained in TensorFlow with "same" padding and BN
-eps 1e-3 (``build_model(padding="same")``); torchvision's and timm's ``efficientnet_b0`` use
-symmetric padding and eps 1e-5 (the default). ``model_for_state_dict`` builds the right one.
+Which network the weights need is one rule, ``settings_for``, by the format that wrote them:
+lukemelas's were trained in TensorFlow with "same" padding and BN eps 1e-3 / momentum 0.01;
+torchvision's and timm's ``efficientnet_b0`` use symmetric padding and PyTorch's eps 1e-5 /
+momentum 0.1; a train.py checkpoint ("ours") records the padding it was trained with. Training,
+evaluation, fine-tuning and export all read a file with ``read_weights`` and build with these
+settings, so no path can pair lukemelas weights with symmetric padding by falling back.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -27,16 +33,30 @@ from efficientnet import (
     B0_HEAD_CHANNELS,
     B0_STAGES,
     B0_STEM_CHANNELS,
+    PADDING_STYLES,
     DepthwiseSeparable,
     EfficientNet,
+    Padding,
     build_model,
+    default_bn_settings,
     round_channels,
     round_repeats,
 )
+from errors import CheckpointError
 from torch import nn
 
+# How a state dict names its tensors ("efficientnet": timm's names, which are also ours).
 SourceFormat = Literal["efficientnet", "lukemelas", "torchvision"]
 SOURCE_FORMATS: tuple[str, ...] = ("efficientnet", "lukemelas", "torchvision")
+# Which program wrote the weights: decides the padding and BN settings (``settings_for``).
+WeightsFormat = Literal["ours", "timm", "lukemelas", "torchvision"]
+WEIGHTS_FORMATS: tuple[str, ...] = ("ours", "timm", "lukemelas", "torchvision")
+_KEY_NAMING: dict[str, SourceFormat] = {
+    "ours": "efficientnet",
+    "timm": "efficientnet",
+    "lukemelas": "lukemelas",
+    "torchvision": "torchvision",
+}
 MAX_LISTED = 8
 SE_REDUCE_KEY = re.compile(r"(se\.conv_reduce|_se_reduce|\.fc1)\.weight$")
 
@@ -284,13 +304,17 @@ def model_for_state_dict(
     source_name: str = "state dict",
     **model_kwargs,
 ) -> EfficientNet:
-    """Build the model these weights need (padding by format) and load them into it.
+    """Build the model these in-memory weights need (``settings_for``) and load them into it.
 
     ``num_classes`` other than the checkpoint's keeps a new, freshly initialised classifier.
     """
     source = detect_format(state_dict)
+    fmt = weights_format_of(state_dict, training_checkpoint=False) or "timm"
     if "padding" not in model_kwargs:
-        model_kwargs["padding"] = "same" if source == "lukemelas" else "symmetric"
+        settings = settings_for(fmt)
+        model_kwargs.update(
+            padding=settings.padding, bn_eps=settings.bn_eps, bn_momentum=settings.bn_momentum
+        )
     stored_classes = infer_num_classes(state_dict)
     classes = num_classes or stored_classes or 1000
     model = build_model(arch, num_classes=classes, **model_kwargs)
@@ -301,6 +325,143 @@ def model_for_state_dict(
         source_name=source_name,
         allow_new_head=stored_classes is not None and classes != stored_classes,
     )
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What the weights' format decides about the network that runs them."""
+
+    padding: Padding
+    bn_eps: float
+    bn_momentum: float
+
+    @classmethod
+    def for_padding(cls, padding: str) -> ModelSettings:
+        if padding not in PADDING_STYLES:
+            raise CheckpointError(f"padding must be one of {PADDING_STYLES}, not {padding!r}")
+        eps, momentum = default_bn_settings(padding)  # type: ignore[arg-type]  # checked above
+        return cls(padding, eps, momentum)  # type: ignore[arg-type]
+
+
+def settings_for(fmt: WeightsFormat, config: Mapping[str, object] | None = None) -> ModelSettings:
+    """The one rule: padding and BN constants by the format that wrote the weights.
+
+    lukemelas: TF "same" with eps 1e-3; torchvision and timm: symmetric with eps 1e-5; ours: the
+    padding the run recorded in its ``config`` (symmetric for a run that recorded none).
+    """
+    if fmt == "lukemelas":
+        return ModelSettings.for_padding("same")
+    if fmt == "ours":
+        return ModelSettings.for_padding(str((config or {}).get("padding") or "symmetric"))
+    return ModelSettings.for_padding("symmetric")
+
+
+def weights_format_of(state_dict: Mapping[str, torch.Tensor], training_checkpoint: bool):
+    """The program that wrote ``state_dict``: from its key names, and whether train.py's file."""
+    naming = detect_format(state_dict)
+    if naming == "efficientnet":
+        return "ours" if training_checkpoint else "timm"
+    return naming
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A checkpoint or weights file as every command reads it (``read_weights``)."""
+
+    path: Path
+    contents: dict  # all the file holds: a train.py checkpoint's optimizer, progress, rng ...
+    state_dict: dict[str, torch.Tensor]  # the model's weights, unwrapped, prefixes stripped
+    format: WeightsFormat
+    verified: bool  # a sha256 seal proved the file intact (see checkpoint.py)
+
+    @property
+    def is_training_checkpoint(self) -> bool:
+        return ckpt.is_training_checkpoint(self.contents)
+
+    @property
+    def config(self) -> dict:
+        """The run configuration a train.py checkpoint records; {} for other programs' files."""
+        return self.contents["config"] if self.is_training_checkpoint else {}
+
+    @property
+    def settings(self) -> ModelSettings:
+        return settings_for(self.format, self.config)
+
+    @property
+    def arch(self) -> str | None:
+        return self.config.get("arch") or infer_arch(self.state_dict)
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.config.get("num_classes") or infer_num_classes(self.state_dict)
+
+
+def read_weights(path: str | os.PathLike[str], fmt: str = "auto") -> WeightsFile:
+    """The one reader of weights for training, evaluation, fine-tuning and export.
+
+    ``checkpoint.load`` checks the seal and reads with ``weights_only``; this unwraps the state
+    dict and decides its format: ``fmt`` "auto" detects it from the keys, "efficientnet" (timm's
+    key names) means ours for a train.py checkpoint and timm's otherwise. Raises
+    ``CheckpointError`` naming the file for anything that is not EfficientNet weights.
+    """
+    path = Path(path)
+    loaded = ckpt.load(path)
+    training = ckpt.is_training_checkpoint(loaded.contents)
+    state = strip_wrappers(ckpt.state_dict_of(loaded.contents, path))
+    if fmt in ("auto", "efficientnet"):
+        detected = weights_format_of(state, training)
+        if detected is None and fmt == "auto":
+            example = next(iter(state), "<empty>")
+            raise CheckpointError(
+                f"{path} is not an EfficientNet checkpoint or state dict of a known format "
+                f"(first key {example!r}); pass --pretrained-format if it is one"
+            )
+        fmt = detected or ("ours" if training else "timm")
+    if fmt not in WEIGHTS_FORMATS:
+        raise CheckpointError(f"unknown weights format {fmt!r}; use one of {WEIGHTS_FORMATS}")
+    return WeightsFile(path, loaded.contents, state, fmt, loaded.verified)  # type: ignore[arg-type]
+
+
+def model_for_weights(
+    weights: WeightsFile,
+    arch: str | None = None,
+    num_classes: int | None = None,
+    padding: str | None = None,
+    **model_kwargs,
+) -> EfficientNet:
+    """Build the network ``weights`` need (``settings_for``) and load them into it.
+
+    ``padding`` other than None overrides the rule (the BN constants follow it); a
+    ``num_classes`` other than the file's keeps a new, freshly initialised classifier.
+    """
+    settings = weights.settings if padding is None else ModelSettings.for_padding(padding)
+    stored_classes = weights.num_classes
+    classes = num_classes or stored_classes or 1000
+    model = build_model(
+        arch or weights.arch or "efficientnet_b0",
+        num_classes=classes,
+        padding=settings.padding,
+        bn_eps=settings.bn_eps,
+        bn_momentum=settings.bn_momentum,
+        **model_kwargs,
+    )
+    return load_weights_into(model, weights, allow_new_head=classes != stored_classes)
+
+
+def load_weights_into(
+    model: EfficientNet, weights: WeightsFile, allow_new_head: bool = False
+) -> EfficientNet:
+    """``load_into`` for a file read by ``read_weights``: a mismatch is a ``CheckpointError``."""
+    try:
+        return load_into(
+            model,
+            weights.state_dict,
+            source=_KEY_NAMING[weights.format],
+            source_name=str(weights.path),
+            allow_new_head=allow_new_head,
+        )
+    except WeightsMismatchError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def save_state_dict(model: nn.Module, path: str | os.PathLike[str]) -> Path:
@@ -321,6 +482,9 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 __all__ = [
     "SOURCE_FORMATS",
+    "WEIGHTS_FORMATS",
+    "ModelSettings",
+    "WeightsFile",
     "WeightsMismatchError",
     "convert_state_dict",
     "detect_format",
@@ -328,8 +492,12 @@ __all__ = [
     "infer_num_classes",
     "load_into",
     "load_state_dict_file",
+    "load_weights_into",
     "model_for_state_dict",
+    "model_for_weights",
     "module_renames",
+    "read_weights",
     "save_state_dict",
+    "settings_for",
     "strip_wrappers",
 ]

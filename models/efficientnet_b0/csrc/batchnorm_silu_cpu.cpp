@@ -1,3 +1,5 @@
+// Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+// see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 // Training-mode BatchNorm (batch statistics) followed by SiLU, forward and backward, on
 // channels-last (NHWC) float32 CPU tensors.
 //

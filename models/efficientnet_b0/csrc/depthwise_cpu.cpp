@@ -1,3 +1,5 @@
+// Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+// see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 // Weight gradient of a depthwise convolution on channels-last (NHWC) float32 CPU tensors.
 //
 // grad_weight[c, i, j] = sum over n, oh, ow of x[n, oh*s + i - p, ow*s + j - p, c] * grad[n, oh, ow, c]

@@ -1,3 +1,5 @@
+// Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+// see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 // The hand-written CPU kernels of this deliverable; bindings.cpp exposes them to Python.
 #pragma once
 

@@ -1,3 +1,5 @@
+// Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+// see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 // CPU inference of EfficientNet's blocks on channels-last float32 tensors: the 1x1 expansion
 // (+ bias, SiLU; absent in the first stage's blocks), the depthwise convolution (+ bias, SiLU),
 // the squeeze-excitation (pool, gate) and the 1x1 projection (+ bias, + residual), with every
@@ -15,7 +17,7 @@
 //   of the weight), so the depthwise output never reaches memory either.
 // Where an image is smaller than its gated weight (7x7 maps in B0) the kernel stops after
 // scaling by the gate and oneDNN's batched convolution projects (``fused_block.py``).
-// Measured over B0 at batch 32 on 2 threads: eval 1.34x the folded oneDNN path (bench/README.md).
+// The gain over the folded oneDNN path is measured in bench/README.md.
 #include <ATen/Parallel.h>
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+// see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 // Elementwise math written so that the compiler vectorises it inside `#pragma omp simd` loops.
 //
 // Why: libm's expf is a function call, which stops a loop from vectorising unless the whole

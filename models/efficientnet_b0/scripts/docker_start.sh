@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Start a training container with all NPUs, the dataset and this code mounted.
 #   bash scripts/docker_start.sh <docker_image> <data_dir> <model_dir>
 #     docker_image  the image built from the Dockerfile

@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Runs one rank's command bound to its share of this host's CPU cores, as the Ascend ModelZoo's
 # 8p scripts do with taskset: rank r of n local ranks gets the r-th of n equal slices of the
 # cores this process may use. torchrun starts it once per rank (LOCAL_RANK, LOCAL_WORLD_SIZE):

@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Shared by the train_*.sh scripts: parses the zoo-style --key=value options, finds the
 # deliverable's folder, runs train.py and prints the zoo's final summary.
 #

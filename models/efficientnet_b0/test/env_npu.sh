@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Environment for training on Ascend NPUs; sourced by the train_*.sh scripts.
 # Safe to source on machines without CANN (CUDA, CPU): it then only sets harmless variables.
 # Every switch keeps a value already in the environment, so a caller can override any of them.

@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Full training on one device with the template recipe (90 epochs, batch 256, cosine LR 0.1).
 #   bash test/train_full_1p.sh --data_path=/data/imagenet
 # Re-running continues the run in the output folder (--resume auto) instead of overwriting it.

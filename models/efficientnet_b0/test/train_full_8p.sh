@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Full training on eight devices of one machine (or several machines: --nnodes, --node_rank,
 # --master_addr, --master_port on every node). Per-device batch 256, LR scaled to the global batch.
 #   bash test/train_full_8p.sh --data_path=/data/imagenet

@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Throughput on one device: one short epoch (1000 steps) without evaluation. Uses the dataset
 # given by --data_path, or synthetic tensors on the device when it is omitted.
 #   bash test/train_performance_1p.sh [--data_path=/data/imagenet]

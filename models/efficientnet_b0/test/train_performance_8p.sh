@@ -1,4 +1,6 @@
 #!/bin/bash
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 # Throughput on eight devices: one short epoch (1000 steps per device) without evaluation. Uses
 # --data_path when given, else synthetic tensors on each device.
 #   bash test/train_performance_8p.sh [--data_path=/data/imagenet]

@@ -8,10 +8,12 @@ import pytest
 
 pytestmark = pytest.mark.needs_torch
 
+import effnet_support  # noqa: E402, F401, I001  (puts the deliverable's folder on sys.path)
+import checkpoint as ckpt  # noqa: E402
 import efficientnet_pytorch  # noqa: E402
-import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
 import torchvision  # noqa: E402
+from errors import CheckpointError  # noqa: E402
 from efficientnet import build_model  # noqa: E402
 from weights import (  # noqa: E402
     WeightsMismatchError,
@@ -20,7 +22,10 @@ from weights import (  # noqa: E402
     load_into,
     load_state_dict_file,
     model_for_state_dict,
+    model_for_weights,
+    read_weights,
     save_state_dict,
+    settings_for,
 )
 
 LOGIT_TOLERANCE = 1e-4
@@ -147,3 +152,58 @@ def test_the_variant_is_recognised_from_lukemelas_tensors(variant: int) -> None:
     with torch.device("meta"):
         source = efficientnet_pytorch.EfficientNet.from_name(f"efficientnet-b{variant}")
     assert infer_arch(source.state_dict()) == f"efficientnet_b{variant}"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "config", "padding", "eps", "momentum"),
+    [
+        ("lukemelas", {}, "same", 1e-3, 0.01),
+        ("torchvision", {}, "symmetric", 1e-5, 0.1),
+        ("timm", {}, "symmetric", 1e-5, 0.1),
+        ("ours", {"padding": "same"}, "same", 1e-3, 0.01),
+        ("ours", {"padding": "symmetric"}, "symmetric", 1e-5, 0.1),
+        ("ours", {}, "symmetric", 1e-5, 0.1),
+    ],
+)
+def test_one_rule_decides_padding_and_batch_norm_by_weights_format(
+    fmt, config, padding, eps, momentum
+):
+    settings = settings_for(fmt, config)
+    assert (settings.padding, settings.bn_eps, settings.bn_momentum) == (padding, eps, momentum)
+
+
+def _training_checkpoint(path: Path, padding: str) -> None:
+    model = build_model(num_classes=4, padding=padding, image_size=64)
+    torch.save({"kind": ckpt.KIND, "format_version": 1, "config": {"arch": "efficientnet_b0",
+                "padding": padding, "num_classes": 4}, "classes": [], "model": model.state_dict(),
+                "optimizer": {}, "scaler": {}, "ema": None, "progress": {}, "rng": []}, path)
+
+
+@pytest.mark.parametrize(
+    ("write", "fmt", "padding"),
+    [
+        (lambda p: torch.save(efficientnet_pytorch.EfficientNet.from_name(
+            "efficientnet-b0", image_size=64).state_dict(), p), "lukemelas", "same"),
+        (lambda p: torch.save(torchvision.models.efficientnet_b0().state_dict(), p),
+         "torchvision", "symmetric"),
+        (lambda p: torch.save({"state_dict": build_model().state_dict(), "epoch": 2}, p),
+         "timm", "symmetric"),
+        (lambda p: _training_checkpoint(p, "same"), "ours", "same"),
+    ],
+    ids=["lukemelas", "torchvision", "timm", "ours"],
+)
+def test_read_weights_names_the_format_and_builds_its_network(tmp_path: Path, write, fmt, padding):
+    path = tmp_path / "weights.pth"
+    write(path)
+    weights_file = read_weights(path)
+    assert weights_file.format == fmt and weights_file.arch == "efficientnet_b0"
+    model = model_for_weights(weights_file, image_size=64)
+    assert model.padding == padding
+    assert model.bn1.eps == settings_for(fmt, weights_file.config).bn_eps
+
+
+def test_read_weights_refuses_a_file_of_another_network_by_name(tmp_path: Path):
+    path = tmp_path / "resnet.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(CheckpointError, match="resnet.pth is not an EfficientNet checkpoint"):
+        read_weights(path)

@@ -1,4 +1,4 @@
-"""Shared helpers for the EfficientNet training tests (not a test module).
+"""Shared helpers for the deliverable's tests (not a test module); the kit's tests use it too.
 
 The deliverable's modules import each other as top-level modules (``from data import ...``), as
 they do when ``train.py`` runs from its folder, so the folder goes on ``sys.path`` here. The demo
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-DELIVERABLE = Path(__file__).resolve().parents[1] / "models" / "efficientnet_b0"
+DELIVERABLE = Path(__file__).resolve().parents[1]  # this tests/ folder's parent
 if str(DELIVERABLE) not in sys.path:
     sys.path.insert(0, str(DELIVERABLE))
 

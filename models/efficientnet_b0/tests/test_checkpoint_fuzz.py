@@ -184,7 +184,10 @@ def test_every_torch_load_in_the_deliverable_is_weights_only():
     from effnet_support import DELIVERABLE
 
     offenders = []
+    tests = DELIVERABLE / "tests"  # they load hostile files on purpose, and name the calls
     for source in sorted(DELIVERABLE.rglob("*.py")):
+        if tests in source.parents:
+            continue
         for number, line in enumerate(source.read_text().splitlines(), 1):
             if "torch.load(" in line and "weights_only=True" not in line:
                 offenders.append(f"{source.name}:{number}")
