@@ -200,10 +200,10 @@ def _overview(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
     paper = _paper(document)
     if paper:
         overview["paper"] = paper
-    for role, keys in (
-        ("reference", ("url", "branch", "commit_id")),
-        ("adapted", ("url", "branch", "commit_id", "code_path")),
-        ("inference", ("url", "branch", "commit_id", "code_path")),
+    for role, keys, optional in (
+        ("reference", ("url", "branch", "commit_id", "code_path"), ("code_path",)),
+        ("adapted", ("url", "branch", "commit_id", "code_path"), ()),
+        ("inference", ("url", "branch", "commit_id", "code_path"), ()),
     ):
         block = document.reference(role)
         path = f"overview.{role}"
@@ -212,7 +212,7 @@ def _overview(document: ReadmeDocument, result: Extraction) -> dict[str, Any]:
                 result.note(path, MISSING, "the README has no such entry")
             continue
         values = _code_reference(
-            block, keys, path, result, lambda n: document.lines[n - 1] if n else ""
+            block, keys, path, result, lambda n: document.lines[n - 1] if n else "", optional
         )
         if values:
             overview[role] = values
@@ -249,6 +249,7 @@ def _code_reference(
     path: str,
     result: Extraction,
     block_line: typing.Callable[[int], str] = lambda line: "",
+    optional: tuple[str, ...] = (),
 ) -> dict[str, str]:
     values: dict[str, str] = {}
     web = block.keys.get("url") or block.url
@@ -258,7 +259,9 @@ def _code_reference(
         if located is None and split is not None and key in ("branch", "code_path"):
             continue  # the web address gives it
         if located is None:
-            result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}", block.line)
+            if key not in optional:
+                result.note(f"{path}.{key}", MISSING, f"'{block.label}' gives no {key}",
+                            block.line)
             continue
         if is_todo(located.value):  # a rendered draft's open decision, spaces and all
             raw = block_line(located.line)
@@ -273,7 +276,7 @@ def _code_reference(
             result.note(f"{path}.{key}", VIOLATION, located.note, located.line)
         values[key] = checked.value
     _clone_address(values, keys, path, result)
-    if len(values) < len(keys):
+    if any(key not in values for key in keys if key not in optional):
         # A partial reference cannot be loaded; keep what was read for the author to finish.
         result.note(path, UNREADABLE, f"incomplete ({', '.join(sorted(values)) or 'empty'})")
     return values

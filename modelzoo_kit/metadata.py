@@ -376,6 +376,9 @@ class CodeReference(_Model):
     url: RepositoryUrl
     branch: Branch
     commit_id: CommitId
+    code_path: CodePath | None = None
+    """The upstream folder or file the model comes from, where the repository holds more
+    than this model (``configs/solo`` of mmdetection); provenance checks it exists there."""
 
 
 class AdaptedCode(CodeReference):

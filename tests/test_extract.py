@@ -257,3 +257,37 @@ def test_the_importer_writes_the_field_rules_own_correction(
     label = line.split("：")[0]
     original = next(x for x in text.splitlines() if x.startswith(label))
     assert extract(parse_readme(text.replace(original, line))).data["basic"][field] == value
+
+
+def test_a_reference_code_path_is_kept_and_rendered(tmp_path: Path) -> None:
+    """An upstream holding many models (mmdetection's configs/solo) names the model's folder
+    by code_path, by key or by a /tree/ web address; extract keeps it (it was dropped without a
+    note), render writes it back, and provenance is given it to check."""
+    from modelzoo_kit.provenance import cited_sources
+
+    text = (FIXTURES / "good.md").read_text(encoding="utf-8")
+    web = "https://github.com/open-mmlab/mmdetection/tree/master/configs/solo"
+    commit = "commit_id=0123456789abcdef0123456789abcdef01234567"
+    assert commit in text
+    by_key = text.replace(commit, f"{commit}\n    code_path=configs/solo", 1)
+    (tmp_path / "key.md").write_text(by_key, encoding="utf-8")
+    reference = read_extraction(tmp_path / "key.md").data["overview"]["reference"]
+    assert reference["code_path"] == "configs/solo"
+    by_web = text.replace("url=https://github.com/pytorch/examples.git", f"url={web}", 1)
+    assert by_web != text
+    (tmp_path / "web.md").write_text(by_web, encoding="utf-8")
+    reference = read_extraction(tmp_path / "web.md").data["overview"]["reference"]
+    assert reference["url"] == "https://github.com/open-mmlab/mmdetection.git"
+    assert reference["code_path"] == "configs/solo"
+
+    target = tmp_path / "deliverable"
+    shutil.copytree(MINIMAL, target)
+    data = yaml.safe_load((target / "deliverable.yaml").read_text(encoding="utf-8"))
+    data["overview"]["reference"]["code_path"] = "configs/solo"
+    (target / "deliverable.yaml").write_text(dump_data(data), encoding="utf-8")
+    deliverable = load_deliverable(target)
+    assert deliverable.overview.reference is not None
+    assert cited_sources(deliverable)["reference"].code_path == "configs/solo"
+    for layout_name in ("template", "pytorch-2022"):
+        for rendered in render_folder(target, layout=layout_name):
+            assert "code_path=configs/solo" in rendered.text, (layout_name, rendered.lang)
