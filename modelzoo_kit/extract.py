@@ -763,7 +763,8 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
     from modelzoo_kit.readme import read_readme
 
     document = read_readme(readme)
-    result = extract(document, readme.resolve().parent.name)
+    typed, document = _typed_and_carried(document)
+    result = extract(typed, readme.resolve().parent.name)
     result.document = document
     if document.encoding_problems:
         result.note(
@@ -780,13 +781,30 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
         from modelzoo_kit.metadata import Deliverable
 
         try:
-            english = extract(read_readme(translation), readme.resolve().parent.name)
+            english = extract(
+                _typed_and_carried(read_readme(translation))[0], readme.resolve().parent.name
+            )
         except InputFileError as exc:
             reason = "; ".join(p.message for p in exc.problems)
             result.note(translation.name, UNREADABLE, f"{reason}; English text left out")
         else:
             result.data = merge_languages(result.data, english.data, Deliverable)
     return result
+
+
+def _typed_and_carried(document: ReadmeDocument) -> tuple[ReadmeDocument, ReadmeDocument]:
+    """(what typed values are read from, what ``readme_text`` is carried from): a rendered
+    README's bracketed carried regions are copied text, never typed values (see
+    :data:`~modelzoo_kit.carried.CARRIED_BEGIN`); a README without them is both."""
+    from modelzoo_kit.carried import typed_and_carried
+    from modelzoo_kit.readme import parse_readme
+
+    split = typed_and_carried(document.text)
+    if split is None:
+        return document, document
+    typed, carried = (parse_readme(text, document.path) for text in split)
+    typed.encoding_problems = carried.encoding_problems = document.encoding_problems
+    return typed, carried
 
 
 def _is_text(annotation: Any) -> bool:

@@ -131,10 +131,11 @@ def render_readme(
 def _with_carried_text(
     text: str, deliverable: Deliverable, folder: Path, lang: str, templates: dict[str, str]
 ) -> str:
-    """``readme_text`` at the end of the sections it names. Its keys are the Chinese README's
-    headings; the English README has the same headings in the same order, so a key names the
-    English heading at the same place."""
-    from modelzoo_kit.carried import heading_key, place
+    """``readme_text`` at the end of the sections it names, bracketed so that ``extract`` knows
+    it for copied text (:data:`~modelzoo_kit.carried.CARRIED_BEGIN`). Its keys are the Chinese
+    README's headings; the English README has the same headings in the same order, so a key
+    names the English heading at the same place."""
+    from modelzoo_kit.carried import bracketed, heading_key, place
     from modelzoo_kit.readme import parse_readme
 
     keys = None
@@ -143,7 +144,7 @@ def _with_carried_text(
             **_context(deliverable, folder, "zh")
         )
         keys = [heading_key(s.title) for s in parse_readme(zh).sections]
-    return place(text, deliverable.readme_text, keys)
+    return place(text, bracketed(deliverable.readme_text), keys)
 
 
 #: The banner a draft's README opens with, per language.

@@ -156,6 +156,27 @@ def test_extract_render_extract_gives_the_same_file(tmp_path: Path) -> None:
     assert again.text == made.text
 
 
+def test_text_the_extraction_copied_is_never_read_back_as_a_typed_value(tmp_path: Path) -> None:
+    import yaml
+
+    from modelzoo_kit.carried import CARRIED_BEGIN, CARRIED_END
+
+    folder, made = _migrated(tmp_path, FIXTURES / "legacy_tf.md")
+    (rendered,) = render_folder(folder, ("zh",))
+    text = rendered.text
+    assert text.count(CARRIED_BEGIN) == text.count(CARRIED_END) > 0
+    # A paper label and a basic field inside the copied text: a reader of the README sees a
+    # second paper and publisher, but they are copied text, not what deliverable.yaml says.
+    forged = "- 参考论文：\n\n  [Another paper](https://example.org/another)\n\n**发布者（Publisher）：Forged**"
+    text = text.replace(CARRIED_BEGIN, f"{CARRIED_BEGIN}\n\n{forged}", 1)
+    rendered.path.write_text(text, encoding="utf-8")
+    again = extracted_file(folder / "README.md")
+    first, second = yaml.safe_load(made.text), yaml.safe_load(again.text)
+    assert second["overview"]["paper"] == first["overview"]["paper"]
+    assert second["basic"]["publisher"] == first["basic"]["publisher"] != "Forged"
+    assert "Another paper" in yaml.safe_dump(second["readme_text"], allow_unicode=True)
+
+
 @pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not here")
 @pytest.mark.parametrize("readme", CORPUS_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_every_corpus_readme_migrates_to_a_draft_that_loads(tmp_path: Path, readme: Path) -> None:
