@@ -283,6 +283,13 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         "training_script": advanced.training_script,
         "training_entries": [(n, entry_points[n]) for n in TRAINING_ENTRY_POINTS],
         "verify_entry": entry_points[VERIFY_ENTRY_POINT],
+        # Layouts that show only the training and verifying steps list the others by name, as
+        # the template does, so that extract reads each back into its entry point.
+        "other_entries": [
+            (n, e)
+            for n, e in entry_points.items()
+            if n not in (*TRAINING_ENTRY_POINTS, VERIFY_ENTRY_POINT)
+        ],
         "process_entries": [
             (n, e) for n, e in entry_points.items() if not is_inference_entry(n)
         ],

@@ -131,3 +131,27 @@ def test_new_scaffolds_the_layout(tmp_path: Path) -> None:
     assert main(["new", "resnet", "--dir", str(tmp_path), "--layout", "pytorch-2022"]) == 0
     text = (tmp_path / "resnet" / "deliverable.yaml").read_text(encoding="utf-8")
     assert "layout: pytorch-2022" in text and "results:" in text
+
+
+def test_every_entry_point_the_pytorch_layout_renders_is_read_back(tmp_path: Path) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    (folder / "test" / "train_performance_1p.sh").write_text("#!/bin/bash\n")
+    others = (
+        "  performance-1p:\n    command: bash test/train_performance_1p.sh --data_path=/data\n"
+        "    description: 单卡性能\n"
+        "  export:\n    command: python3 pth2onnx.py --checkpoint ./model.pth\n"
+        "    description: 导出 ONNX\n"
+    )
+    edit_yaml(folder, "provenance:\n", others + "provenance:\n")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    entry_points = extract(parse_readme(text)).data["entry_points"]
+    assert entry_points["performance-1p"] == {
+        "command": "bash test/train_performance_1p.sh --data_path=/data",
+        "description": "单卡性能",
+    }
+    assert entry_points["export"] == {
+        "command": "python3 pth2onnx.py --checkpoint ./model.pth",
+        "description": "导出 ONNX",
+    }
