@@ -210,6 +210,7 @@ def _environment() -> Any:
         _ENV.filters["md_cell"] = md_cell
         _ENV.filters["code"] = md_code
         _ENV.filters["fenced"] = md_fenced
+        _ENV.filters["number"] = md_number
     return _ENV
 
 
@@ -235,6 +236,14 @@ def md_code(value: Any) -> str:
         fence += "`"
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def md_number(value: float) -> str:
+    """A measured number as short as it can be written and still read back the same
+    (``6105``, ``5038.508``): ``%g`` alone rounds to six digits, and extracting the rendered
+    table would then give another value than deliverable.yaml's."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 _BACKTICK_RUN = re.compile(r"`+")

@@ -155,3 +155,17 @@ def test_every_entry_point_the_pytorch_layout_renders_is_read_back(tmp_path: Pat
         "command": "python3 pth2onnx.py --checkpoint ./model.pth",
         "description": "导出 ONNX",
     }
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [(6105.0, "6105"), (76.05, "76.05"), (5038.508, "5038.508"), (17420.493, "17420.493"),
+     (0.854, "0.854"), (1234567.0, "1234567.0")],
+)  # fmt: skip
+def test_a_measured_number_is_written_so_that_it_reads_back_the_same(
+    value: float, shown: str
+) -> None:
+    from modelzoo_kit.render import md_number
+
+    assert md_number(value) == shown
+    assert float(md_number(value)) == value
