@@ -453,6 +453,9 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
         column = table.column("torch_version", "pytorch_version")
         if column is not None and table.rows and "framework" not in basic:
             cell = table.rows[0].cells[column] if column < len(table.rows[0].cells) else ""
+            if is_todo(cell):  # a rendered draft's open decision: still open
+                basic["framework"] = cell
+                continue
             try:
                 basic["framework"] = fieldrules.check_framework(cell).value
             except fieldrules.FieldRuleError:

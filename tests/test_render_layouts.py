@@ -169,3 +169,17 @@ def test_a_measured_number_is_written_so_that_it_reads_back_the_same(
 
     assert md_number(value) == shown
     assert float(md_number(value)) == value
+
+
+def test_an_open_framework_in_the_version_table_reads_back_as_the_same_decision(
+    tmp_path: Path,
+) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    todo = "TODO: the README has no such field"
+    edit_yaml(folder, "  framework: PyTorch 2.1.0\n", f"  framework: '{todo}'\n")
+    edit_yaml(folder, "schema_version: 1\n", "schema_version: 1\ndraft: true\n")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    assert f"| {todo} |" in text
+    assert extract(parse_readme(text)).data["basic"]["framework"] == todo
