@@ -428,9 +428,18 @@ def _rendered_environment(text: str, result: Extraction) -> None:
         if current is not None:
             notes.setdefault(current, []).append(line)
     for key, lines in notes.items():
-        value = textwrap.dedent("\n".join(lines)).strip("\n")
+        value = _unindented(lines, "  ").strip("\n")
         if value and key not in result.data.get("environment", {}):
             result.data.setdefault("environment", {})[key] = value
+
+
+def _unindented(lines: list[str], indent: str) -> str:
+    """Lines the template indented by ``indent`` (``| indent(2)``) as they were before: only that
+    indent is taken off, so a value whose own first line is indented keeps it (a dedent would
+    take that too, and the next extraction would read another value)."""
+    if all(line.startswith(indent) for line in lines if line.strip()):
+        return "\n".join(line.removeprefix(indent) for line in lines)
+    return textwrap.dedent("\n".join(lines))
 
 
 def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:

@@ -183,3 +183,17 @@ def test_an_open_framework_in_the_version_table_reads_back_as_the_same_decision(
     text = render_readme(load_deliverable(folder), folder, "zh")
     assert f"| {todo} |" in text
     assert extract(parse_readme(text)).data["basic"]["framework"] == todo
+
+
+def test_environment_notes_whose_first_line_is_indented_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    software = " - 安装依赖。\n\n   ```\n   pip install -r requirements.txt\n   ```"
+    block = "".join(f"    {line}\n" if line else "\n" for line in software.split("\n"))
+    edit_yaml(folder, "environment:\n", "environment:\n  software: |2-\n" + block)
+    assert load_deliverable(folder).environment.software == software
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    assert extract(parse_readme(text)).data["environment"]["software"] == software
