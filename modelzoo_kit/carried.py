@@ -34,7 +34,7 @@ TOP = "#"
 _HTML_TAG = re.compile(r"<[^>]*>")
 _LIST_MARK = re.compile(r"^\s*(?:[-+*]|\d{1,3}[.)、])\s+")
 _MARKUP = re.compile(r"[\s*_`#>|\\~\[\]()\-:：.。,，;；]+")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_FENCE = re.compile(r"^\s*(`{3,}(?=[^`]*$)|~{3,})")
 
 
 def line_key(line: str) -> str:

@@ -177,6 +177,25 @@ def test_text_the_extraction_copied_is_never_read_back_as_a_typed_value(tmp_path
     assert "Another paper" in yaml.safe_dump(second["readme_text"], allow_unicode=True)
 
 
+def test_a_line_of_inline_code_in_three_backticks_opens_no_code_block(tmp_path: Path) -> None:
+    """CommonMark: a backtick fence's info string has no backtick, so the line is inline code."""
+    import yaml
+
+    readme = tmp_path / "legacy.md"
+    readme.write_text(
+        "# T\n\n## 链接数据\n\n1. 链接数据集。\n\n   ```ln -s ${data}/ downloads```\n\n"
+        "2. 开始训练。\n\n## FAQ\n\n无。\n",
+        encoding="utf-8",
+    )
+    folder, made = _migrated(tmp_path, readme)
+    carried = "\n".join(yaml.safe_load(made.text)["readme_text"].values())
+    assert "ln -s ${data}/ downloads```" in carried
+    assert "```" not in [line.strip() for line in carried.split("\n")]  # no fence closed
+    (rendered,) = render_folder(folder, ("zh",))
+    rendered.path.write_text(rendered.text, encoding="utf-8")
+    assert extracted_file(folder / "README.md").text == made.text
+
+
 @pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not here")
 @pytest.mark.parametrize("readme", CORPUS_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_every_corpus_readme_migrates_to_a_draft_that_loads(tmp_path: Path, readme: Path) -> None:
