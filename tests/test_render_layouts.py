@@ -197,3 +197,21 @@ def test_environment_notes_whose_first_line_is_indented_read_back_the_same(
     assert load_deliverable(folder).environment.software == software
     text = render_readme(load_deliverable(folder), folder, "zh")
     assert extract(parse_readme(text)).data["environment"]["software"] == software
+
+
+def test_a_metric_a_row_lacks_stays_absent_and_one_without_a_value_stays_null(
+    tmp_path: Path,
+) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    path = folder / "deliverable.yaml"
+    rows = (
+        "results:\n"
+        "  - {cards: 1, metrics: {mAP: null}, throughput: 79.04}\n"
+        "  - {cards: 8, metrics: {mAP50: 0.854}, throughput: 491.32}\n"
+    )
+    path.write_text(path.read_text(encoding="utf-8") + rows, encoding="utf-8")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    results = extract(parse_readme(text)).data["results"]
+    assert [r["metrics"] for r in results] == [{"mAP": None}, {"mAP50": 0.854}]
