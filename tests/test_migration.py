@@ -207,6 +207,20 @@ def test_every_corpus_readme_migrates_to_a_draft_that_loads(tmp_path: Path, read
     assert _survival(original, rendered.text) >= 0.95
 
 
+@pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not here")
+@pytest.mark.parametrize("readme", CORPUS_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_corpus_readme_extracts_renders_and_extracts_to_the_same_file(
+    tmp_path: Path, readme: Path
+) -> None:
+    """Both layouts, every README, no exception: the rendered draft is read back into the
+    same deliverable.yaml (typed fields from what they render, copied text as it was copied)."""
+    folder, made = _migrated(tmp_path, readme)
+    (rendered,) = render_folder(folder, ("zh",))
+    rendered.path.write_text(rendered.text, encoding="utf-8")
+    again = extracted_file(folder / "README.md")
+    assert again.text == made.text
+
+
 def test_absl_tf_flags_and_click_parameters_are_read_without_importing(tmp_path: Path) -> None:
     from modelzoo_kit.script_params import read_parameters
 
