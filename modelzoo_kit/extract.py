@@ -477,6 +477,11 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
     # A row given twice is one row: a rendered README shows the table its rows render to and,
     # where the original's table is written differently, that table kept beside it.
     unique = [row for i, row in enumerate(rows) if row not in rows[:i]]
+    # Each row's metrics in the order of the one table render writes (every metric of every
+    # row, as first met), which is the order the next extraction reads them in.
+    order = list(dict.fromkeys(name for row in unique for name in row["metrics"]))
+    for row in unique:
+        row["metrics"] = {name: row["metrics"][name] for name in order if name in row["metrics"]}
     if unique:
         result.data["results"] = unique
 
@@ -508,10 +513,13 @@ def _result_rows(table: ResultsTable) -> list[dict[str, Any]]:
             item["throughput"] = throughput
         if row.epochs.strip().isdigit() and int(row.epochs) > 0:
             item["epochs"] = int(row.epochs)
-        if row.amp.strip() not in ("", "-"):
-            item["amp_type"] = row.amp.strip()
-        if row.framework.strip() not in ("", "-"):
-            item["framework_version"] = row.framework.strip()
+        # A table cell is inline markdown: a run of spaces in it shows as one, and the rendered
+        # table writes one (``md_cell``), so one is what the value holds.
+        amp, framework = " ".join(row.amp.split()), " ".join(row.framework.split())
+        if amp not in ("", "-"):
+            item["amp_type"] = amp
+        if framework not in ("", "-"):
+            item["framework_version"] = framework
         rows.append(item)
     return rows
 

@@ -215,3 +215,31 @@ def test_a_metric_a_row_lacks_stays_absent_and_one_without_a_value_stays_null(
     text = render_readme(load_deliverable(folder), folder, "zh")
     results = extract(parse_readme(text)).data["results"]
     assert [r["metrics"] for r in results] == [{"mAP": None}, {"mAP50": 0.854}]
+
+
+def test_results_rows_are_read_as_the_rendered_table_writes_them(tmp_path: Path) -> None:
+    """Two tables of the README with their metrics in other orders, and a cell with a run of
+    spaces: the rows hold what the one rendered table shows, so a second extraction agrees."""
+    import yaml
+
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    tables = (
+        "| NAME | Acc@5 | Acc@1 | FPS | AMP_Type |\n| :--: | :--: | :--: | :--: | :--: |\n"
+        "| 1p-NPU | 90.1 | 70.2 | 100 | LM:O1  ASR:O2 |\n\n"
+        "| NAME | Acc@1 | Acc@5 | FPS | AMP_Type |\n| :--: | :--: | :--: | :--: | :--: |\n"
+        "| 8p-NPU | 71.5 | 91.3 | 800 | O2 |\n\n"
+    )
+    start = text.index("**表 2**")
+    text = text[:start] + tables + text[text.index("训练完成后", start) :]
+    results = extract(parse_readme(text)).data["results"]
+    assert [list(r["metrics"]) for r in results] == [["Acc@5", "Acc@1"], ["Acc@5", "Acc@1"]]
+    assert results[0]["amp_type"] == "LM:O1 ASR:O2"
+    path = folder / "deliverable.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["results"] = results
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    again = render_readme(load_deliverable(folder), folder, "zh")
+    assert extract(parse_readme(again)).data["results"] == results
