@@ -1030,16 +1030,26 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
 _PYTHON_SCRIPT = re.compile(r"(?:^|[\s/`])((?:[\w.-]+/)*[\w.-]+\.py)\b")
 
 
+#: How render names the script its parameter table comes from (both layouts): a rendered
+#: README says which script it is, whatever other scripts it mentions first.
+_RENDERED_SCRIPT = re.compile(
+    r"^(?:模型训练脚本参数说明如下（)?`([^`\n]+\.py)`(?: 的参数)?（?，?由脚本的参数解析器生成", re.M
+)
+
+
 def _choose_training_script(folder: Path, result: Extraction) -> None:
-    """The script whose parameters the README lists: the first Python script the README names
-    (or ``train.py``) that is in the folder and defines parameters (argparse, absl / tf.flags,
-    click). None found: left at train.py, which the draft's decisions then name."""
+    """The script whose parameters the README lists: the one a rendered README names for its
+    parameter table, else the first Python script the README names (or ``train.py``), that is
+    in the folder and defines parameters (argparse, absl / tf.flags, click). None found: left
+    at train.py, which the draft's decisions then name."""
     from modelzoo_kit.errors import ModelzooError
     from modelzoo_kit.script_params import read_parameters
 
     document = result.document
     named = _PYTHON_SCRIPT.findall(document.text) if document is not None else []
-    for name in dict.fromkeys(["train.py", *named]):
+    rendered = _RENDERED_SCRIPT.findall(document.text) if document is not None else []
+    # A rendered README's own answer is the answer: its directory tree names every script.
+    for name in dict.fromkeys(rendered[:1] or ["train.py", *named]):
         script = folder / name
         try:
             if script.is_file() and read_parameters(script, folder):

@@ -253,6 +253,22 @@ def test_extract_takes_the_parameter_source_the_readme_names(tmp_path: Path) -> 
     assert "| `--batch_size` | per-card batch | 32 |" in rendered.text
 
 
+def test_a_rendered_readme_keeps_the_parameter_source_it_names(tmp_path: Path) -> None:
+    """The rendered directory tree names every script of the folder; the parameter table says
+    which one is the source, and that stays the answer on the next extraction."""
+    folder = tmp_path / "deliverable"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "legacy_tf.md", folder / "README.md")
+    shutil.copy(FIXTURES / "flags_script.py", folder / "entry.py")  # the README never names it
+    made = extracted_file(folder / "README.md")
+    assert "advanced.training_script" in {p.field for p in made.decisions}
+    (folder / "deliverable.yaml").write_text(made.text, encoding="utf-8")
+    (rendered,) = render_folder(folder, ("zh",))
+    assert "entry.py" in rendered.text  # in the directory tree
+    rendered.path.write_text(rendered.text, encoding="utf-8")
+    assert extracted_file(folder / "README.md").text == made.text
+
+
 def test_the_migration_bench_measures_a_folder_of_readmes(tmp_path: Path) -> None:
     import subprocess
     import sys
