@@ -34,7 +34,7 @@ TOP = "#"
 _HTML_TAG = re.compile(r"<[^>]*>")
 _LIST_MARK = re.compile(r"^\s*(?:[-+*]|\d{1,3}[.)、])\s+")
 _MARKUP = re.compile(r"[\s*_`#>|\\~\[\]()\-:：.。,，;；]+")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_FENCE = re.compile(r"^\s*(`{3,}(?=[^`]*$)|~{3,})")
 
 
 def line_key(line: str) -> str:
@@ -132,6 +132,40 @@ def unrendered_text(
     order = [TOP] + [heading_key(s.title) for s in sections]
     keys = sorted(carried, key=lambda k: order.index(k) if k in order else len(order))
     return {k: "\n\n".join(carried[k]) for k in keys}, left_out
+
+
+#: How ``render`` brackets each section's ``readme_text`` in the README (HTML comments: a reader
+#: sees nothing). ``extract`` reads no typed value out of a bracketed region, and carries it
+#: again as it is: text a first extraction copied (a second paper label, a feature or results
+#: table written differently) can then never become a typed value on the next one.
+CARRIED_BEGIN = "<!-- modelzoo:readme_text -->"
+CARRIED_END = "<!-- modelzoo:readme_text-end -->"
+
+
+def bracketed(carried: dict[str, str]) -> dict[str, str]:
+    """Each section's carried markdown between :data:`CARRIED_BEGIN` and :data:`CARRIED_END`."""
+    return {k: "\n\n".join((CARRIED_BEGIN, v.strip("\n"), CARRIED_END)) for k, v in carried.items()}
+
+
+def typed_and_carried(text: str) -> tuple[str, str] | None:
+    """A rendered README -> (the README without its bracketed carried regions, the README with
+    only the bracket lines taken out), each with the original's line numbers (what is taken out
+    becomes blank lines); None when the README has no bracketed region."""
+    if CARRIED_BEGIN not in text:
+        return None
+    typed: list[str] = []
+    full: list[str] = []
+    inside = False
+    for line in text.split("\n"):
+        mark = line.strip()
+        if mark == CARRIED_BEGIN or (inside and mark == CARRIED_END):
+            inside = mark == CARRIED_BEGIN
+            typed.append("")
+            full.append("")
+            continue
+        typed.append("" if inside else line)
+        full.append(line)
+    return "\n".join(typed), "\n".join(full)
 
 
 def place(text: str, carried: dict[str, str], keys: list[str] | None = None) -> str:

@@ -431,9 +431,18 @@ def _rendered_environment(text: str, result: Extraction) -> None:
         if current is not None:
             notes.setdefault(current, []).append(line)
     for key, lines in notes.items():
-        value = textwrap.dedent("\n".join(lines)).strip("\n")
+        value = _unindented(lines, "  ").strip("\n")
         if value and key not in result.data.get("environment", {}):
             result.data.setdefault("environment", {})[key] = value
+
+
+def _unindented(lines: list[str], indent: str) -> str:
+    """Lines the template indented by ``indent`` (``| indent(2)``) as they were before: only that
+    indent is taken off, so a value whose own first line is indented keeps it (a dedent would
+    take that too, and the next extraction would read another value)."""
+    if all(line.startswith(indent) for line in lines if line.strip()):
+        return "\n".join(line.removeprefix(indent) for line in lines)
+    return textwrap.dedent("\n".join(lines))
 
 
 def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
@@ -456,6 +465,9 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
         column = table.column("torch_version", "pytorch_version")
         if column is not None and table.rows and "framework" not in basic:
             cell = table.rows[0].cells[column] if column < len(table.rows[0].cells) else ""
+            if is_todo(cell):  # a rendered draft's open decision: still open
+                basic["framework"] = cell
+                continue
             try:
                 basic["framework"] = fieldrules.check_framework(cell).value
             except fieldrules.FieldRuleError:
@@ -468,6 +480,11 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
     # A row given twice is one row: a rendered README shows the table its rows render to and,
     # where the original's table is written differently, that table kept beside it.
     unique = [row for i, row in enumerate(rows) if row not in rows[:i]]
+    # Each row's metrics in the order of the one table render writes (every metric of every
+    # row, as first met), which is the order the next extraction reads them in.
+    order = list(dict.fromkeys(name for row in unique for name in row["metrics"]))
+    for row in unique:
+        row["metrics"] = {name: row["metrics"][name] for name in order if name in row["metrics"]}
     if unique:
         result.data["results"] = unique
 
@@ -499,10 +516,13 @@ def _result_rows(table: ResultsTable) -> list[dict[str, Any]]:
             item["throughput"] = throughput
         if row.epochs.strip().isdigit() and int(row.epochs) > 0:
             item["epochs"] = int(row.epochs)
-        if row.amp.strip() not in ("", "-"):
-            item["amp_type"] = row.amp.strip()
-        if row.framework.strip() not in ("", "-"):
-            item["framework_version"] = row.framework.strip()
+        # A table cell is inline markdown: a run of spaces in it shows as one, and the rendered
+        # table writes one (``md_cell``), so one is what the value holds.
+        amp, framework = " ".join(row.amp.split()), " ".join(row.framework.split())
+        if amp not in ("", "-"):
+            item["amp_type"] = amp
+        if framework not in ("", "-"):
+            item["framework_version"] = framework
         rows.append(item)
     return rows
 
@@ -766,7 +786,8 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
     from modelzoo_kit.readme import read_readme
 
     document = read_readme(readme)
-    result = extract(document, readme.resolve().parent.name)
+    typed, document = _typed_and_carried(document)
+    result = extract(typed, readme.resolve().parent.name)
     result.document = document
     if document.encoding_problems:
         result.note(
@@ -783,13 +804,30 @@ def read_extraction(readme: Path, translation: Path | None = None) -> Extraction
         from modelzoo_kit.metadata import Deliverable
 
         try:
-            english = extract(read_readme(translation), readme.resolve().parent.name)
+            english = extract(
+                _typed_and_carried(read_readme(translation))[0], readme.resolve().parent.name
+            )
         except InputFileError as exc:
             reason = "; ".join(p.message for p in exc.problems)
             result.note(translation.name, UNREADABLE, f"{reason}; English text left out")
         else:
             result.data = merge_languages(result.data, english.data, Deliverable)
     return result
+
+
+def _typed_and_carried(document: ReadmeDocument) -> tuple[ReadmeDocument, ReadmeDocument]:
+    """(what typed values are read from, what ``readme_text`` is carried from): a rendered
+    README's bracketed carried regions are copied text, never typed values (see
+    :data:`~modelzoo_kit.carried.CARRIED_BEGIN`); a README without them is both."""
+    from modelzoo_kit.carried import typed_and_carried
+    from modelzoo_kit.readme import parse_readme
+
+    split = typed_and_carried(document.text)
+    if split is None:
+        return document, document
+    typed, carried = (parse_readme(text, document.path) for text in split)
+    typed.encoding_problems = carried.encoding_problems = document.encoding_problems
+    return typed, carried
 
 
 def _is_text(annotation: Any) -> bool:
@@ -995,16 +1033,26 @@ def extracted_file(readme: Path, destination: Path | None = None) -> ExtractedFi
 _PYTHON_SCRIPT = re.compile(r"(?:^|[\s/`])((?:[\w.-]+/)*[\w.-]+\.py)\b")
 
 
+#: How render names the script its parameter table comes from (both layouts): a rendered
+#: README says which script it is, whatever other scripts it mentions first.
+_RENDERED_SCRIPT = re.compile(
+    r"^(?:模型训练脚本参数说明如下（)?`([^`\n]+\.py)`(?: 的参数)?（?，?由脚本的参数解析器生成", re.M
+)
+
+
 def _choose_training_script(folder: Path, result: Extraction) -> None:
-    """The script whose parameters the README lists: the first Python script the README names
-    (or ``train.py``) that is in the folder and defines parameters (argparse, absl / tf.flags,
-    click). None found: left at train.py, which the draft's decisions then name."""
+    """The script whose parameters the README lists: the one a rendered README names for its
+    parameter table, else the first Python script the README names (or ``train.py``), that is
+    in the folder and defines parameters (argparse, absl / tf.flags, click). None found: left
+    at train.py, which the draft's decisions then name."""
     from modelzoo_kit.errors import ModelzooError
     from modelzoo_kit.script_params import read_parameters
 
     document = result.document
     named = _PYTHON_SCRIPT.findall(document.text) if document is not None else []
-    for name in dict.fromkeys(["train.py", *named]):
+    rendered = _RENDERED_SCRIPT.findall(document.text) if document is not None else []
+    # A rendered README's own answer is the answer: its directory tree names every script.
+    for name in dict.fromkeys(rendered[:1] or ["train.py", *named]):
         script = folder / name
         try:
             if script.is_file() and read_parameters(script, folder):

@@ -131,10 +131,11 @@ def render_readme(
 def _with_carried_text(
     text: str, deliverable: Deliverable, folder: Path, lang: str, templates: dict[str, str]
 ) -> str:
-    """``readme_text`` at the end of the sections it names. Its keys are the Chinese README's
-    headings; the English README has the same headings in the same order, so a key names the
-    English heading at the same place."""
-    from modelzoo_kit.carried import heading_key, place
+    """``readme_text`` at the end of the sections it names, bracketed so that ``extract`` knows
+    it for copied text (:data:`~modelzoo_kit.carried.CARRIED_BEGIN`). Its keys are the Chinese
+    README's headings; the English README has the same headings in the same order, so a key
+    names the English heading at the same place."""
+    from modelzoo_kit.carried import bracketed, heading_key, place
     from modelzoo_kit.readme import parse_readme
 
     keys = None
@@ -143,7 +144,7 @@ def _with_carried_text(
             **_context(deliverable, folder, "zh")
         )
         keys = [heading_key(s.title) for s in parse_readme(zh).sections]
-    return place(text, deliverable.readme_text, keys)
+    return place(text, bracketed(deliverable.readme_text), keys)
 
 
 #: The banner a draft's README opens with, per language.
@@ -209,6 +210,7 @@ def _environment() -> Any:
         _ENV.filters["md_cell"] = md_cell
         _ENV.filters["code"] = md_code
         _ENV.filters["fenced"] = md_fenced
+        _ENV.filters["number"] = md_number
     return _ENV
 
 
@@ -234,6 +236,14 @@ def md_code(value: Any) -> str:
         fence += "`"
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def md_number(value: float) -> str:
+    """A measured number as short as it can be written and still read back the same
+    (``6105``, ``5038.508``): ``%g`` alone rounds to six digits, and extracting the rendered
+    table would then give another value than deliverable.yaml's."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 _BACKTICK_RUN = re.compile(r"`+")
@@ -282,6 +292,13 @@ def _context(deliverable: Deliverable, folder: Path, lang: str) -> dict[str, Any
         "training_script": advanced.training_script,
         "training_entries": [(n, entry_points[n]) for n in TRAINING_ENTRY_POINTS],
         "verify_entry": entry_points[VERIFY_ENTRY_POINT],
+        # Layouts that show only the training and verifying steps list the others by name, as
+        # the template does, so that extract reads each back into its entry point.
+        "other_entries": [
+            (n, e)
+            for n, e in entry_points.items()
+            if n not in (*TRAINING_ENTRY_POINTS, VERIFY_ENTRY_POINT)
+        ],
         "process_entries": [
             (n, e) for n, e in entry_points.items() if not is_inference_entry(n)
         ],

@@ -110,7 +110,7 @@ def read_results_table(table: Table) -> ResultsTable:
         metrics = {
             header: _cell(cell)
             for header, role, cell in zip(table.header, roles, row.cells, strict=False)
-            if role == "metric"
+            if role == "metric" and cell.strip()  # empty: the row has no such metric
         }
         name = values.get("name", "")
         cards = None

@@ -156,6 +156,46 @@ def test_extract_render_extract_gives_the_same_file(tmp_path: Path) -> None:
     assert again.text == made.text
 
 
+def test_text_the_extraction_copied_is_never_read_back_as_a_typed_value(tmp_path: Path) -> None:
+    import yaml
+
+    from modelzoo_kit.carried import CARRIED_BEGIN, CARRIED_END
+
+    folder, made = _migrated(tmp_path, FIXTURES / "legacy_tf.md")
+    (rendered,) = render_folder(folder, ("zh",))
+    text = rendered.text
+    assert text.count(CARRIED_BEGIN) == text.count(CARRIED_END) > 0
+    # A paper label and a basic field inside the copied text: a reader of the README sees a
+    # second paper and publisher, but they are copied text, not what deliverable.yaml says.
+    forged = "- 参考论文：\n\n  [Another paper](https://example.org/another)\n\n**发布者（Publisher）：Forged**"
+    text = text.replace(CARRIED_BEGIN, f"{CARRIED_BEGIN}\n\n{forged}", 1)
+    rendered.path.write_text(text, encoding="utf-8")
+    again = extracted_file(folder / "README.md")
+    first, second = yaml.safe_load(made.text), yaml.safe_load(again.text)
+    assert second["overview"]["paper"] == first["overview"]["paper"]
+    assert second["basic"]["publisher"] == first["basic"]["publisher"] != "Forged"
+    assert "Another paper" in yaml.safe_dump(second["readme_text"], allow_unicode=True)
+
+
+def test_a_line_of_inline_code_in_three_backticks_opens_no_code_block(tmp_path: Path) -> None:
+    """CommonMark: a backtick fence's info string has no backtick, so the line is inline code."""
+    import yaml
+
+    readme = tmp_path / "legacy.md"
+    readme.write_text(
+        "# T\n\n## 链接数据\n\n1. 链接数据集。\n\n   ```ln -s ${data}/ downloads```\n\n"
+        "2. 开始训练。\n\n## FAQ\n\n无。\n",
+        encoding="utf-8",
+    )
+    folder, made = _migrated(tmp_path, readme)
+    carried = "\n".join(yaml.safe_load(made.text)["readme_text"].values())
+    assert "ln -s ${data}/ downloads```" in carried
+    assert "```" not in [line.strip() for line in carried.split("\n")]  # no fence closed
+    (rendered,) = render_folder(folder, ("zh",))
+    rendered.path.write_text(rendered.text, encoding="utf-8")
+    assert extracted_file(folder / "README.md").text == made.text
+
+
 @pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not here")
 @pytest.mark.parametrize("readme", CORPUS_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_every_corpus_readme_migrates_to_a_draft_that_loads(tmp_path: Path, readme: Path) -> None:
@@ -165,6 +205,20 @@ def test_every_corpus_readme_migrates_to_a_draft_that_loads(tmp_path: Path, read
     original = readme.read_text(encoding="utf-8", errors="replace")
     (rendered,) = render_folder(folder, ("zh",))
     assert _survival(original, rendered.text) >= 0.95
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not here")
+@pytest.mark.parametrize("readme", CORPUS_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_corpus_readme_extracts_renders_and_extracts_to_the_same_file(
+    tmp_path: Path, readme: Path
+) -> None:
+    """Both layouts, every README, no exception: the rendered draft is read back into the
+    same deliverable.yaml (typed fields from what they render, copied text as it was copied)."""
+    folder, made = _migrated(tmp_path, readme)
+    (rendered,) = render_folder(folder, ("zh",))
+    rendered.path.write_text(rendered.text, encoding="utf-8")
+    again = extracted_file(folder / "README.md")
+    assert again.text == made.text
 
 
 def test_absl_tf_flags_and_click_parameters_are_read_without_importing(tmp_path: Path) -> None:
@@ -197,6 +251,22 @@ def test_extract_takes_the_parameter_source_the_readme_names(tmp_path: Path) -> 
     (folder / "deliverable.yaml").write_text(made.text, encoding="utf-8")
     (rendered,) = render_folder(folder, ("zh",))
     assert "| `--batch_size` | per-card batch | 32 |" in rendered.text
+
+
+def test_a_rendered_readme_keeps_the_parameter_source_it_names(tmp_path: Path) -> None:
+    """The rendered directory tree names every script of the folder; the parameter table says
+    which one is the source, and that stays the answer on the next extraction."""
+    folder = tmp_path / "deliverable"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "legacy_tf.md", folder / "README.md")
+    shutil.copy(FIXTURES / "flags_script.py", folder / "entry.py")  # the README never names it
+    made = extracted_file(folder / "README.md")
+    assert "advanced.training_script" in {p.field for p in made.decisions}
+    (folder / "deliverable.yaml").write_text(made.text, encoding="utf-8")
+    (rendered,) = render_folder(folder, ("zh",))
+    assert "entry.py" in rendered.text  # in the directory tree
+    rendered.path.write_text(rendered.text, encoding="utf-8")
+    assert extracted_file(folder / "README.md").text == made.text
 
 
 def test_the_migration_bench_measures_a_folder_of_readmes(tmp_path: Path) -> None:

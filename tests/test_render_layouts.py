@@ -131,3 +131,115 @@ def test_new_scaffolds_the_layout(tmp_path: Path) -> None:
     assert main(["new", "resnet", "--dir", str(tmp_path), "--layout", "pytorch-2022"]) == 0
     text = (tmp_path / "resnet" / "deliverable.yaml").read_text(encoding="utf-8")
     assert "layout: pytorch-2022" in text and "results:" in text
+
+
+def test_every_entry_point_the_pytorch_layout_renders_is_read_back(tmp_path: Path) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    (folder / "test" / "train_performance_1p.sh").write_text("#!/bin/bash\n")
+    others = (
+        "  performance-1p:\n    command: bash test/train_performance_1p.sh --data_path=/data\n"
+        "    description: 单卡性能\n"
+        "  export:\n    command: python3 pth2onnx.py --checkpoint ./model.pth\n"
+        "    description: 导出 ONNX\n"
+    )
+    edit_yaml(folder, "provenance:\n", others + "provenance:\n")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    entry_points = extract(parse_readme(text)).data["entry_points"]
+    assert entry_points["performance-1p"] == {
+        "command": "bash test/train_performance_1p.sh --data_path=/data",
+        "description": "单卡性能",
+    }
+    assert entry_points["export"] == {
+        "command": "python3 pth2onnx.py --checkpoint ./model.pth",
+        "description": "导出 ONNX",
+    }
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [(6105.0, "6105"), (76.05, "76.05"), (5038.508, "5038.508"), (17420.493, "17420.493"),
+     (0.854, "0.854"), (1234567.0, "1234567.0")],
+)  # fmt: skip
+def test_a_measured_number_is_written_so_that_it_reads_back_the_same(
+    value: float, shown: str
+) -> None:
+    from modelzoo_kit.render import md_number
+
+    assert md_number(value) == shown
+    assert float(md_number(value)) == value
+
+
+def test_an_open_framework_in_the_version_table_reads_back_as_the_same_decision(
+    tmp_path: Path,
+) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    todo = "TODO: the README has no such field"
+    edit_yaml(folder, "  framework: PyTorch 2.1.0\n", f"  framework: '{todo}'\n")
+    edit_yaml(folder, "schema_version: 1\n", "schema_version: 1\ndraft: true\n")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    assert f"| {todo} |" in text
+    assert extract(parse_readme(text)).data["basic"]["framework"] == todo
+
+
+def test_environment_notes_whose_first_line_is_indented_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    software = " - 安装依赖。\n\n   ```\n   pip install -r requirements.txt\n   ```"
+    block = "".join(f"    {line}\n" if line else "\n" for line in software.split("\n"))
+    edit_yaml(folder, "environment:\n", "environment:\n  software: |2-\n" + block)
+    assert load_deliverable(folder).environment.software == software
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    assert extract(parse_readme(text)).data["environment"]["software"] == software
+
+
+def test_a_metric_a_row_lacks_stays_absent_and_one_without_a_value_stays_null(
+    tmp_path: Path,
+) -> None:
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    path = folder / "deliverable.yaml"
+    rows = (
+        "results:\n"
+        "  - {cards: 1, metrics: {mAP: null}, throughput: 79.04}\n"
+        "  - {cards: 8, metrics: {mAP50: 0.854}, throughput: 491.32}\n"
+    )
+    path.write_text(path.read_text(encoding="utf-8") + rows, encoding="utf-8")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    results = extract(parse_readme(text)).data["results"]
+    assert [r["metrics"] for r in results] == [{"mAP": None}, {"mAP50": 0.854}]
+
+
+def test_results_rows_are_read_as_the_rendered_table_writes_them(tmp_path: Path) -> None:
+    """Two tables of the README with their metrics in other orders, and a cell with a run of
+    spaces: the rows hold what the one rendered table shows, so a second extraction agrees."""
+    import yaml
+
+    from modelzoo_kit.extract import extract
+
+    folder = tiny(tmp_path, "pytorch-2022")
+    text = render_readme(load_deliverable(folder), folder, "zh")
+    tables = (
+        "| NAME | Acc@5 | Acc@1 | FPS | AMP_Type |\n| :--: | :--: | :--: | :--: | :--: |\n"
+        "| 1p-NPU | 90.1 | 70.2 | 100 | LM:O1  ASR:O2 |\n\n"
+        "| NAME | Acc@1 | Acc@5 | FPS | AMP_Type |\n| :--: | :--: | :--: | :--: | :--: |\n"
+        "| 8p-NPU | 71.5 | 91.3 | 800 | O2 |\n\n"
+    )
+    start = text.index("**表 2**")
+    text = text[:start] + tables + text[text.index("训练完成后", start) :]
+    results = extract(parse_readme(text)).data["results"]
+    assert [list(r["metrics"]) for r in results] == [["Acc@5", "Acc@1"], ["Acc@5", "Acc@1"]]
+    assert results[0]["amp_type"] == "LM:O1 ASR:O2"
+    path = folder / "deliverable.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["results"] = results
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    again = render_readme(load_deliverable(folder), folder, "zh")
+    assert extract(parse_readme(again)).data["results"] == results
