@@ -68,7 +68,9 @@ def write_atomically(path: Path, text: str) -> None:
     except OSError as exc:
         raise OutputFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        # surrogateescape: a name read from a non-UTF-8 file name goes back as its own bytes
+        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape",
+                       newline="\n") as stream:
             stream.write(text)
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
