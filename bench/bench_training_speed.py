@@ -131,7 +131,7 @@ def deliverable_module(name: str):
 def build_network(impl: str) -> nn.Module:
     """A freshly initialised EfficientNet-B0 of ``impl``, with the recipe's regularisation."""
     if impl == "ours":
-        efficientnet = deliverable_module("efficientnet")
+        efficientnet = deliverable_module("model.efficientnet")
         return efficientnet.build_model("efficientnet_b0", num_classes=NUM_CLASSES)
     if impl == "lukemelas":
         from efficientnet_pytorch import EfficientNet
@@ -180,9 +180,7 @@ class Candidate:
 def make_sgd(model: nn.Module, implementation: str) -> torch.optim.SGD:
     """The benchmark's SGD (momentum 0.9, weight decay 1e-4) in one of its implementations."""
     options = {"stock": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[implementation]
-    return torch.optim.SGD(
-        model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4, **options
-    )
+    return torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4, **options)
 
 
 def make_candidate(impl: str, config: str, images: torch.Tensor, amp: str = "none") -> Candidate:
@@ -190,6 +188,9 @@ def make_candidate(impl: str, config: str, images: torch.Tensor, amp: str = "non
     spec = ALL_CONFIGS[config]
     torch.manual_seed(0)
     model = build_network(impl).to(images.device).train()
+    if impl == "ours" and images.device.type == "cpu" and AMP_DTYPES[amp] is None:
+        # What train.py does for a float32 CPU run (training.training_state).
+        deliverable_module("cpu_accel").accelerate(model)
     if spec.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -413,12 +414,12 @@ def make_batch(
 def set_cpu_allocator(mode: str) -> bool:
     """The deliverable's ``--cpu-allocator``, for the whole process: every candidate alike.
 
-    ``retain`` is what ``train.py`` does on CPU by default (see ``cpu_allocator.py``); it is
+    ``retain`` is what ``train.py`` does on CPU by default (see ``cpu_accel/allocator.py``); it is
     process-wide, so the ratios between implementations compare models, never allocators.
     """
     if mode != "retain":
         return False
-    return deliverable_module("cpu_allocator").retain_freed_memory()
+    return deliverable_module("cpu_accel.allocator").retain_freed_memory()
 
 
 def initialise_backends() -> None:

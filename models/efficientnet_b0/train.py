@@ -31,14 +31,8 @@ EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="train.py",
-        description="Train, evaluate, fine-tune or export EfficientNet (NPU, CUDA or CPU; "
-        "one process per device under torchrun).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the images come from and how many of them a run reads."""
     data = parser.add_argument_group("data")
     data.add_argument(
         "--data",
@@ -67,36 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         "with a warning naming it",
     )
     data.add_argument(
-        "--image-size",
-        type=int,
-        default=224,
-        help="training crop and evaluation centre-crop size in pixels",
-    )
-    data.add_argument(
-        "--crop-fraction",
-        type=float,
-        default=0.875,
-        help="evaluation resizes the short side to image-size / crop-fraction "
-        "(224 -> 256) before the centre crop",
-    )
-    data.add_argument(
-        "--crop-scale-min",
-        type=float,
-        default=0.08,
-        help="smallest area fraction RandomResizedCrop keeps",
-    )
-    data.add_argument(
-        "--auto-augment",
-        default="none",
-        choices=("none", "autoaugment", "randaugment"),
-        help="extra augmentation policy after crop and flip",
-    )
-    data.add_argument(
         "--data-pipeline",
         default="cpu",
         choices=("cpu", "device"),
         help="where ImageFolder JPEGs are decoded and augmented: in the loader workers (cpu) or "
-        "on the training device, batched (device; see device_pipeline.py)",
+        "on the training device, batched (device; see data_pipeline/on_device.py)",
     )
     data.add_argument(
         "--workers",
@@ -114,6 +83,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit-val-batches", type=int, default=None, help="evaluate at most this many batches"
     )
 
+
+def add_preprocessing_arguments(parser: argparse.ArgumentParser) -> None:
+    """Crop sizes and augmentation of training and evaluation images."""
+    preprocessing = parser.add_argument_group("preprocessing")
+    preprocessing.add_argument(
+        "--image-size",
+        type=int,
+        default=224,
+        help="training crop and evaluation centre-crop size in pixels",
+    )
+    preprocessing.add_argument(
+        "--crop-fraction",
+        type=float,
+        default=0.875,
+        help="evaluation resizes the short side to image-size / crop-fraction "
+        "(224 -> 256) before the centre crop",
+    )
+    preprocessing.add_argument(
+        "--crop-scale-min",
+        type=float,
+        default=0.08,
+        help="smallest area fraction RandomResizedCrop keeps",
+    )
+    preprocessing.add_argument(
+        "--auto-augment",
+        default="none",
+        choices=("none", "autoaugment", "randaugment"),
+        help="extra augmentation policy after crop and flip",
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The architecture and its regularisation."""
     model = parser.add_argument_group("model")
     model.add_argument(
         "--arch",
@@ -157,13 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="zero-initialise the last BN of every residual branch",
     )
-    model.add_argument(
+
+
+def add_weights_arguments(parser: argparse.ArgumentParser) -> None:
+    """Initial weights and what fine-tuning trains."""
+    weights = parser.add_argument_group("pretrained weights")
+    weights.add_argument(
         "--pretrained",
         default=None,
         help="initial weights: a checkpoint of this script, or a lukemelas or "
         "torchvision EfficientNet state dict",
     )
-    model.add_argument(
+    weights.add_argument(
         "--pretrained-format",
         default="auto",
         choices=("auto", "ours", "timm", "efficientnet", "lukemelas", "torchvision"),
@@ -171,43 +178,51 @@ def build_parser() -> argparse.ArgumentParser:
         "same padding, BN eps 1e-3; the others symmetric, 1e-5; ours: as recorded). auto: "
         "detected from its keys; efficientnet: timm's key names, ours for a train.py checkpoint",
     )
-    model.add_argument(
+    weights.add_argument(
         "--freeze-backbone",
         action="store_true",
         default=False,
         help="train only the classifier (transfer learning)",
     )
-    model.add_argument(
+    weights.add_argument(
         "--backbone-lr-scale",
         type=float,
         default=1.0,
         help="learning-rate multiplier of the backbone (e.g. 0.1 when "
         "fine-tuning a pretrained network)",
     )
-    model.add_argument(
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the model executes: memory format, compilation, allocator, BatchNorm sync."""
+    execution = parser.add_argument_group("execution")
+    execution.add_argument(
         "--channels-last",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="channels_last memory format (default: on for CPU and CUDA, "
         "where it is faster; off for NPU)",
     )
-    model.add_argument(
+    execution.add_argument(
         "--compile", action="store_true", default=False, help="torch.compile the model"
     )
-    model.add_argument(
+    execution.add_argument(
         "--cpu-allocator",
         choices=("retain", "system"),
         default="retain",
         help="CPU runs: keep freed memory in the process for reuse (retain: no page faults "
         "per step, faster; see bench/README.md) or glibc's defaults (system)",
     )
-    model.add_argument(
+    execution.add_argument(
         "--sync-bn",
         action="store_true",
         default=False,
         help="synchronise BatchNorm statistics across devices",
     )
 
+
+def add_optimisation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Epochs, batch, learning-rate schedule, SGD, regularisers of the loss, EMA."""
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--epochs", type=int, default=90, help="training epochs")
     optim.add_argument(
@@ -261,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=42, help="seed of initialisation, data order and augmentation"
     )
 
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """The device, mixed precision and the distributed backend."""
     device = parser.add_argument_group("device and precision")
     device.add_argument(
         "--device",
@@ -293,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="process-group backend (auto: hccl on NPU, nccl on CUDA, gloo on CPU)",
     )
 
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The output folder, resuming, evaluating, exporting, saving and logging."""
     run = parser.add_argument_group("run")
     run.add_argument(
         "--output-dir",
@@ -339,6 +360,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="zoo case name for the case log (default: <arch>_bs<global batch>_<N>p_<acc|perf>)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train, evaluate, fine-tune or export EfficientNet (NPU, CUDA or CPU; "
+        "one process per device under torchrun).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+    add_data_arguments(parser)
+    add_preprocessing_arguments(parser)
+    add_model_arguments(parser)
+    add_weights_arguments(parser)
+    add_execution_arguments(parser)
+    add_optimisation_arguments(parser)
+    add_device_arguments(parser)
+    add_run_arguments(parser)
     return parser
 
 
@@ -353,10 +392,13 @@ def one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from errors import TrainingDivergedError, TrainingError  # after parsing: --help needs no torch
+    from common.errors import (  # after parsing: --help needs no torch
+        TrainingDivergedError,
+        TrainingError,
+    )
 
     try:
-        import runner
+        from training import runner
 
         return runner.run(args)
     except TrainingDivergedError as exc:
@@ -366,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_USAGE
     except RuntimeError as exc:
-        from data import loader_worker_death
+        from data_pipeline.image_folder import loader_worker_death
 
         death = loader_worker_death(exc)
         if death is not None:

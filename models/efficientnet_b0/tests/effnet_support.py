@@ -21,23 +21,33 @@ if str(DELIVERABLE) not in sys.path:
 # Small, fast settings every training test starts from: 32 px crops of the 64 px demo images,
 # no stochastic layers (so runs compare exactly), one thread-light loader, no progress bar.
 TINY = [
-    "--device", "cpu",
-    "--image-size", "32",
-    "--batch-size", "8",
-    "--workers", "0",
-    "--drop-rate", "0",
-    "--drop-path-rate", "0",
-    "--crop-scale-min", "0.35",
-    "--progress", "off",
-    "--log-interval", "1",
-    "--warmup-epochs", "0",
+    "--device",
+    "cpu",
+    "--image-size",
+    "32",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--drop-rate",
+    "0",
+    "--drop-path-rate",
+    "0",
+    "--crop-scale-min",
+    "0.35",
+    "--progress",
+    "off",
+    "--log-interval",
+    "1",
+    "--warmup-epochs",
+    "0",
 ]
 
 
 @functools.lru_cache(maxsize=1)
 def demo_root() -> Path:
     """The demo dataset, generated once per test process."""
-    from demo_dataset import ensure_demo_dataset
+    from data_pipeline.demo_dataset import ensure_demo_dataset
 
     folder = Path(tempfile.mkdtemp(prefix="effnet-demo-")) / "demo"
     return ensure_demo_dataset(folder, log=lambda _message: None)
@@ -61,13 +71,32 @@ def small_image_folder() -> Path:
 
 def compiled_cpu_kernels():
     """The deliverable's compiled CPU kernels (built on first use); the test skips without them."""
-    import cpu_kernels
     import pytest
+    from cpu_accel import kernels as cpu_kernels
 
     module = cpu_kernels.load()
     if module is None:
         pytest.skip(f"no C++ toolchain here ({cpu_kernels._unavailable})")
     return module
+
+
+def randomise_batch_norms(model, seed: int = 0):
+    """Give every BatchNorm non-trivial statistics and affine terms, so eval uses all of them.
+
+    For models of any library (weights interchange and export compare against them).
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
+    return model.eval()
 
 
 def model_with_trained_statistics(padding: str = "symmetric", seed: int = 0):
@@ -77,7 +106,8 @@ def model_with_trained_statistics(padding: str = "symmetric", seed: int = 0):
     parameters are random, so every folded scale and shift differs from 1 and 0.
     """
     import torch
-    from efficientnet import build_model
+    from cpu_accel import accelerate
+    from model.efficientnet import build_model
 
     torch.manual_seed(seed)
     model = build_model(padding=padding, num_classes=10, image_size=64)
@@ -92,7 +122,7 @@ def model_with_trained_statistics(padding: str = "symmetric", seed: int = 0):
             model.train()(torch.randn(8, 3, 64, 64))
     for norm in norms:
         norm.momentum = 0.1
-    return model.eval()
+    return accelerate(model).eval()
 
 
 def train_main(*argv: str) -> int:

@@ -11,11 +11,13 @@ pytestmark = pytest.mark.needs_torch
 import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from efficientnet import BatchNormAct2d, build_model  # noqa: E402
+from cpu_accel import accelerate  # noqa: E402
+from cpu_accel.fast_modules import CpuBatchNormAct2d  # noqa: E402
+from model.efficientnet import build_model  # noqa: E402
 
-efficientnet = sys.modules["efficientnet"]
-batchnorm_silu = sys.modules["batchnorm_silu"]
-cpu_kernels = sys.modules["cpu_kernels"]
+fast_modules = sys.modules["cpu_accel.fast_modules"]
+batchnorm_silu = sys.modules["cpu_accel.batchnorm_silu"]
+cpu_kernels = sys.modules["cpu_accel.kernels"]
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,7 @@ def test_module_matches_batchnorm_then_silu(kernels, momentum) -> None:
         (torch.randn(4, 24, 6, 6) * 3 + 1).contiguous(memory_format=torch.channels_last)
         for _ in range(2)
     ]
-    fused = BatchNormAct2d(24, eps=1e-3, momentum=momentum).train()
+    fused = CpuBatchNormAct2d(24, eps=1e-3, momentum=momentum).train()
     with torch.no_grad():
         fused.weight.uniform_(0.5, 1.5)
         fused.bias.normal_()
@@ -121,7 +123,7 @@ def test_module_matches_batchnorm_then_silu(kernels, momentum) -> None:
 
 
 def test_the_fused_path_runs_exactly_where_it_applies(kernels) -> None:
-    norm = BatchNormAct2d(16, eps=1e-5, momentum=0.1).train()
+    norm = CpuBatchNormAct2d(16, eps=1e-5, momentum=0.1).train()
     x = torch.randn(2, 16, 4, 4)
     fused_name = "_BatchNormSiLUBackward"
 
@@ -130,12 +132,12 @@ def test_the_fused_path_runs_exactly_where_it_applies(kernels) -> None:
 
     assert fused_name in backward_name(norm, x.contiguous(memory_format=torch.channels_last))
     assert fused_name not in backward_name(norm, x)  # NCHW: ATen's pair
-    no_act = BatchNormAct2d(16, eps=1e-5, momentum=0.1, act=False).train()
+    no_act = CpuBatchNormAct2d(16, eps=1e-5, momentum=0.1, act=False).train()
     assert fused_name not in backward_name(no_act, x.contiguous(memory_format=torch.channels_last))
     with torch.no_grad():
         assert norm(x.contiguous(memory_format=torch.channels_last)).grad_fn is None
 
-    class Synced(BatchNormAct2d):  # what distributed.convert_sync_batchnorm makes of the class
+    class Synced(CpuBatchNormAct2d):  # what distributed.convert_sync_batchnorm makes of the class
         pass
 
     synced = Synced(16, eps=1e-5, momentum=0.1).train()
@@ -148,7 +150,7 @@ def test_the_fused_path_runs_exactly_where_it_applies(kernels) -> None:
 def test_without_the_kernels_training_takes_atens_pair(monkeypatch) -> None:
     monkeypatch.setattr(cpu_kernels, "_module", None)
     monkeypatch.setattr(cpu_kernels, "_unavailable", f"{cpu_kernels.SWITCH}=0")
-    norm = BatchNormAct2d(8, eps=1e-5, momentum=0.1).train()
+    norm = CpuBatchNormAct2d(8, eps=1e-5, momentum=0.1).train()
     x = torch.randn(2, 8, 3, 3).contiguous(memory_format=torch.channels_last)
     assert not batchnorm_silu.batchnorm_silu_applies(norm, x)
     assert type(norm(x.requires_grad_()).grad_fn).__name__ == "SiluBackward0"
@@ -156,13 +158,15 @@ def test_without_the_kernels_training_takes_atens_pair(monkeypatch) -> None:
 
 def test_a_training_step_gets_atens_gradients(kernels, monkeypatch) -> None:
     torch.manual_seed(0)
-    model = build_model(num_classes=10, image_size=64, drop_path_rate=0.0, drop_rate=0.0)
+    model = accelerate(
+        build_model(num_classes=10, image_size=64, drop_path_rate=0.0, drop_rate=0.0)
+    )
     model = model.to(memory_format=torch.channels_last)
     x = torch.randn(4, 3, 64, 64).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (4,))
     calls: list[int] = []
-    real = efficientnet.batchnorm_silu
-    monkeypatch.setattr(efficientnet, "batchnorm_silu", lambda *a: calls.append(1) or real(*a))
+    real = fast_modules.batchnorm_silu
+    monkeypatch.setattr(fast_modules, "batchnorm_silu", lambda *a: calls.append(1) or real(*a))
     before = {k: v.clone() for k, v in model.state_dict().items()}
 
     def step():
@@ -175,7 +179,7 @@ def test_a_training_step_gets_atens_gradients(kernels, monkeypatch) -> None:
     fused_grads, fused_state = step()
     assert len(calls) == 33  # every BatchNorm followed by SiLU in B0
     model.load_state_dict(before)
-    monkeypatch.setattr(efficientnet, "batchnorm_silu_applies", lambda norm, x: False)
+    monkeypatch.setattr(fast_modules, "batchnorm_silu_applies", lambda norm, x: False)
     plain_grads, plain_state = step()
     floor = 1e-5 * max(g.abs().max().item() for g in plain_grads.values())
     for name, expected in plain_grads.items():

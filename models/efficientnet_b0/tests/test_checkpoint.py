@@ -20,8 +20,8 @@ from effnet_support import DELIVERABLE
 
 # isort: split
 
-import checkpoint as ckpt
-from errors import CheckpointError, DamagedCheckpointError
+from common import checkpoint as ckpt
+from common.errors import CheckpointError, DamagedCheckpointError
 
 pytestmark = pytest.mark.needs_torch
 
@@ -62,12 +62,23 @@ class Payload:
         ("list", "not a checkpoint dictionary"),
         (b"a text file\nof two lines\n", "not a readable PyTorch checkpoint"),
         ({"kind": ckpt.KIND}, "is marked as a train.py checkpoint but lacks 'format_version'"),
-        ({**{k: {} for k in ckpt.TRAINING_CHECKPOINT_FIELDS}, "kind": ckpt.KIND},
-         "'format_version' of a train.py checkpoint is a dict"),
+        (
+            {**{k: {} for k in ckpt.TRAINING_CHECKPOINT_FIELDS}, "kind": ckpt.KIND},
+            "'format_version' of a train.py checkpoint is a dict",
+        ),
         ({"model": {"conv_stem.weight": "not a tensor"}}, None),
     ],
-    ids=["missing", "bytes", "truncated", "code", "list", "text", "kind-only", "wrong-types",
-         "string-weights"],
+    ids=[
+        "missing",
+        "bytes",
+        "truncated",
+        "code",
+        "list",
+        "text",
+        "kind-only",
+        "wrong-types",
+        "string-weights",
+    ],
 )
 def test_bad_checkpoint_files_are_refused_with_the_path_named(tmp_path, content, message):
     path = tmp_path / "model.pt"
@@ -99,7 +110,7 @@ KILLED_SAVE = textwrap.dedent(
     """
     import sys, time, torch
     sys.path.insert(0, {deliverable!r})
-    import checkpoint as ckpt
+    from common import checkpoint as ckpt
     path = {path!r}
     ckpt.atomic_save({{"version": 1, "w": torch.ones(1000)}}, path)
     real_save = torch.save
@@ -159,9 +170,18 @@ def test_a_stale_temporary_from_a_killed_process_is_removed_by_the_next_save(tmp
 def _sealed_checkpoint(path):
     """A train.py-shaped checkpoint of about 400 kB, written the way train.py writes them."""
     torch.manual_seed(0)
-    state = {"kind": ckpt.KIND, "format_version": ckpt.FORMAT_VERSION, "config": {"arch": "x"},
-             "classes": ["a"], "model": {"w": torch.randn(100_000)}, "optimizer": {},
-             "scaler": {}, "ema": None, "progress": {}, "rng": []}
+    state = {
+        "kind": ckpt.KIND,
+        "format_version": ckpt.FORMAT_VERSION,
+        "config": {"arch": "x"},
+        "classes": ["a"],
+        "model": {"w": torch.randn(100_000)},
+        "optimizer": {},
+        "scaler": {},
+        "ema": None,
+        "progress": {},
+        "rng": [],
+    }
     ckpt.atomic_save(state, path)
     return state
 
@@ -192,8 +212,13 @@ def _flip(data: bytes, start: int, count: int) -> bytes:
         (lambda b: b[: -ckpt._SEAL_LENGTH - 2] + b"\0\0", "has lost the sha256 seal"),
         (lambda b: b[: len(b) // 2], "not a readable PyTorch checkpoint"),
     ],
-    ids=["5000-bytes-of-weights", "one-byte-of-weights", "the-seal-itself", "seal-removed",
-         "truncated"],
+    ids=[
+        "5000-bytes-of-weights",
+        "one-byte-of-weights",
+        "the-seal-itself",
+        "seal-removed",
+        "truncated",
+    ],
 )
 def test_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage, message):
     """torch.load reads many of these silently; the seal is what catches them."""
@@ -203,8 +228,9 @@ def test_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage, messa
     with pytest.raises(CheckpointError, match=message) as caught:
         ckpt.load(path)
     assert str(path) in str(caught.value)
-    assert isinstance(caught.value, DamagedCheckpointError) == ("damaged" in message
-                                                                or "seal" in message)
+    assert isinstance(caught.value, DamagedCheckpointError) == (
+        "damaged" in message or "seal" in message
+    )
 
 
 def _lukemelas_state():
@@ -214,9 +240,18 @@ def _lukemelas_state():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: {"kind": ckpt.KIND, "format_version": 1,
-                 "config": {}, "classes": [], "model": {"w": torch.zeros(3)}, "optimizer": {},
-                 "scaler": {}, "ema": None, "progress": {}, "rng": []},
+        lambda: {
+            "kind": ckpt.KIND,
+            "format_version": 1,
+            "config": {},
+            "classes": [],
+            "model": {"w": torch.zeros(3)},
+            "optimizer": {},
+            "scaler": {},
+            "ema": None,
+            "progress": {},
+            "rng": [],
+        },
         lambda: torchvision.models.efficientnet_b0(weights=None).state_dict(),
         _lukemelas_state,
         lambda: {"state_dict": {"conv_stem.weight": torch.zeros(32, 3, 3, 3)}, "epoch": 3},

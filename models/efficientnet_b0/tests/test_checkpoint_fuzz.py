@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 # isort: split
 
-import checkpoint as ckpt
-from errors import CheckpointError
+from common import checkpoint as ckpt
+from common.errors import CheckpointError
 
 pytestmark = [
     pytest.mark.needs_torch,
@@ -59,10 +59,18 @@ HOSTILE_CALLS = [
 
 def _sealed_checkpoint() -> bytes:
     torch.manual_seed(0)
-    state = {"kind": ckpt.KIND, "format_version": ckpt.FORMAT_VERSION, "config": {"arch": "x"},
-             "classes": ["a", "b"], "model": {"w": torch.randn(64, 8), "b": torch.zeros(8)},
-             "optimizer": {"state": {}, "param_groups": []}, "scaler": {}, "ema": None,
-             "progress": {"epoch": 1}, "rng": []}
+    state = {
+        "kind": ckpt.KIND,
+        "format_version": ckpt.FORMAT_VERSION,
+        "config": {"arch": "x"},
+        "classes": ["a", "b"],
+        "model": {"w": torch.randn(64, 8), "b": torch.zeros(8)},
+        "optimizer": {"state": {}, "param_groups": []},
+        "scaler": {},
+        "ema": None,
+        "progress": {"epoch": 1},
+        "rng": [],
+    }
     folder = Path(tempfile.mkdtemp(prefix="effnet-fuzz-"))
     return ckpt.atomic_save(state, folder / "last.pt").read_bytes()
 
@@ -79,7 +87,7 @@ SEALED, FOREIGN = _sealed_checkpoint(), _foreign_state_dict()
 def _call_pickle(module: str, name: str, args: tuple) -> bytes:
     """A protocol-2 pickle that calls ``module.name(*args)`` when unpickled: GLOBAL, REDUCE."""
     body = b"".join(pickle.dumps(a, protocol=2)[2:-1] for a in args)  # each argument, pushed
-    return (b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"(" + body + b"tR.")
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"(" + body + b"tR."
 
 
 def _in_torch_archive(payload: bytes) -> bytes:
@@ -102,8 +110,10 @@ def _flipped(data: bytes, flips: list[tuple[int, int]]) -> bytes:
 
 plain_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 flips = st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), min_size=1, max_size=64)
@@ -164,16 +174,29 @@ def test_a_sealed_checkpoint_with_any_single_flipped_byte_of_its_tail_is_refused
             ckpt.load(path)
 
 
-@settings(max_examples=max(6, EXAMPLES // 25), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=max(6, EXAMPLES // 25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(content=damaged_files)
 def test_train_py_refuses_damaged_or_hostile_checkpoints_with_exit_2(capsys, content):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzzed.pt"
         path.write_bytes(content)
-        status = train_main(*TINY, "--epochs", "1", "--limit-train-batches", "1",
-                            "--data", small_image_folder(), "--resume", path,
-                            "--output-dir", Path(folder) / "out")
+        status = train_main(
+            *TINY,
+            "--epochs",
+            "1",
+            "--limit-train-batches",
+            "1",
+            "--data",
+            small_image_folder(),
+            "--resume",
+            path,
+            "--output-dir",
+            Path(folder) / "out",
+        )
     err = capsys.readouterr().err
     assert status == 2 and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.startswith("error: ")]) == 1
@@ -194,4 +217,3 @@ def test_every_torch_load_in_the_deliverable_is_weights_only():
             if "pickle.load" in line:
                 offenders.append(f"{source.name}:{number}")
     assert not offenders
-

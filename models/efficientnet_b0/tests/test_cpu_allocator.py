@@ -22,7 +22,7 @@ PROBE = """
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
 import torch
-from cpu_allocator import retain_freed_memory
+from cpu_accel.allocator import retain_freed_memory
 applied = retain_freed_memory() if sys.argv[2] == "retain" else None
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -58,17 +58,18 @@ def test_retained_memory_is_reused_without_page_faults() -> None:
 
 
 def test_elsewhere_it_does_nothing(monkeypatch) -> None:
-    import cpu_allocator
+    from cpu_accel import allocator as cpu_allocator
 
     monkeypatch.setattr(cpu_allocator.sys, "platform", "darwin")
     assert cpu_allocator.retain_freed_memory() is False
 
 
 def test_training_on_cpu_applies_it_unless_asked_not_to(monkeypatch) -> None:
-    import runner
+    from cpu_accel import allocator
+    from training import runner
 
     calls: list[int] = []
-    monkeypatch.setattr(runner, "retain_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(allocator, "retain_freed_memory", lambda: calls.append(1) or True)
 
     class Stop(Exception):
         pass

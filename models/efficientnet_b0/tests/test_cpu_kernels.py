@@ -15,7 +15,7 @@ import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-cpu_kernels = importlib.import_module("cpu_kernels")
+cpu_kernels = importlib.import_module("cpu_accel.kernels")
 
 
 def onednn_weight_grad(x, grad, weight, stride, padding):
@@ -63,8 +63,9 @@ def test_a_failed_build_warns_once_and_falls_back(monkeypatch) -> None:
 
 def test_the_switch_turns_them_off_without_building() -> None:
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import cpu_kernels, torch.utils.cpp_extension"
-        " as c; c.load = None; print(cpu_kernels.load(), cpu_kernels._unavailable)"
+        "import sys; sys.path.insert(0, sys.argv[1]); from cpu_accel import kernels;"
+        " import torch.utils.cpp_extension as c; c.load = None;"
+        " print(kernels.load(), kernels._unavailable)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(effnet_support.DELIVERABLE)],

@@ -12,17 +12,19 @@ from effnet_support import demo_root, small_image_folder
 
 # isort: split
 
-import data
-import demo_dataset
-from errors import CorruptImageError, DataError
+from common.errors import CorruptImageError, DataError
+from data_pipeline import demo_dataset
+from data_pipeline import image_folder as data
 
 pytestmark = pytest.mark.needs_torch
 
 
 def test_demo_dataset_has_ten_balanced_classes_and_is_byte_identical_to_a_fresh_drawing():
     root = demo_root()
-    for split, count in (("train", demo_dataset.TRAIN_PER_CLASS),
-                         ("val", demo_dataset.VAL_PER_CLASS)):
+    for split, count in (
+        ("train", demo_dataset.TRAIN_PER_CLASS),
+        ("val", demo_dataset.VAL_PER_CLASS),
+    ):
         index = data.scan_split(root / split)
         assert index.classes == tuple(sorted(demo_dataset.DEMO_CLASSES))
         assert len(index.samples) == count * len(demo_dataset.DEMO_CLASSES)
@@ -49,8 +51,10 @@ def test_demo_dataset_is_reused_and_never_mixed_into_a_foreign_folder(tmp_path):
     [
         ({}, "does not exist"),
         ({"train/a/x.png": True}, "lacks"),
-        ({"train/a/x.png": True, "train/b/readme.txt": True, "val/a/y.png": True},
-         "holds no images"),
+        (
+            {"train/a/x.png": True, "train/b/readme.txt": True, "val/a/y.png": True},
+            "holds no images",
+        ),
         ({"train/a/x.png": True, "val/z/y.png": True}, "class folders that train/ lacks"),
         ({"train/x.png": True, "val/a/y.png": True}, "has no class folders"),
     ],

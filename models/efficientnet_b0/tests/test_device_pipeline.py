@@ -14,9 +14,9 @@ from PIL import Image
 
 # isort: split
 
-import data
-import device_pipeline as dp
-from errors import ConfigError, CorruptImageError
+from common.errors import ConfigError, CorruptImageError
+from data_pipeline import image_folder as data
+from data_pipeline import on_device as dp
 
 pytestmark = pytest.mark.needs_torch
 
@@ -28,8 +28,9 @@ def _photo(width: int, height: int, seed: int) -> Image.Image:
     """A smooth image (JPEG-friendly, so decoders agree closely) with structure to crop."""
     generator = torch.Generator().manual_seed(seed)
     coarse = torch.rand(3, 6, 6, generator=generator)
-    smooth = torch.nn.functional.interpolate(coarse[None], size=(height, width),
-                                             mode="bicubic", align_corners=False)[0]
+    smooth = torch.nn.functional.interpolate(
+        coarse[None], size=(height, width), mode="bicubic", align_corners=False
+    )[0]
     pixels = (smooth.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(pixels)
 
@@ -42,7 +43,8 @@ def _jpeg_folder(root: Path, per_class: int = 4) -> Path:
             for i in range(per_class):
                 width, height = SIZES[i % len(SIZES)]
                 _photo(width, height, hash((split, label, i)) % 1000).save(
-                    folder / f"{i}.jpg", quality=95)
+                    folder / f"{i}.jpg", quality=95
+                )
     return root
 
 
@@ -101,8 +103,9 @@ def test_a_batch_decodes_at_once_with_labels_and_skips_or_names_corrupt_files(fo
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(dp.JPEG_MAGIC + bytes(random.Random(0).randbytes(200)))
     samples = [dp.EncodedImageDataset(index)[i] for i in range(3)]
-    samples.append(dp.EncodedSample(np.fromfile(broken, dtype=np.uint8), True, 1, None,
-                                    str(broken)))
+    samples.append(
+        dp.EncodedSample(np.fromfile(broken, dtype=np.uint8), True, 1, None, str(broken))
+    )
     augmentation = dp.DeviceAugmentation(False, 16, 18, (0.08, 1.0))
     images, targets = dp.DeviceDecoder(CPU, augmentation, "skip")(samples)
     assert images.shape == (3, 3, 16, 16)
@@ -121,16 +124,38 @@ def test_a_png_in_the_folder_is_decoded_by_the_worker(tmp_path):
 def test_auto_augment_is_refused_on_the_device_path(folder):
     with pytest.raises(ConfigError, match="--data-pipeline cpu"):
         dp.build_device_image_loaders(
-            folder, device=CPU, batch_size=2, image_size=16, resize_size=18, crop_scale_min=0.08,
-            auto_augment="randaugment", workers=0, on_corrupt="fail", seed=0, rank=0,
-            world_size=1)
+            folder,
+            device=CPU,
+            batch_size=2,
+            image_size=16,
+            resize_size=18,
+            crop_scale_min=0.08,
+            auto_augment="randaugment",
+            workers=0,
+            on_corrupt="fail",
+            seed=0,
+            rank=0,
+            world_size=1,
+        )
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_train_py_trains_and_evaluates_with_the_device_pipeline(folder, tmp_path, capsys,
-                                                                workers):
+def test_train_py_trains_and_evaluates_with_the_device_pipeline(folder, tmp_path, capsys, workers):
     out = tmp_path / "run"
-    status = train_main(*TINY, "--epochs", "1", "--data", str(folder), "--batch-size", "4",
-                        "--workers", workers, "--data-pipeline", "device", "--output-dir", out)
+    status = train_main(
+        *TINY,
+        "--epochs",
+        "1",
+        "--data",
+        str(folder),
+        "--batch-size",
+        "4",
+        "--workers",
+        workers,
+        "--data-pipeline",
+        "device",
+        "--output-dir",
+        out,
+    )
     assert status == 0, capsys.readouterr().err
     assert (out / "last.pt").exists()

@@ -1,7 +1,7 @@
 """Devices, mixed precision and loss scaling.
 
 The NPU cannot run here. Where a test needs ``torch_npu`` it injects, in a subprocess, a fake
-module into ``sys.modules`` that provides exactly what ``devices.py`` calls on it --
+module into ``sys.modules`` that provides exactly what ``training/devices.py`` calls on it --
 ``torch.npu.is_available``, ``device_count``, ``set_device`` -- and registers PyTorch's PrivateUse1
 backend under the name ``npu`` (what the real torch_npu does) so that ``torch.device("npu:3")``
 exists; where the optimiser is under test it also provides ``torch_npu.optim.NpuFusedSGD`` with
@@ -21,9 +21,9 @@ from effnet_support import DELIVERABLE
 
 # isort: split
 
-import devices
-from distributed import backend_for
-from errors import ConfigError, DeviceError
+from common.errors import ConfigError, DeviceError
+from training import devices
+from training.distributed import backend_for
 
 pytestmark = pytest.mark.needs_torch
 
@@ -102,7 +102,7 @@ def test_dynamic_scale_never_falls_below_one():
 
 def _sgd_pair():
     """The same one-layer problem under stock and fused SGD (fused runs on a CPU too)."""
-    import optim
+    from training import optim
 
     torch.manual_seed(0)
     weights = torch.randn(4, 3)
@@ -171,12 +171,13 @@ FAKE_NPU_CHECKS = textwrap.dedent(
     """
     import sys, types, torch
     sys.path.insert(0, {deliverable!r})
-    import devices
-    from distributed import backend_for
-    from errors import DeviceError
+    from training import devices
+    from training.distributed import backend_for
+    from common.errors import DeviceError
 
     # The fake: registering PrivateUse1 as "npu" (as torch_npu does) makes torch.device("npu:3")
-    # exist; torch.npu offers only what devices.py calls. It is process-wide, hence a subprocess.
+    # exist; torch.npu offers only what training/devices.py calls. It is process-wide, hence a
+    # subprocess.
     torch.utils.rename_privateuse1_backend("npu")
     calls = []
     visible = [True]
@@ -207,8 +208,9 @@ FAKE_NPU_CHECKS = textwrap.dedent(
 
 def test_npu_selection_binds_the_local_rank_and_explains_failures_with_a_fake_torch_npu():
     script = FAKE_NPU_CHECKS.format(deliverable=str(DELIVERABLE))
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "fake NPU checks passed" in result.stdout
 
@@ -223,7 +225,7 @@ FAKE_NPU_OPTIMIZER_CHECKS = textwrap.dedent(
     """
     import sys, types, torch
     sys.path.insert(0, {deliverable!r})
-    import optim
+    from training import optim
 
     # The fake torch_npu.optim.NpuFusedSGD records how it was built; the real one has this
     # signature (params, lr, momentum, dampening, weight_decay, nesterov).
@@ -257,10 +259,12 @@ FAKE_NPU_OPTIMIZER_CHECKS = textwrap.dedent(
 def test_npu_uses_torch_npu_fused_sgd_and_falls_back_with_a_warning(
     define_fused, implementation, optimizer, warned
 ):
-    script = FAKE_NPU_OPTIMIZER_CHECKS.format(deliverable=str(DELIVERABLE),
-                                             define_fused=define_fused)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+    script = FAKE_NPU_OPTIMIZER_CHECKS.format(
+        deliverable=str(DELIVERABLE), define_fused=define_fused
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"implementation {implementation}" in result.stdout
     assert f"built {optimizer} " in result.stdout
@@ -271,13 +275,13 @@ def test_npu_uses_torch_npu_fused_sgd_and_falls_back_with_a_warning(
 
 @pytest.mark.parametrize("device, implementation", [("cuda", "fused"), ("cpu", "stock")])
 def test_sgd_implementation_follows_the_device(device, implementation):
-    import optim
+    from training import optim
 
     assert optim.sgd_implementation(device) == implementation
 
 
 def test_unknown_sgd_implementation_is_refused():
-    import optim
+    from training import optim
 
     with pytest.raises(ValueError, match="unknown SGD implementation"):
         optim.build_sgd([{"params": [torch.nn.Parameter(torch.ones(1))]}], 0.1, 0.9, False, "x")

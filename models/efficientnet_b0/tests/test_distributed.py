@@ -20,8 +20,8 @@ from effnet_support import (
 
 # isort: split
 
-from distributed import DistEnv, read_env, scaled_learning_rate
-from errors import ConfigError
+from common.errors import ConfigError
+from training.distributed import DistEnv, read_env, scaled_learning_rate
 
 pytestmark = pytest.mark.needs_torch
 
@@ -32,15 +32,41 @@ def _records(out):
 
 @pytest.mark.slow
 def test_two_gloo_ranks_with_sync_bn_match_one_process_with_the_same_global_batch(tmp_path):
-    common = [*TINY, "--data", str(small_image_folder()), "--epochs", "1", "--lr", "0.4",
-              "--limit-train-batches", "3"]
+    common = [
+        *TINY,
+        "--data",
+        str(small_image_folder()),
+        "--epochs",
+        "1",
+        "--lr",
+        "0.4",
+        "--limit-train-batches",
+        "3",
+    ]
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     one = run_train_process(*common, "--output-dir", single)  # batch 8 in one process
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "train.py", *common, "--batch-size", "4", "--sync-bn", "--output-dir", str(ddp)],
-        cwd=DELIVERABLE, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "train.py",
+            *common,
+            "--batch-size",
+            "4",
+            "--sync-bn",
+            "--output-dir",
+            str(ddp),
+        ],
+        cwd=DELIVERABLE,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert two.returncode == 0, two.stderr[-3000:]
     assert "device cpu x 2" in two.stdout and "global batch 8" in two.stdout
@@ -88,24 +114,28 @@ def test_broken_torchrun_environment_is_a_config_error(environ, message):
 
 @pytest.mark.parametrize(
     "base, global_batch, rule, expected",
-    [(0.1, 256, "linear", 0.1), (0.1, 2048, "linear", 0.8), (0.1, 64, "linear", 0.025),
-     (0.1, 2048, "none", 0.1)],
+    [
+        (0.1, 256, "linear", 0.1),
+        (0.1, 2048, "linear", 0.8),
+        (0.1, 64, "linear", 0.025),
+        (0.1, 2048, "none", 0.1),
+    ],
 )
-def test_learning_rate_scales_linearly_from_the_reference_batch(base, global_batch, rule,
-                                                                  expected):
+def test_learning_rate_scales_linearly_from_the_reference_batch(base, global_batch, rule, expected):
     assert scaled_learning_rate(base, global_batch, rule) == pytest.approx(expected)
 
 
 def test_sync_bn_conversion_keeps_the_layers_activation_and_state_dict_keys(monkeypatch):
-    import efficientnet
-    from distributed import AllReduceBatchNorm, NativeSyncBatchNorm, convert_sync_batchnorm
-    from efficientnet import build_model
+    from cpu_accel import accelerate, fast_modules
+    from model.efficientnet import build_model
+    from training.distributed import AllReduceBatchNorm, NativeSyncBatchNorm, convert_sync_batchnorm
 
     # The originals computed as the synchronised layers do, with ATen's BatchNorm and SiLU (not
     # the fused CPU kernel, whose rounding a 2-sample batch would amplify): equal bit for bit.
-    monkeypatch.setattr(efficientnet, "batchnorm_silu_applies", lambda norm, x: False)
+    monkeypatch.setattr(fast_modules, "batchnorm_silu_applies", lambda norm, x: False)
 
-    model = build_model(num_classes=3, image_size=32, drop_rate=0.0, drop_path_rate=0.0)
+    plain = build_model(num_classes=3, image_size=32, drop_rate=0.0, drop_path_rate=0.0)
+    model = accelerate(copy.deepcopy(plain))  # a CPU run's model: the synced layers keep working
     images = torch.randn(2, 3, 32, 32)
     keys = list(model.state_dict())
     expected_train = copy.deepcopy(model).train()(images)

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.needs_torch
 import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
 import torchvision  # noqa: E402
-from efficientnet import (  # noqa: E402
+from model.efficientnet import (  # noqa: E402
     ARCH_IMAGE_SIZE,
     ARCHITECTURES,
     UnknownArchitectureError,
@@ -203,7 +203,7 @@ def test_arch_names_accept_dashes() -> None:
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (5, 2)])
 def test_depthwise_op_matches_conv2d_values_and_gradients(memory_format, kernel, stride) -> None:
-    from depthwise import depthwise_conv2d
+    from cpu_accel.depthwise import depthwise_conv2d
 
     torch.manual_seed(0)
     x = torch.randn(2, 6, 9, 9).contiguous(memory_format=memory_format).requires_grad_()
@@ -221,7 +221,7 @@ def test_depthwise_op_matches_conv2d_values_and_gradients(memory_format, kernel,
 
 def test_depthwise_op_registration_is_sound_for_compile() -> None:
     """opcheck: schema, fake (meta) kernel, autograd registration, as torch.compile needs."""
-    from depthwise import depthwise_conv2d_op
+    from cpu_accel.depthwise import depthwise_conv2d_op
 
     x = torch.randn(2, 4, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
     weight = torch.randn(4, 1, 3, 3, requires_grad=True)

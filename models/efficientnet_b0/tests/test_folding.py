@@ -11,17 +11,16 @@ pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
-from efficientnet import build_model  # noqa: E402, F401  (imports the deliverable's modules)
+from cpu_accel import fast_modules  # noqa: E402  (imports the deliverable's CPU modules)
 
 model_with_trained_statistics = effnet_support.model_with_trained_statistics
 
-efficientnet = sys.modules["efficientnet"]
-folding = sys.modules["folding"]
+folding = sys.modules["cpu_accel.folding"]
 
 
 def unfolded_logits(model, x: torch.Tensor, monkeypatch) -> torch.Tensor:
     with monkeypatch.context() as patch:
-        patch.setattr(efficientnet, "folding_applies", lambda module, x: False)
+        patch.setattr(fast_modules, "folding_applies", lambda module, x: False)
         with torch.inference_mode():
             return model(x)
 
@@ -41,7 +40,7 @@ def test_folded_inference_gives_the_unfolded_logits(
     monkeypatch.setattr(folding, "FUSED_KERNELS", fused_kernels)
     # Folding alone: the blocks' fused kernel (tests/test_fused_block.py) would take over the
     # expansion and depthwise convolutions of channels-last runs.
-    monkeypatch.setattr(efficientnet, "fused_block_applies", lambda x, norms: False)
+    monkeypatch.setattr(fast_modules, "fused_block_applies", lambda x, norms: False)
     model = model_with_trained_statistics(padding)
     x = torch.randn(3, 3, 64, 64)
     if channels_last:
@@ -49,9 +48,9 @@ def test_folded_inference_gives_the_unfolded_logits(
         x = x.contiguous(memory_format=torch.channels_last)
     expected = unfolded_logits(model, x, monkeypatch)
     calls = []
-    real_conv_bn = efficientnet.conv_bn
+    real_conv_bn = fast_modules.conv_bn
     monkeypatch.setattr(
-        efficientnet, "conv_bn", lambda *a, **k: calls.append(1) or real_conv_bn(*a, **k)
+        fast_modules, "conv_bn", lambda *a, **k: calls.append(1) or real_conv_bn(*a, **k)
     )
     with torch.inference_mode():
         got = model(x)

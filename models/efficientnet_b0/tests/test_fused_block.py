@@ -18,11 +18,10 @@ pytestmark = pytest.mark.needs_torch
 import effnet_support  # noqa: E402  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from efficientnet import build_model  # noqa: E402, F401  (imports the deliverable's modules)
+from cpu_accel import fast_modules  # noqa: E402  (imports the deliverable's CPU modules)
 
-efficientnet = sys.modules["efficientnet"]
-fused_block = sys.modules["fused_block"]
-cpu_kernels = sys.modules["cpu_kernels"]
+fused_block = sys.modules["cpu_accel.fused_block"]
+cpu_kernels = sys.modules["cpu_accel.kernels"]
 
 
 @pytest.fixture(scope="module")
@@ -192,16 +191,16 @@ def trained_like_model(padding: str = "symmetric"):
 def plain_logits(model, x, monkeypatch):
     """The layers one by one: neither folded nor fused."""
     with monkeypatch.context() as patch:
-        patch.setattr(efficientnet, "folding_applies", lambda module, x: False)
+        patch.setattr(fast_modules, "folding_applies", lambda module, x: False)
         with torch.inference_mode():
             return model(x)
 
 
 def count_fused_calls(monkeypatch) -> list:
     calls: list = []
-    real = efficientnet.mbconv_forward
+    real = fast_modules.mbconv_forward
     monkeypatch.setattr(
-        efficientnet, "mbconv_forward", lambda *a, **k: calls.append(1) or real(*a, **k)
+        fast_modules, "mbconv_forward", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     return calls
 

@@ -1,5 +1,5 @@
 """ONNX export: onnxruntime reproduces PyTorch's and each weights library's logits; train.py's
-command (and export.py, its alias) writes only checked files."""
+command writes only checked files."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import onnx  # noqa: E402
 import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
-from efficientnet import build_model  # noqa: E402
-from effnet_support import train_main  # noqa: E402  (puts the deliverable's folder on sys.path)
-from export import INPUT_NAME, OUTPUT_NAME, alias_arguments, export_onnx  # noqa: E402
-from export import run as export_alias  # noqa: E402
-from weights import convert_state_dict, save_state_dict  # noqa: E402
+
+# effnet_support puts the deliverable's folder on sys.path.
+from effnet_support import randomise_batch_norms, train_main  # noqa: E402
+from export.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx  # noqa: E402
+from model.efficientnet import build_model  # noqa: E402
+from model.weights import convert_state_dict, save_state_dict  # noqa: E402
 
 IMAGE_SIZE = 64
 
@@ -77,20 +78,6 @@ def export_with_train_py(*args: object) -> int:
     return train_main("--device", "cpu", "--image-size", IMAGE_SIZE, *args)
 
 
-def randomise_batch_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Non-trivial BN statistics and affine terms, so the exported eval graph uses all of them."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
-    return model.eval()
-
-
 def lukemelas_weights(path: Path) -> torch.nn.Module:
     reference = efficientnet_pytorch.EfficientNet.from_name(
         "efficientnet-b0", image_size=IMAGE_SIZE
@@ -120,17 +107,16 @@ def timm_weights(path: Path) -> torch.nn.Module:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("write_weights", "padding", "command"),
+    ("write_weights", "padding"),
     [
-        (lukemelas_weights, "padding same", "train.py"),
-        (lukemelas_weights, "padding same", "export.py"),
-        (torchvision_weights, "padding symmetric", "train.py"),
-        (timm_weights, "padding symmetric", "train.py"),
+        (lukemelas_weights, "padding same"),
+        (torchvision_weights, "padding symmetric"),
+        (timm_weights, "padding symmetric"),
     ],
-    ids=["lukemelas", "lukemelas-via-export.py-alias", "torchvision", "timm"],
+    ids=["lukemelas", "torchvision", "timm"],
 )
 def test_exported_weights_give_their_librarys_logits(
-    tmp_path: Path, capsys, write_weights, padding: str, command: str
+    tmp_path: Path, capsys, write_weights, padding: str
 ) -> None:
     """The ONNX file of each format's weights reproduces that library's own model, not ours.
 
@@ -140,11 +126,7 @@ def test_exported_weights_give_their_librarys_logits(
     """
     weights_file, output = tmp_path / "weights.pth", tmp_path / "model.onnx"
     reference = write_weights(weights_file)
-    if command == "export.py":
-        status = export_alias(["--checkpoint", str(weights_file), "--output", str(output),
-                               "--device", "cpu", "--image-size", str(IMAGE_SIZE)])
-    else:
-        status = export_with_train_py("--pretrained", weights_file, "--export-onnx", output)
+    status = export_with_train_py("--pretrained", weights_file, "--export-onnx", output)
     out = capsys.readouterr()
     assert status == 0, out.err
     assert padding in out.out
@@ -205,12 +187,6 @@ def test_bad_checkpoints_fail_with_one_clear_line(tmp_path: Path, capsys, make_c
     assert message in error
     assert error.count("\n") == 1 and error.startswith("error: ")
     assert not output.exists()
-
-
-def test_the_export_alias_is_train_py_with_the_same_arguments() -> None:
-    given = ["--checkpoint", "a.pt", "--output", "b.onnx", "--image-size", "64"]
-    expected = ["--pretrained", "a.pt", "--export-onnx", "b.onnx", "--image-size", "64"]
-    assert alias_arguments(given) == expected
 
 
 def test_an_unsupported_opset_is_refused_before_writing(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import pytest
 pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402, F401, I001  (puts the deliverable's folder on sys.path)
-from errors import ConfigError  # noqa: E402
-from output_folder import OutputFolder  # noqa: E402
-from run_config import RunConfig  # noqa: E402
+from common.errors import ConfigError  # noqa: E402
+from training.output_folder import OutputFolder  # noqa: E402
+from training.run_config import RunConfig  # noqa: E402
 from train import build_parser  # noqa: E402
 
 

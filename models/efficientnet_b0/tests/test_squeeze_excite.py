@@ -10,10 +10,11 @@ pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402, F401  (puts the deliverable's folder on sys.path)
 import torch  # noqa: E402
-from efficientnet import SqueezeExcite, build_model  # noqa: E402
+from cpu_accel import accelerate  # noqa: E402
+from model.efficientnet import SqueezeExcite, build_model  # noqa: E402
 
-efficientnet = sys.modules["efficientnet"]
-squeeze_excite = sys.modules["squeeze_excite"]
+fast_modules = sys.modules["cpu_accel.fast_modules"]
+squeeze_excite = sys.modules["cpu_accel.squeeze_excite"]
 
 
 def test_hand_written_gradients_pass_gradcheck() -> None:
@@ -39,7 +40,9 @@ def grads_of_a_step(model, x, y):
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_a_training_step_gets_the_module_paths_gradients(channels_last, monkeypatch) -> None:
     torch.manual_seed(0)
-    model = build_model(num_classes=10, image_size=64, drop_path_rate=0.0, drop_rate=0.0)
+    model = accelerate(
+        build_model(num_classes=10, image_size=64, drop_path_rate=0.0, drop_rate=0.0)
+    )
     for block in model.residual_blocks():  # zero-initialised last norms would hide SE grads
         torch.nn.init.ones_(block.last_norm().weight)
     x, y = torch.randn(4, 3, 64, 64), torch.randint(0, 10, (4,))
@@ -47,11 +50,11 @@ def test_a_training_step_gets_the_module_paths_gradients(channels_last, monkeypa
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     calls: list[int] = []
-    real = efficientnet.squeeze_excite
-    monkeypatch.setattr(efficientnet, "squeeze_excite", lambda *a: calls.append(1) or real(*a))
+    real = fast_modules.squeeze_excite
+    monkeypatch.setattr(fast_modules, "squeeze_excite", lambda *a: calls.append(1) or real(*a))
     fused = grads_of_a_step(model, x, y)
     assert len(calls) == 16  # every block's SE ran fused
-    monkeypatch.setattr(efficientnet, "fused_gate_applies", lambda x: False)
+    monkeypatch.setattr(fast_modules, "fused_gate_applies", lambda x: False)
     plain = grads_of_a_step(model, x, y)
     # Gradients that are zero in exact arithmetic (a bias right before a training-mode
     # BatchNorm) are float noise on both paths: the floor is relative to the largest gradient.

@@ -12,8 +12,8 @@ from effnet_support import TINY, model_state, small_image_folder, train_main
 
 # isort: split
 
-import checkpoint as ckpt
-import weights
+from common import checkpoint as ckpt
+from model import weights
 
 pytestmark = pytest.mark.needs_torch
 
@@ -34,8 +34,11 @@ def test_amp_on_cpu_trains_in_bfloat16_without_loss_scaling(tmp_path, capsys):
     assert "mixed precision bfloat16 autocast, no loss scaling" in capsys.readouterr().out
     saved = torch.load(out / "last.pt", weights_only=True)
     assert saved["scaler"]["mode"] == "none" and saved["config"]["amp"] is True
-    losses = [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines()
-              if '"kind": "train"' in x]
+    losses = [
+        json.loads(x)["loss"]
+        for x in (out / "metrics.jsonl").read_text().splitlines()
+        if '"kind": "train"' in x
+    ]
     assert losses and all(0 < loss < 10 for loss in losses)
     assert saved["model"]["conv_stem.weight"].dtype == torch.float32  # master weights stay fp32
 
@@ -47,8 +50,20 @@ def test_non_finite_loss_stops_with_exit_3_and_keeps_the_last_good_checkpoint(
     out.mkdir()
     (out / "last.pt").write_bytes((trained_run / "last.pt").read_bytes())
     before = hashlib.sha256((out / "last.pt").read_bytes()).hexdigest()
-    status = train_main(*TINY, "--data", small_image_folder(), "--output-dir", out,
-                        "--resume", "auto", "--epochs", "2", "--lr", "1e30", "--ema")
+    status = train_main(
+        *TINY,
+        "--data",
+        small_image_folder(),
+        "--output-dir",
+        out,
+        "--resume",
+        "auto",
+        "--epochs",
+        "2",
+        "--lr",
+        "1e30",
+        "--ema",
+    )
     err = capsys.readouterr().err
     assert status == 3 and "Traceback" not in err
     assert "loss became non-finite" in err and "last good checkpoint" in err
@@ -70,8 +85,19 @@ def test_exploded_weights_never_replace_the_last_good_checkpoint(
     out.mkdir()
     (out / "last.pt").write_bytes((trained_run / "last.pt").read_bytes())
     good = model_state(out / "last.pt")
-    status = train_main(*TINY, "--data", small_image_folder(), "--output-dir", out,
-                        "--resume", "auto", "--lr", "1e30", "--ema", *saving)
+    status = train_main(
+        *TINY,
+        "--data",
+        small_image_folder(),
+        "--output-dir",
+        out,
+        "--resume",
+        "auto",
+        "--lr",
+        "1e30",
+        "--ema",
+        *saving,
+    )
     err = capsys.readouterr().err
     kept = model_state(out / "last.pt")
     assert all(torch.equal(good[k], kept[k]) for k in good)
@@ -101,8 +127,16 @@ def test_exploded_or_non_finite_weights_are_defined_by_growth_and_a_limit(
 
 
 def test_evaluate_reports_top1_top5_and_loss(trained_run, capsys):
-    status = train_main(*TINY, "--data", small_image_folder(), "--evaluate",
-                        "--resume", trained_run / "best.pt", "--output-dir", trained_run)
+    status = train_main(
+        *TINY,
+        "--data",
+        small_image_folder(),
+        "--evaluate",
+        "--resume",
+        trained_run / "best.pt",
+        "--output-dir",
+        trained_run,
+    )
     assert status == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("evaluation:"))
     top1, top5 = float(line.split()[2]), float(line.split()[4])
@@ -113,8 +147,11 @@ def test_evaluate_reports_top1_top5_and_loss(trained_run, capsys):
 def test_ema_weights_are_saved_and_evaluated(trained_run):
     saved = torch.load(trained_run / "last.pt", weights_only=True)
     assert saved["ema"]["updates"] == 4 and set(saved["ema"]["module"]) == set(saved["model"])
-    epoch = next(json.loads(x) for x in (trained_run / "metrics.jsonl").read_text().splitlines()
-                 if '"kind": "epoch"' in x)
+    epoch = next(
+        json.loads(x)
+        for x in (trained_run / "metrics.jsonl").read_text().splitlines()
+        if '"kind": "epoch"' in x
+    )
     assert 0.0 <= epoch["ema_val_top1"] <= 100.0
 
 
@@ -143,23 +180,45 @@ def test_fine_tuning_pretrained_weights_with_a_new_head_and_frozen_backbone(
     source = tmp_path / "pretrained.pth"
     write_weights(source)
     out = tmp_path / "finetune"
-    status = train_main(*ONE_EPOCH, "--pretrained", source, "--freeze-backbone",
-                        "--output-dir", out, "--limit-train-batches", "2")
+    status = train_main(
+        *ONE_EPOCH,
+        "--pretrained",
+        source,
+        "--freeze-backbone",
+        "--output-dir",
+        out,
+        "--limit-train-batches",
+        "2",
+    )
     assert status == 0
     saved = torch.load(out / "last.pt", weights_only=True)
     assert saved["config"]["padding"] == padding  # lukemelas weights need TF "same" padding
     model = saved["model"]
     assert model["classifier.weight"].shape == (3, 1280)  # new head for the 3 classes
     reference = weights.model_for_state_dict(torch.load(source, weights_only=True)).state_dict()
-    frozen = [k for k in model if not k.startswith("classifier.")
-              and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    frozen = [
+        k
+        for k in model
+        if not k.startswith("classifier.")
+        and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    ]
     assert all(torch.equal(model[k], reference[k]) for k in frozen)
 
 
 def test_backbone_learning_rate_is_scaled_separately_from_the_head(tmp_path):
     out = tmp_path / "scaled"
-    assert train_main(*ONE_EPOCH, "--backbone-lr-scale", "0.1", "--output-dir", out,
-                      "--limit-train-batches", "1") == 0
+    assert (
+        train_main(
+            *ONE_EPOCH,
+            "--backbone-lr-scale",
+            "0.1",
+            "--output-dir",
+            out,
+            "--limit-train-batches",
+            "1",
+        )
+        == 0
+    )
     groups = torch.load(out / "last.pt", weights_only=True)["optimizer"]["param_groups"]
     scales = sorted({g["lr_scale"] for g in groups})
     assert scales == [0.1, 1.0]
@@ -169,8 +228,16 @@ def test_backbone_learning_rate_is_scaled_separately_from_the_head(tmp_path):
 @pytest.mark.slow
 def test_export_onnx_through_train_py_matches_pytorch(trained_run, tmp_path, capsys):
     target = tmp_path / "model.onnx"
-    status = train_main("--pretrained", trained_run / "best.pt", "--export-onnx", target,
-                        "--image-size", "32", "--device", "cpu")
+    status = train_main(
+        "--pretrained",
+        trained_run / "best.pt",
+        "--export-onnx",
+        target,
+        "--image-size",
+        "32",
+        "--device",
+        "cpu",
+    )
     assert status == 0, capsys.readouterr().err
     assert target.stat().st_size > 1_000_000
     assert "onnxruntime matches PyTorch" in capsys.readouterr().out
@@ -180,8 +247,16 @@ def test_static_loss_scale_runs_through_the_training_loop(tmp_path, capsys):
     """The NPU recipe's static loss scale (128) in a real loop. CPU autocast cannot backpropagate
     float16 through this network, so the CPU runs it with bfloat16; the scaler code is the same."""
     out = tmp_path / "scaled"
-    status = train_main(*ONE_EPOCH, "--amp", "--loss-scale", "128", "--output-dir", out,
-                        "--limit-train-batches", "2")
+    status = train_main(
+        *ONE_EPOCH,
+        "--amp",
+        "--loss-scale",
+        "128",
+        "--output-dir",
+        out,
+        "--limit-train-batches",
+        "2",
+    )
     assert status == 0
     assert "bfloat16 autocast, static loss scale 128" in capsys.readouterr().out
     scaler = torch.load(out / "last.pt", weights_only=True)["scaler"]

@@ -14,11 +14,36 @@ pytestmark = pytest.mark.needs_torch
 def test_demo_dataset_is_learned_well_above_chance(tmp_path):
     out = tmp_path / "run"
     result = run_train_process(
-        "--demo-root", demo_root(), "--output-dir", out, "--device", "cpu",
-        "--image-size", "32", "--batch-size", "32", "--epochs", "3",
-        "--limit-train-batches", "50", "--workers", "0", "--lr", "0.16",
-        "--warmup-epochs", "0.2", "--crop-scale-min", "0.35", "--drop-path-rate", "0",
-        "--drop-rate", "0", "--log-interval", "10", "--progress", "off",
+        "--demo-root",
+        demo_root(),
+        "--output-dir",
+        out,
+        "--device",
+        "cpu",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "3",
+        "--limit-train-batches",
+        "50",
+        "--workers",
+        "0",
+        "--lr",
+        "0.16",
+        "--warmup-epochs",
+        "0.2",
+        "--crop-scale-min",
+        "0.35",
+        "--drop-path-rate",
+        "0",
+        "--drop-rate",
+        "0",
+        "--log-interval",
+        "10",
+        "--progress",
+        "off",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -33,6 +58,16 @@ def test_demo_dataset_is_learned_well_above_chance(tmp_path):
     assert "Final Performance images/sec : " in result.stdout
     case_log = (out / "efficientnet_b0_bs32_1p_perf.log").read_text().splitlines()
     keys = [line.split(" = ")[0] for line in case_log]
-    assert keys == ["Network", "RankSize", "BatchSize", "DeviceType", "CaseName", "ActualFPS",
-                    "TrainingTime", "ActualLoss", "E2ETrainingTime", "TrainAccuracy"]
+    assert keys == [
+        "Network",
+        "RankSize",
+        "BatchSize",
+        "DeviceType",
+        "CaseName",
+        "ActualFPS",
+        "TrainingTime",
+        "ActualLoss",
+        "E2ETrainingTime",
+        "TrainAccuracy",
+    ]
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()

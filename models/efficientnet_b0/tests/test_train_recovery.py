@@ -26,8 +26,12 @@ def _args(out):
 def _start(out, *extra, new_session=False):
     return subprocess.Popen(
         [sys.executable, "train.py", *_args(out), *extra],
-        cwd=DELIVERABLE, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=new_session,
+        cwd=DELIVERABLE,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
     )
 
 

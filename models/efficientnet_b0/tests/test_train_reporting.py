@@ -13,15 +13,22 @@ from effnet_support import DELIVERABLE
 
 # isort: split
 
-import reporting
+from training import reporting
 
 pytestmark = pytest.mark.needs_torch
 
 
 def _summary(**overrides):
-    values = dict(network="efficientnet_b0", rank_size=8, global_batch=2048,
-                  case="efficientnet_b0_bs2048_8p_acc", fps=10240.0, final_loss=1.23456,
-                  train_accuracy=76.5, e2e_seconds=3600.4)
+    values = dict(
+        network="efficientnet_b0",
+        rank_size=8,
+        global_batch=2048,
+        case="efficientnet_b0_bs2048_8p_acc",
+        fps=10240.0,
+        final_loss=1.23456,
+        train_accuracy=76.5,
+        e2e_seconds=3600.4,
+    )
     values.update(overrides)
     return reporting.RunSummary(**values)
 
@@ -74,8 +81,9 @@ class _Terminal(io.StringIO):
         ("on", False, _Terminal(), False),  # only rank 0 draws
     ],
 )
-def test_progress_bar_only_on_rank_0_and_a_terminal_unless_forced(setting, is_main, stream,
-                                                                  expected):
+def test_progress_bar_only_on_rank_0_and_a_terminal_unless_forced(
+    setting, is_main, stream, expected
+):
     assert reporting.progress_enabled(setting, is_main, stream) is expected
 
 
@@ -98,26 +106,41 @@ def test_metrics_log_appends_flushed_json_lines(tmp_path):
 
 def test_every_parameter_is_readable_statically_with_a_literal_default_and_help():
     tree = ast.parse((DELIVERABLE / "train.py").read_text())
-    build = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
-                 and n.name == "build_parser")
-    calls = [c for c in ast.walk(build) if isinstance(c, ast.Call)
-             and getattr(c.func, "attr", "") == "add_argument"]
+    calls = [
+        c
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "add_argument"
+    ]
     flags = []
     for call in calls:
         keywords = {k.arg: k.value for k in call.keywords}
         assert isinstance(keywords.get("help"), (ast.Constant, ast.JoinedStr, ast.BinOp))
         ast.literal_eval(keywords["default"])  # a literal, or this raises
         flags.append(call.args[0].value)
-    assert {"--data", "--epochs", "--batch-size", "--lr", "--amp", "--device", "--resume",
-            "--pretrained", "--evaluate", "--export-onnx", "--sync-bn"} <= set(flags)
+    assert {
+        "--data",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--amp",
+        "--device",
+        "--resume",
+        "--pretrained",
+        "--evaluate",
+        "--export-onnx",
+        "--sync-bn",
+    } <= set(flags)
 
 
 def test_help_needs_no_torch_import():
-    code = ("import sys; sys.argv = ['train.py', '--help']; import runpy\n"
-            "try:\n    runpy.run_path('train.py', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'")
-    result = subprocess.run([sys.executable, "-c", code], cwd=DELIVERABLE, capture_output=True,
-                            text=True, timeout=60)
+    code = (
+        "import sys; sys.argv = ['train.py', '--help']; import runpy\n"
+        "try:\n    runpy.run_path('train.py', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=DELIVERABLE, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "--amp" in result.stdout

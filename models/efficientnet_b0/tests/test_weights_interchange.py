@@ -9,13 +9,14 @@ import pytest
 pytestmark = pytest.mark.needs_torch
 
 import effnet_support  # noqa: E402, F401, I001  (puts the deliverable's folder on sys.path)
-import checkpoint as ckpt  # noqa: E402
 import efficientnet_pytorch  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
-from errors import CheckpointError  # noqa: E402
-from efficientnet import build_model  # noqa: E402
-from weights import (  # noqa: E402
+from common import checkpoint as ckpt  # noqa: E402
+from common.errors import CheckpointError  # noqa: E402
+from effnet_support import randomise_batch_norms  # noqa: E402
+from model.efficientnet import build_model  # noqa: E402
+from model.weights import (  # noqa: E402
     WeightsMismatchError,
     detect_format,
     infer_arch,
@@ -29,20 +30,6 @@ from weights import (  # noqa: E402
 )
 
 LOGIT_TOLERANCE = 1e-4
-
-
-def randomise_batch_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Give every BN non-trivial statistics and affine terms, so eval exercises all of them."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
-    return model.eval()
 
 
 def assert_same_logits(reference, ours, image_size: int, seed: int = 0) -> None:
@@ -174,20 +161,46 @@ def test_one_rule_decides_padding_and_batch_norm_by_weights_format(
 
 def _training_checkpoint(path: Path, padding: str) -> None:
     model = build_model(num_classes=4, padding=padding, image_size=64)
-    torch.save({"kind": ckpt.KIND, "format_version": 1, "config": {"arch": "efficientnet_b0",
-                "padding": padding, "num_classes": 4}, "classes": [], "model": model.state_dict(),
-                "optimizer": {}, "scaler": {}, "ema": None, "progress": {}, "rng": []}, path)
+    torch.save(
+        {
+            "kind": ckpt.KIND,
+            "format_version": 1,
+            "config": {"arch": "efficientnet_b0", "padding": padding, "num_classes": 4},
+            "classes": [],
+            "model": model.state_dict(),
+            "optimizer": {},
+            "scaler": {},
+            "ema": None,
+            "progress": {},
+            "rng": [],
+        },
+        path,
+    )
 
 
 @pytest.mark.parametrize(
     ("write", "fmt", "padding"),
     [
-        (lambda p: torch.save(efficientnet_pytorch.EfficientNet.from_name(
-            "efficientnet-b0", image_size=64).state_dict(), p), "lukemelas", "same"),
-        (lambda p: torch.save(torchvision.models.efficientnet_b0().state_dict(), p),
-         "torchvision", "symmetric"),
-        (lambda p: torch.save({"state_dict": build_model().state_dict(), "epoch": 2}, p),
-         "timm", "symmetric"),
+        (
+            lambda p: torch.save(
+                efficientnet_pytorch.EfficientNet.from_name(
+                    "efficientnet-b0", image_size=64
+                ).state_dict(),
+                p,
+            ),
+            "lukemelas",
+            "same",
+        ),
+        (
+            lambda p: torch.save(torchvision.models.efficientnet_b0().state_dict(), p),
+            "torchvision",
+            "symmetric",
+        ),
+        (
+            lambda p: torch.save({"state_dict": build_model().state_dict(), "epoch": 2}, p),
+            "timm",
+            "symmetric",
+        ),
         (lambda p: _training_checkpoint(p, "same"), "ours", "same"),
     ],
     ids=["lukemelas", "torchvision", "timm", "ours"],

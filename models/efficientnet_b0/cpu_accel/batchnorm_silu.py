@@ -14,23 +14,24 @@ Semantics are ``nn.BatchNorm2d``'s in training mode: normalisation with the bias
 variance, running statistics updated with the unbiased one by ``momentum`` (or the cumulative
 average when ``momentum`` is None), ``num_batches_tracked`` counted. Used for channels-last
 float32 CPU tensors in eager training (``eager_cpu``) when the kernels are built
-(``cpu_kernels``); everything else, synchronised BatchNorm included, takes ATen's ops.
+(``kernels``); everything else, synchronised BatchNorm included, takes ATen's ops.
 """
 
 from __future__ import annotations
 
-import cpu_kernels
 import torch
-from eager_cpu import eager_cpu_training
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
+
+from cpu_accel import kernels
+from cpu_accel.eager_cpu import eager_cpu_training
 
 
 class _BatchNormSiLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float):
-        kernels = cpu_kernels.load()
-        out, mean, invstd, var = kernels.batchnorm_silu_forward(x, weight, bias, eps)
+        compiled = kernels.load()
+        out, mean, invstd, var = compiled.batchnorm_silu_forward(x, weight, bias, eps)
         ctx.save_for_backward(x, weight, bias, mean, invstd)
         ctx.mark_non_differentiable(mean, var)
         return out, mean, var
@@ -39,7 +40,7 @@ class _BatchNormSiLU(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: Tensor, _grad_mean: Tensor, _grad_var: Tensor):
         x, weight, bias, mean, invstd = ctx.saved_tensors
-        grad_x, grad_weight, grad_bias = cpu_kernels.load().batchnorm_silu_backward(
+        grad_x, grad_weight, grad_bias = kernels.load().batchnorm_silu_backward(
             grad, x, weight, bias, mean, invstd
         )
         return grad_x, grad_weight, grad_bias, None
@@ -55,7 +56,7 @@ def batchnorm_silu_applies(norm: nn.BatchNorm2d, x: Tensor) -> bool:
         and x.is_contiguous(memory_format=torch.channels_last)
         and x.numel() > x.shape[1]  # else ATen raises its "more than 1 value per channel" error
         and eager_cpu_training(x)
-        and cpu_kernels.load() is not None
+        and kernels.load() is not None
     )
 
 

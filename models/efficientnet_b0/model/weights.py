@@ -26,9 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import checkpoint as ckpt
 import torch
-from efficientnet import (
+from common import checkpoint as ckpt
+from common.errors import CheckpointError
+from torch import nn
+
+from model.efficientnet import (
     ARCH_SCALING,
     B0_HEAD_CHANNELS,
     B0_STAGES,
@@ -42,8 +45,6 @@ from efficientnet import (
     round_channels,
     round_repeats,
 )
-from errors import CheckpointError
-from torch import nn
 
 # How a state dict names its tensors ("efficientnet": timm's names, which are also ours).
 SourceFormat = Literal["efficientnet", "lukemelas", "torchvision"]
@@ -372,7 +373,7 @@ class WeightsFile:
     contents: dict  # all the file holds: a train.py checkpoint's optimizer, progress, rng ...
     state_dict: dict[str, torch.Tensor]  # the model's weights, unwrapped, prefixes stripped
     format: WeightsFormat
-    verified: bool  # a sha256 seal proved the file intact (see checkpoint.py)
+    verified: bool  # a sha256 seal proved the file intact (see common/checkpoint.py)
 
     @property
     def is_training_checkpoint(self) -> bool:

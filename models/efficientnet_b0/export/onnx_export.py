@@ -10,8 +10,8 @@ train.py reads the weights with ``weights.read_weights`` and builds the network 
 needs (``weights.settings_for``: TF "same" padding for lukemelas weights), exactly as it does to
 train, evaluate or fine-tune, then calls ``export_onnx`` here. The file is written to a temporary
 name and renamed only after onnxruntime reproduced PyTorch's logits on a sample batch, so a
-failed export never leaves a half-written or wrong model behind. ``python export.py --checkpoint
-X --output Y [train.py options]`` is an alias of that command, kept for older instructions.
+failed export never leaves a half-written or wrong model behind. train.py's is the one export
+command (the ``python export.py`` alias of earlier versions is gone).
 
 Ascend inference: ONNX -> OM with ATC
 -------------------------------------
@@ -33,17 +33,14 @@ std, NCHW float32 (or set an AIPP config in ATC to do it on the device).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
-import sys
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from atomic_file import atomic_path
+from common.atomic_file import atomic_path
 from torch import nn
 
 INPUT_NAME = "image"
@@ -159,31 +156,3 @@ def _max_abs_diff(model: nn.Module, path: Path, sample: torch.Tensor) -> float:
     with torch.no_grad():
         torch_logits = model(sample)
     return float((torch.from_numpy(onnx_logits) - torch_logits).abs().max())
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def alias_arguments(argv: Sequence[str] | None = None) -> list[str]:
-    """This alias's ``--checkpoint X --output Y [...]`` as train.py's arguments."""
-    parser = argparse.ArgumentParser(
-        prog="export.py",
-        description="Alias of: python train.py --pretrained CHECKPOINT --export-onnx OUTPUT "
-        "[train.py options]",
-    )
-    parser.add_argument("--checkpoint", required=True, help="weights or checkpoint file")
-    parser.add_argument("--output", required=True, help="ONNX file to write")
-    args, rest = parser.parse_known_args(argv)
-    return ["--pretrained", args.checkpoint, "--export-onnx", args.output, *rest]
-
-
-def run(argv: Sequence[str] | None = None) -> int:
-    import train
-
-    arguments = alias_arguments(argv)
-    print("export.py is an alias of: python train.py " + " ".join(arguments), flush=True)
-    return train.main(arguments)
-
-
-if __name__ == "__main__":
-    sys.exit(run())

@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from atomic_file import atomic_path, remove_stale_temporaries
-from errors import CheckpointError, DamagedCheckpointError
+
+from common.atomic_file import atomic_path, remove_stale_temporaries
+from common.errors import CheckpointError, DamagedCheckpointError
 
 FORMAT_VERSION = 2  # 2: sealed with a sha256 (see the module docstring)
 SEALED_SINCE_FORMAT = 2

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from devices import PrecisionPlan
-from distributed import DistEnv
-from output_folder import OutputFolder
-from run_config import RunConfig
+
+from training.devices import PrecisionPlan
+from training.distributed import DistEnv
+from training.output_folder import OutputFolder
+from training.run_config import RunConfig
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,23 @@
 # see LICENSE in this folder. SPDX-License-Identifier: Apache-2.0
 """Saving a run's ``TrainingState`` to ``--output-dir`` and restoring it from a checkpoint.
 
-The file format, seal and atomic write are ``checkpoint.py``'s; reading is ``weights.py``'s
-(``read_weights``). This module decides what a run puts in a checkpoint, refuses to save
-diverged weights over a good one, and checks that a checkpoint fits the run it resumes.
+The file format, seal and atomic write are ``common/checkpoint.py``'s; reading is
+``model/weights.py``'s (``read_weights``). This module decides what a run puts in a checkpoint,
+refuses to save diverged weights over a good one, and checks that a checkpoint fits the run it
+resumes.
 """
 
 from __future__ import annotations
 
-import checkpoint as ckpt
 import torch
-from devices import device_rng_state, set_device_rng_state
-from distributed import any_rank, gather_objects
-from errors import CheckpointError, ExplodedWeightsError
-from run_context import RunContext
-from training_state import Progress, TrainingState
-from weights import WeightsFile
+from common import checkpoint as ckpt
+from common.errors import CheckpointError, ExplodedWeightsError
+from model.weights import WeightsFile
+
+from training.devices import device_rng_state, set_device_rng_state
+from training.distributed import any_rank, gather_objects
+from training.run_context import RunContext
+from training.training_state import Progress, TrainingState
 
 # Config keys a resumed run must share with its checkpoint: they define the model's tensors.
 RESUME_MUST_MATCH = ("arch", "padding", "num_classes")

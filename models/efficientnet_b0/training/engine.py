@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from devices import LossScaler, PrecisionPlan, autocast
-from distributed import all_reduce_sum
 from torch import nn
+
+from training.devices import LossScaler, PrecisionPlan, autocast
+from training.distributed import all_reduce_sum
 
 
 def to_device(

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from devices import LossScaler
-from distributed import scaled_learning_rate, wrap_model
-from errors import ConfigError
-from optim import ModelEma, build_sgd, parameter_groups, sgd_implementation
-from run_context import RunContext
+from common.errors import ConfigError
+
+from training.devices import LossScaler
+from training.distributed import scaled_learning_rate, wrap_model
+from training.optim import ModelEma, build_sgd, parameter_groups, sgd_implementation
+from training.run_context import RunContext
 
 
 @dataclass
@@ -41,12 +42,13 @@ class Progress:
 
 @dataclass
 class TrainingState:
-    model: torch.nn.Module  # the plain model: what checkpoints and exports hold
+    model: torch.nn.Module  # the unwrapped model: what checkpoints and exports hold
     train_model: torch.nn.Module  # the model as trained: DDP-wrapped, compiled
     optimizer: torch.optim.Optimizer
     scaler: LossScaler
     ema: ModelEma | None
     sgd_implementation: str
+    cpu_accelerated: bool  # cpu_accel's fast paths swapped in (state dict unchanged)
     peak_lr: float
     record: dict  # the run configuration every checkpoint stores (RunConfig.record)
     classes: tuple[str, ...]
@@ -58,6 +60,17 @@ class TrainingState:
         return self.ema.module if self.ema is not None else self.model
 
 
+def cpu_acceleration_applies(ctx: RunContext) -> bool:
+    """A float32 run on the CPU that trains or evaluates: ``cpu_accel`` makes it faster.
+
+    Mixed precision (autocast) runs PyTorch's ops, and an export must see the plain model;
+    NPU and CUDA runs never import ``cpu_accel`` at all.
+    """
+    return (
+        ctx.device.type == "cpu" and ctx.plan.autocast_dtype is None and not ctx.config.export_onnx
+    )
+
+
 def build_training_state(
     ctx: RunContext, model: torch.nn.Module, record: dict, classes: tuple[str, ...]
 ) -> TrainingState:
@@ -66,6 +79,11 @@ def build_training_state(
     if config.freeze_backbone:
         for param in model.backbone_parameters():  # type: ignore[operator]
             param.requires_grad_(False)
+    cpu_accelerated = cpu_acceleration_applies(ctx)
+    if cpu_accelerated:
+        from cpu_accel import accelerate  # imported for float32 CPU runs only
+
+        accelerate(model)
     memory_format = torch.channels_last if ctx.channels_last else torch.contiguous_format
     model.to(ctx.device, memory_format=memory_format)
     train_model = wrap_model(model, ctx.env, ctx.device, config.sync_bn)
@@ -88,6 +106,7 @@ def build_training_state(
         scaler=scaler,
         ema=ema,
         sgd_implementation=implementation,
+        cpu_accelerated=cpu_accelerated,
         peak_lr=peak_lr,
         record=record,
         classes=classes,

@@ -17,16 +17,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-import checkpoint as ckpt
 import torch
-from checkpointing import save_checkpoint
-from data import Loaders
-from devices import synchronize
-from distributed import any_rank, gather_objects, parameter_checksum
-from engine import EvalResult, StepResult, evaluate, to_device, train_step
-from errors import ConfigError, NonFiniteLossError
-from optim import cosine_lr, set_lr
-from reporting import (
+from common import checkpoint as ckpt
+from common.errors import ConfigError, NonFiniteLossError
+from data_pipeline.image_folder import Loaders
+
+from training.checkpointing import save_checkpoint
+from training.devices import synchronize
+from training.distributed import any_rank, gather_objects, parameter_checksum
+from training.engine import EvalResult, StepResult, evaluate, to_device, train_step
+from training.optim import cosine_lr, set_lr
+from training.reporting import (
     EpochProgress,
     MetricsLog,
     RunSummary,
@@ -35,8 +36,8 @@ from reporting import (
     progress_enabled,
     write_case_log,
 )
-from run_context import RunContext
-from training_state import Progress, TrainingState
+from training.run_context import RunContext
+from training.training_state import Progress, TrainingState
 
 EXIT_OK = 0
 STOP_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -198,7 +199,10 @@ class TrainingLoop:
         ctx, state, config = self.ctx, self.state, self.ctx.config
         progress, schedule = state.progress, self.schedule
         lr = cosine_lr(
-            progress.global_step, schedule.total_steps, schedule.warmup_steps, state.peak_lr,
+            progress.global_step,
+            schedule.total_steps,
+            schedule.warmup_steps,
+            state.peak_lr,
             config.min_lr,
         )
         set_lr(state.optimizer, lr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass, fields
 
-from errors import ConfigError
+from common.errors import ConfigError
 
 
 @dataclass(frozen=True)

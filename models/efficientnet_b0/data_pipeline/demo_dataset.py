@@ -21,7 +21,7 @@ import random
 import shutil
 from pathlib import Path
 
-from errors import DataError
+from common.errors import DataError
 from PIL import Image, ImageDraw
 
 DEMO_VERSION = 1

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from errors import ConfigError
+from common.errors import ConfigError
 from torch import nn
 
 REFERENCE_BATCH = 256

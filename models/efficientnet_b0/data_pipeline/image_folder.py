@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from errors import ConfigError, CorruptImageError, DataError
+from common.errors import ConfigError, CorruptImageError, DataError
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision import transforms as T

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from eager_cpu import eager_cpu_training
 from torch import Tensor, nn
+
+from cpu_accel.eager_cpu import eager_cpu_training
 
 
 class _SqueezeExciteGate(torch.autograd.Function):

@@ -6,8 +6,8 @@ One compact per-stage table (``B0_STAGES``) describes EfficientNet-B0; every oth
 same table scaled by its compound coefficients (width, depth, resolution, dropout), so B1-B7 are
 numbers, not copies of code. State-dict keys follow timm's public names (``conv_stem``, ``bn1``,
 ``blocks.{stage}.{block}.conv_dw``, ``se.conv_reduce``, ``conv_head``, ``classifier``), which is
-why timm's ``efficientnet_b0`` weights load unchanged and the converters in ``weights.py`` only
-rename lukemelas's and torchvision's keys.
+why timm's ``efficientnet_b0`` weights load unchanged and the converters in ``model/weights.py``
+only rename lukemelas's and torchvision's keys.
 
 Two padding styles, one model:
 
@@ -25,12 +25,13 @@ The template's initialisation: Kaiming-normal (fan-out) convolutions, and the la
 every residual branch zero-initialised (``zero_init_last_bn``), so each residual block starts as
 the identity and a deep network trains like a shallow one at first.
 
-Training speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and feed
-channels-last inputs (see ``recommended_memory_format``); activations are in place only where
-no gradient is recorded (see ``silu``), and CPU training runs each BatchNorm+SiLU pair as one
-hand-written kernel (see ``batchnorm_silu``). CPU inference in eval mode folds every BatchNorm into
-its convolution (see ``folding``) and runs each block as one kernel (see ``fused_block``);
-training, export and compiled models see the plain modules.
+This is the plain model: PyTorch's own ops, the same on every device, and what export, tracing
+and ``torch.compile`` see. Speed on CPU: use ``model.to(memory_format=torch.channels_last)`` and
+feed channels-last inputs (see ``recommended_memory_format``); activations are in place only
+where no gradient is recorded (see ``silu``). The hand-written CPU paths (fused BatchNorm+SiLU,
+the fused squeeze-excitation gate, BatchNorm folded into convolutions, each block as one kernel)
+live in ``cpu_accel``, whose ``accelerate(model)`` swaps them in for float32 CPU runs; nothing
+here imports it.
 """
 
 from __future__ import annotations
@@ -42,11 +43,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from batchnorm_silu import batchnorm_silu, batchnorm_silu_applies
-from depthwise import depthwise_conv2d
-from folding import conv_bn, folding_applies
-from fused_block import fused_block_applies, mbconv_forward
-from squeeze_excite import fused_gate_applies, squeeze_excite
 from torch import nn
 
 Padding = Literal["symmetric", "same"]
@@ -226,8 +222,8 @@ class StaticPadConv2d(nn.Conv2d):
 class DepthwiseConv2d(nn.Conv2d):
     """A depthwise convolution (one filter per channel, no bias), with optional static pads.
 
-    Runs through ``depthwise.depthwise_conv2d``, which keeps compiled CPU training free of
-    layout copies; same parameters and state-dict keys as ``nn.Conv2d``.
+    Its own class so that ``cpu_accel`` can give CPU training its custom op; same parameters
+    and state-dict keys as ``nn.Conv2d``.
     """
 
     def __init__(
@@ -246,7 +242,7 @@ class DepthwiseConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pads is not None:
             x = F.pad(x, self.pads)
-        return depthwise_conv2d(x, self.weight, self.stride[0], self.padding[0])
+        return super().forward(x)
 
     def extra_repr(self) -> str:
         pads = f", pads={self.pads}" if self.pads is not None else ""
@@ -310,26 +306,11 @@ class BatchNormAct2d(nn.BatchNorm2d):
         self.apply_act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The fused CPU kernel only for this class itself: a synchronised subclass
-        # (``distributed.convert_sync_batchnorm``) must reach its own ``super().forward``.
-        if self.apply_act and type(self) is BatchNormAct2d and batchnorm_silu_applies(self, x):
-            return batchnorm_silu(self, x)
         x = super().forward(x)
         return silu(x) if self.apply_act else x
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, act={'SiLU' if self.apply_act else None}"
-
-
-def folded(
-    x: torch.Tensor,
-    conv: nn.Conv2d,
-    norm: BatchNormAct2d,
-    residual: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """``norm(conv(x)) (+ residual)`` as one convolution with the norm folded in (eval only)."""
-    pads = getattr(conv, "pads", None)  # static asymmetric TF-"same" pads, if any
-    return conv_bn(x, conv, norm, act=norm.apply_act, residual=residual, pads=pads)
 
 
 class SqueezeExcite(nn.Module):
@@ -341,8 +322,6 @@ class SqueezeExcite(nn.Module):
         self.conv_expand = nn.Conv2d(squeeze_channels, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if fused_gate_applies(x):
-            return squeeze_excite(x, self.conv_reduce, self.conv_expand)
         scale = x.mean((2, 3), keepdim=True)
         scale = self.conv_expand(silu(self.conv_reduce(scale)))
         return x * scale.sigmoid()
@@ -408,14 +387,6 @@ class DepthwiseSeparable(nn.Module):
             out = self.drop_path(out) + x
         return out
 
-    def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
-        """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
-        if fused_block_applies(x, (self.bn1,)):
-            depthwise, project = (self.conv_dw, self.bn1), (self.conv_pw, self.bn2)
-            return mbconv_forward(self, x, None, depthwise, self.se, project, self.has_residual)
-        out = self.se(folded(x, self.conv_dw, self.bn1))
-        return folded(out, self.conv_pw, self.bn2, x if self.has_residual else None)
-
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn2
 
@@ -450,15 +421,6 @@ class InvertedResidual(nn.Module):
         if self.has_residual:
             out = self.drop_path(out) + x
         return out
-
-    def forward_folded(self, x: torch.Tensor) -> torch.Tensor:
-        """Eval-mode ``forward`` with BatchNorms folded into the convolutions (``folding``)."""
-        if fused_block_applies(x, (self.bn1, self.bn2)):
-            expand, depthwise = (self.conv_pw, self.bn1), (self.conv_dw, self.bn2)
-            project = (self.conv_pwl, self.bn3)
-            return mbconv_forward(self, x, expand, depthwise, self.se, project, self.has_residual)
-        out = folded(folded(x, self.conv_pw, self.bn1), self.conv_dw, self.bn2)
-        return folded(self.se(out), self.conv_pwl, self.bn3, x if self.has_residual else None)
 
     def last_norm(self) -> nn.BatchNorm2d:
         return self.bn3
@@ -559,19 +521,9 @@ class EfficientNet(nn.Module):
         return [p for p in self.parameters() if id(p) not in head]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if folding_applies(self, x):
-            return self.forward_features_folded(x)
         x = self.bn1(self.conv_stem(x))
         x = self.blocks(x)
         return self.bn2(self.conv_head(x))
-
-    def forward_features_folded(self, x: torch.Tensor) -> torch.Tensor:
-        """CPU inference with each BatchNorm folded into its convolution (see ``folding``)."""
-        x = folded(x, self.conv_stem, self.bn1)
-        for stage in self.blocks:
-            for block in stage:
-                x = block.forward_folded(x)
-        return folded(x, self.conv_head, self.bn2)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         x = x.mean((2, 3))
@@ -673,8 +625,13 @@ __all__ = [
     "ARCH_SCALING",
     "ARCHITECTURES",
     "BlockArgs",
+    "BatchNormAct2d",
     "CompoundScaling",
+    "DepthwiseConv2d",
+    "DepthwiseSeparable",
     "EfficientNet",
+    "InvertedResidual",
+    "SqueezeExcite",
     "StageSpec",
     "UnknownArchitectureError",
     "build_model",

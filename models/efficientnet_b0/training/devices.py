@@ -26,7 +26,7 @@ import importlib
 from dataclasses import dataclass
 
 import torch
-from errors import ConfigError, DeviceError
+from common.errors import ConfigError, DeviceError
 
 DEVICE_KINDS = ("auto", "npu", "cuda", "cpu")
 NPU_STATIC_LOSS_SCALE = 128.0

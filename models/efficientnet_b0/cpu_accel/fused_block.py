@@ -16,17 +16,18 @@ with the residual addition as its post-op.
 Used inside the folded inference path only (``folding.folding_applies``: eval mode, no
 autograd, float32 CPU eager, not tracing, exporting or compiling), for channels-last inputs
 (the layout the kernel reads without a copy; NCHW runs keep oneDNN's path), and only when the
-compiled kernels are available (``cpu_kernels``). Same values as the folded path up to float
+compiled kernels are available (``kernels``). Same values as the folded path up to float
 rounding: a few 1e-6 relative, from the order of the sums and an exp and reciprocal within
 2 ulp of ATen's.
 """
 
 from __future__ import annotations
 
-import cpu_kernels
 import torch
-from folding import conv_bn, folded_weight_and_bias
 from torch import Tensor, nn
+
+from cpu_accel import kernels
+from cpu_accel.folding import conv_bn, folded_weight_and_bias
 
 _PACKED_ATTRIBUTE = "_fused_block_packed"
 
@@ -42,7 +43,7 @@ def fused_block_applies(x: Tensor, norms: tuple[nn.Module, ...]) -> bool:
         x.dim() == 4
         and x.is_contiguous(memory_format=torch.channels_last)
         and all(getattr(norm, "apply_act", False) for norm in norms)
-        and cpu_kernels.load() is not None
+        and kernels.load() is not None
     )
 
 
@@ -129,7 +130,7 @@ def mbconv_forward(
     expand_w, expand_b, dw_w, dw_b, project_w, project_b = _packed_weights(
         owner, expand, depthwise, project if in_kernel else None
     )
-    module = cpu_kernels.load()
+    module = kernels.load()
     assert module is not None, "fused_block_applies() is checked first"
     out = module.mbconv_forward(
         x,

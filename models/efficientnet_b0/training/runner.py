@@ -18,20 +18,22 @@ import time
 from pathlib import Path
 
 import torch
-import weights
-from checkpointing import restore_checkpoint
-from cpu_allocator import retain_freed_memory
-from data import (
+from common.errors import CheckpointError, ConfigError, TrainingError
+from data_pipeline.demo_dataset import ensure_demo_dataset
+from data_pipeline.image_folder import (
     IMAGENET_TRAIN_IMAGES,
     Loaders,
     SyntheticBatches,
     build_image_loaders,
     eval_resize_size,
 )
-from demo_dataset import ensure_demo_dataset
-from device_pipeline import build_device_image_loaders
-from devices import plan_precision, resolve_device
-from distributed import (
+from data_pipeline.on_device import build_device_image_loaders
+from model import weights
+from model.efficientnet import build_model, recommended_memory_format
+
+from training.checkpointing import restore_checkpoint
+from training.devices import plan_precision, resolve_device
+from training.distributed import (
     DistEnv,
     backend_for,
     barrier,
@@ -40,13 +42,11 @@ from distributed import (
     init_process_group,
     read_env,
 )
-from efficientnet import build_model, recommended_memory_format
-from errors import CheckpointError, ConfigError, TrainingError
-from output_folder import OutputFolder
-from run_config import RunConfig
-from run_context import RunContext
-from training_loop import EXIT_OK, TrainingLoop, evaluate_on
-from training_state import TrainingState, build_training_state
+from training.output_folder import OutputFolder
+from training.run_config import RunConfig
+from training.run_context import RunContext
+from training.training_loop import EXIT_OK, TrainingLoop, evaluate_on
+from training.training_state import TrainingState, build_training_state
 
 
 def on_all_ranks(env: DistEnv, work):
@@ -112,7 +112,11 @@ def build_loaders(ctx: RunContext, num_classes_hint: int | None) -> Loaders:
             IMAGENET_TRAIN_IMAGES / (config.batch_size * env.world_size)
         )
         synthetic = SyntheticBatches(
-            config.batch_size, config.image_size, classes, length, ctx.device,
+            config.batch_size,
+            config.image_size,
+            classes,
+            length,
+            ctx.device,
             config.seed + env.rank,
         )
         return Loaders(synthetic, None, tuple(str(i) for i in range(classes)), None)
@@ -158,9 +162,7 @@ def read_pretrained(ctx: RunContext) -> weights.WeightsFile:
     return pretrained
 
 
-def model_settings(
-    config: RunConfig, source: weights.WeightsFile | None
-) -> weights.ModelSettings:
+def model_settings(config: RunConfig, source: weights.WeightsFile | None) -> weights.ModelSettings:
     """``--padding`` when given, else the rule of ``weights.settings_for`` for the weights."""
     if config.padding != "auto":
         return weights.ModelSettings.for_padding(config.padding)
@@ -238,13 +240,14 @@ def prepare_state(ctx: RunContext) -> tuple[TrainingState, Loaders | None]:
         f"{num_classes} classes, padding {settings.padding}; device {ctx.device} x "
         f"{ctx.env.world_size}, {ctx.plan.description}, {state.sgd_implementation} SGD"
         + (", channels_last" if ctx.channels_last else "")
+        + (", CPU acceleration" if state.cpu_accelerated else "")
     )
     return state, loaders
 
 
 def export_run(ctx: RunContext, state: TrainingState, path: Path) -> int:
     """Rank 0 writes the ONNX file of the run's weights (the EMA's with ``--ema``)."""
-    import export
+    from export import onnx_export as export
 
     if ctx.env.is_main:
         model = state.weights_to_export.cpu().eval()
@@ -301,7 +304,9 @@ def run(args) -> int:
     env = read_env()
     device = resolve_device(config.device, env.local_rank)
     if device.type == "cpu" and config.cpu_allocator == "retain":
-        retain_freed_memory()  # before the first large tensor; see cpu_allocator
+        from cpu_accel.allocator import retain_freed_memory
+
+        retain_freed_memory()  # before the first large tensor; see cpu_accel.allocator
     if device.type == "cuda":
         # Every training batch has one shape (fixed crop), so cuDNN's autotuner times each
         # convolution's algorithms once and keeps the fastest; the bench turns it on for all.

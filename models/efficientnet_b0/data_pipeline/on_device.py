@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from data import (
+from common.errors import ConfigError, CorruptImageError
+from torch.utils.data import DataLoader, Dataset
+from torchvision import io as tvio
+from torchvision.transforms import RandomResizedCrop
+
+from data_pipeline.image_folder import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ImageFolderIndex,
@@ -37,10 +42,6 @@ from data import (
     scan_split,
     split_dirs,
 )
-from errors import ConfigError, CorruptImageError
-from torch.utils.data import DataLoader, Dataset
-from torchvision import io as tvio
-from torchvision.transforms import RandomResizedCrop
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 RRC_RATIO = (3.0 / 4.0, 4.0 / 3.0)
@@ -154,8 +155,9 @@ class DeviceAugmentation:
         (top, left, height, width), flip = crop_and_flip(
             image.shape[-2], image.shape[-1], seed, self.crop_scale
         )
-        crop = _resize(pixels[:, top : top + height, left : left + width],
-                       self.image_size, self.image_size)
+        crop = _resize(
+            pixels[:, top : top + height, left : left + width], self.image_size, self.image_size
+        )
         return crop.flip(-1) if flip else crop
 
 
@@ -166,8 +168,9 @@ class DeviceDecoder:
     corrupt file is named and handled as ``--on-corrupt`` says (``fail`` or ``skip``).
     """
 
-    def __init__(self, device: torch.device, augmentation: DeviceAugmentation,
-                 on_corrupt: str = "fail") -> None:
+    def __init__(
+        self, device: torch.device, augmentation: DeviceAugmentation, on_corrupt: str = "fail"
+    ) -> None:
         self.device = device
         self.augmentation = augmentation
         self.on_corrupt = on_corrupt
@@ -178,8 +181,11 @@ class DeviceDecoder:
         images: list[torch.Tensor | None] = [None] * len(samples)
         jpegs = [i for i, s in enumerate(samples) if s.jpeg]
         try:
-            decoded = tvio.decode_jpeg([torch.from_numpy(samples[i].data) for i in jpegs],
-                                       mode=tvio.ImageReadMode.RGB, device=self.device)
+            decoded = tvio.decode_jpeg(
+                [torch.from_numpy(samples[i].data) for i in jpegs],
+                mode=tvio.ImageReadMode.RGB,
+                device=self.device,
+            )
             for i, image in zip(jpegs, decoded, strict=True):
                 images[i] = image
         except RuntimeError:
@@ -195,8 +201,9 @@ class DeviceDecoder:
 
     def _decode_one(self, sample: EncodedSample) -> torch.Tensor | None:
         try:
-            return tvio.decode_jpeg(torch.from_numpy(sample.data), mode=tvio.ImageReadMode.RGB,
-                                    device=self.device)
+            return tvio.decode_jpeg(
+                torch.from_numpy(sample.data), mode=tvio.ImageReadMode.RGB, device=self.device
+            )
         except RuntimeError as exc:
             self._corrupt(sample.path, str(exc).splitlines()[0] if str(exc) else "undecodable")
             return None
@@ -211,8 +218,11 @@ class DeviceDecoder:
 
     def __call__(self, samples: list[EncodedSample]) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The batch ``(images, targets)`` on the device, normalised; None if nothing decoded."""
-        kept = [(image, sample) for image, sample in zip(self.decode(samples), samples,
-                                                         strict=True) if image is not None]
+        kept = [
+            (image, sample)
+            for image, sample in zip(self.decode(samples), samples, strict=True)
+            if image is not None
+        ]
         if not kept:
             return None
         batch = torch.stack([self.augmentation(image, sample.seed) for image, sample in kept])
@@ -271,8 +281,13 @@ def build_device_image_loaders(
     sampler = SeededSampler(train_set, world_size, rank, seed)
     common = loader_options(workers, False, keep_samples, seed)
     train = DataLoader(train_set, batch_size=batch_size, sampler=sampler, drop_last=True, **common)
-    val = DataLoader(val_set, batch_size=batch_size, drop_last=False,
-                     sampler=ShardSampler(len(val_set), world_size, rank), **common)
+    val = DataLoader(
+        val_set,
+        batch_size=batch_size,
+        drop_last=False,
+        sampler=ShardSampler(len(val_set), world_size, rank),
+        **common,
+    )
     crop_scale = (crop_scale_min, 1.0)
     train_aug = DeviceAugmentation(True, image_size, resize_size, crop_scale)
     val_aug = DeviceAugmentation(False, image_size, resize_size, crop_scale)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from eager_cpu import eager_cpu_float32
 from torch import nn
+
+from cpu_accel.eager_cpu import eager_cpu_float32
 
 _CACHE_ATTRIBUTE = "_folded_conv_bn"
 

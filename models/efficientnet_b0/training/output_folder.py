@@ -12,8 +12,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import checkpoint as ckpt
-from errors import ConfigError
+from common import checkpoint as ckpt
+from common.errors import ConfigError
 
 
 class OutputFolder:

@@ -12,7 +12,7 @@ the surrounding BatchNorm/SiLU/SE arithmetic is still fused around them. Numeric
 unchanged (the same kernels compute the same values).
 
 The backward takes the weight gradient of channels-last float32 tensors from the hand-written
-kernel in ``cpu_kernels`` when it can be built (faster than oneDNN's over B0: bench/README.md),
+kernel in ``kernels`` when it can be built (faster than oneDNN's over B0: bench/README.md),
 and oneDNN's otherwise.
 
 Used only where it helps: CPU tensors with autograd recording. Inference, ONNX export and
@@ -21,10 +21,11 @@ other devices (CUDA, NPU) call ``F.conv2d`` directly.
 
 from __future__ import annotations
 
-import cpu_kernels
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from cpu_accel import kernels
 
 OP_NAMESPACE = "modelzoo_efficientnet"
 
@@ -72,9 +73,7 @@ def _define_ops():
         compute = grad.dtype
         grad_weight = None
         if compute == x.dtype == torch.float32 and _memory_format_of(x) == torch.channels_last:
-            grad_weight = cpu_kernels.depthwise_weight_grad(
-                x, grad, weight.shape[-1], stride, padding
-            )
+            grad_weight = kernels.depthwise_weight_grad(x, grad, weight.shape[-1], stride, padding)
         grad_x, onednn_grad_weight, _ = torch.ops.aten.convolution_backward(
             grad,
             x.to(compute),

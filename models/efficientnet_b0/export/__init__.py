@@ -1,0 +1,3 @@
+# Copyright 2026 The modelzoo-kit Authors. Licensed under the Apache License, Version 2.0;
+# see LICENSE in the parent folder. SPDX-License-Identifier: Apache-2.0
+"""ONNX export, as ``train.py --export-onnx`` runs it (see ``onnx_export``)."""
