@@ -148,11 +148,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="build the site here and keep it")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 8))
-    parser.add_argument(
-        "--yaml-only",
-        action="store_true",
-        help="every model with a deliverable.yaml (no README to extract)",
-    )
+    parser.add_argument("--yaml-only", action="store_true",
+                        help="every model with a deliverable.yaml (no README to extract)")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
@@ -164,11 +161,9 @@ def main() -> int:
         seconds, cpu = measure_build(zoo, report, out, args.jobs)
         index = out / "index.html"
         pages = sorted((out / "models").glob("*.html"), key=lambda p: p.stat().st_size)
-        print(
-            f"build (best of 3, {args.jobs} process(es), {os.cpu_count()} CPU(s)): "
-            f"{seconds:.2f} s wall, {cpu:.2f} s CPU   goal < 3 s "
-            f"(load average {os.getloadavg()[0]:.1f})"
-        )
+        print(f"build (best of 3, {args.jobs} process(es), {os.cpu_count()} CPU(s)): "
+              f"{seconds:.2f} s wall, {cpu:.2f} s CPU   goal < 3 s "
+              f"(load average {os.getloadavg()[0]:.1f})")
         print(f"index.html: {index.stat().st_size / 1e6:.2f} MB   goal < 1.5 MB")
         print(f"index.json: {(out / 'index.json').stat().st_size / 1e6:.2f} MB; "
               f"largest model page {pages[-1].stat().st_size / 1e3:.0f} kB")  # fmt: skip

@@ -71,18 +71,9 @@ def bench_loader(root: Path, workers: int, image_size: int, batch_size: int) -> 
     from data_pipeline.image_folder import build_image_loaders, eval_resize_size
 
     loaders = build_image_loaders(
-        root,
-        batch_size=batch_size,
-        image_size=image_size,
-        resize_size=eval_resize_size(image_size),
-        crop_scale_min=0.08,
-        auto_augment="none",
-        workers=workers,
-        on_corrupt="fail",
-        seed=0,
-        rank=0,
-        world_size=1,
-        pin_memory=False,
+        root, batch_size=batch_size, image_size=image_size,
+        resize_size=eval_resize_size(image_size), crop_scale_min=0.08, auto_augment="none",
+        workers=workers, on_corrupt="fail", seed=0, rank=0, world_size=1, pin_memory=False,
     )
     loader = loaders.train
     if hasattr(loader.sampler, "set_epoch"):
@@ -96,19 +87,14 @@ def bench_loader(root: Path, workers: int, image_size: int, batch_size: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=400, help="training JPEGs to generate")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument(
-        "--step-rate",
-        type=float,
-        default=18.1,
-        help="training images/s to compare against (bench_training_speed.py)",
-    )
+    parser.add_argument("--step-rate", type=float, default=18.1,
+                        help="training images/s to compare against (bench_training_speed.py)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -123,26 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             "decode_per_process": bench_decode(paths),
             "decode_transform_per_worker": bench_transform(paths, args.image_size),
-            "loader": {
-                w: bench_loader(root, w, args.image_size, args.batch_size) for w in args.workers
-            },
+            "loader": {w: bench_loader(root, w, args.image_size, args.batch_size)
+                       for w in args.workers},
         }
     print(f"{len(paths)} JPEGs of 500x375 (mean {size_kb:.0f} KB), crop {args.image_size}")
     print(f"  decode only, one process          : {results['decode_per_process']:8.1f} img/s")
-    print(
-        f"  decode + train transform, 1 worker: {results['decode_transform_per_worker']:8.1f} img/s"
-    )
+    print(f"  decode + train transform, 1 worker: {results['decode_transform_per_worker']:8.1f}"
+          " img/s")
     for workers, value in results["loader"].items():
-        print(
-            f"  train loader, {workers} worker(s)          : {value:8.1f} img/s"
-            f"  ({value / args.step_rate:.1f}x the training step's {args.step_rate} img/s)"
-        )
+        print(f"  train loader, {workers} worker(s)          : {value:8.1f} img/s"
+              f"  ({value / args.step_rate:.1f}x the training step's {args.step_rate} img/s)")
     if args.out:
-        payload = {
-            "settings": vars(args) | {"out": str(args.out)},
-            "mean_jpeg_kb": size_kb,
-            **results,
-        }
+        payload = {"settings": vars(args) | {"out": str(args.out)}, "mean_jpeg_kb": size_kb,
+                   **results}
         args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -62,9 +62,8 @@ class Trainer:
 
     def __init__(self, device: torch.device, amp: str, channels_last: bool) -> None:
         self.device = device
-        self.plan = devices.plan_precision(
-            device.type, amp != "none", amp if amp != "none" else "auto", "auto"
-        )
+        self.plan = devices.plan_precision(device.type, amp != "none", amp if amp != "none"
+                                           else "auto", "auto")
         self.model = build_model("efficientnet_b0", num_classes=NUM_CLASSES).to(device)
         if device.type == "cpu" and self.plan.autocast_dtype is None:
             from cpu_accel import accelerate  # as train.py does for a float32 CPU run
@@ -74,9 +73,8 @@ class Trainer:
         self.model = self.model.to(memory_format=self.memory_format).train()
         groups = parameter_groups(self.model, 1e-4, False)
         self.optimizer = build_sgd(groups, 0.1, 0.9, False, sgd_implementation(device.type))
-        self.scaler = devices.LossScaler(
-            self.plan.loss_scale_mode, self.plan.initial_scale, device=device
-        )
+        self.scaler = devices.LossScaler(self.plan.loss_scale_mode, self.plan.initial_scale,
+                                         device=device)
 
     def step(self, images: torch.Tensor, targets: torch.Tensor) -> None:
         images = images.contiguous(memory_format=self.memory_format)
@@ -114,9 +112,8 @@ def measure_stages(loaders: data.Loaders, trainer: Trainer) -> dict[str, float]:
 
     def augment(pair) -> int:
         samples, images = pair
-        batch = torch.stack(
-            [decoder.augmentation(image, s.seed) for image, s in zip(images, samples, strict=True)]
-        )
+        batch = torch.stack([decoder.augmentation(image, s.seed)
+                             for image, s in zip(images, samples, strict=True)])
         dp.normalize(batch)
         return len(samples)
 
@@ -126,12 +123,10 @@ def measure_stages(loaders: data.Loaders, trainer: Trainer) -> dict[str, float]:
 
     stages = {
         "read": images_per_second(read_count, read_s),
-        "decode": images_per_second(
-            *timed_batches(encoded, lambda s: len(decoder.decode(s)), device)
-        ),
-        "augment": images_per_second(
-            *timed_batches(zip(encoded, decoded, strict=True), augment, device)
-        ),
+        "decode": images_per_second(*timed_batches(encoded, lambda s: len(decoder.decode(s)),
+                                                   device)),
+        "augment": images_per_second(*timed_batches(zip(encoded, decoded, strict=True), augment,
+                                                    device)),
         "step": images_per_second(*timed_batches(augmented, step, device)),
     }
     return stages
@@ -139,12 +134,9 @@ def measure_stages(loaders: data.Loaders, trainer: Trainer) -> dict[str, float]:
 
 def measure_end_to_end(loader: Iterable, trainer: Trainer) -> float:
     """images/s of the whole loop: load, (decode, augment,) copy and step, as the runner does."""
-
     def step(batch) -> int:
-        images, targets = (
-            batch[0].to(trainer.device, non_blocking=True),
-            batch[1].to(trainer.device, non_blocking=True),
-        )
+        images, targets = batch[0].to(trainer.device, non_blocking=True), batch[1].to(
+            trainer.device, non_blocking=True)
         trainer.step(images, targets)
         return targets.numel()
 
@@ -163,25 +155,17 @@ def measure_end_to_end(loader: Iterable, trainer: Trainer) -> float:
 
 
 def measure_synthetic(trainer: Trainer, batch_size: int, image_size: int, steps: int) -> float:
-    batch = data.SyntheticBatches(batch_size, image_size, NUM_CLASSES, steps + 1, trainer.device, 0)
+    batch = data.SyntheticBatches(batch_size, image_size, NUM_CLASSES, steps + 1, trainer.device,
+                                  0)
     return measure_end_to_end(batch, trainer)
 
 
-def build_loaders(
-    pipeline: str, root: Path, args: argparse.Namespace, device: torch.device
-) -> data.Loaders:
-    common = dict(
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        resize_size=data.eval_resize_size(args.image_size),
-        crop_scale_min=0.08,
-        auto_augment="none",
-        workers=args.workers,
-        on_corrupt="fail",
-        seed=0,
-        rank=0,
-        world_size=1,
-    )
+def build_loaders(pipeline: str, root: Path, args: argparse.Namespace,
+                  device: torch.device) -> data.Loaders:
+    common = dict(batch_size=args.batch_size, image_size=args.image_size,
+                  resize_size=data.eval_resize_size(args.image_size), crop_scale_min=0.08,
+                  auto_augment="none", workers=args.workers, on_corrupt="fail", seed=0, rank=0,
+                  world_size=1)
     if pipeline == "device":
         return dp.build_device_image_loaders(root, device=device, **common)
     return data.build_image_loaders(root, pin_memory=device.type != "cpu", **common)
@@ -198,15 +182,9 @@ def run(args: argparse.Namespace) -> dict:
         make_jpegs(root, args.images)
         steps = args.images // args.batch_size
         report: dict = {
-            "device": str(device),
-            "amp": args.amp,
-            "batch_size": args.batch_size,
-            "image_size": args.image_size,
-            "images": args.images,
-            "workers": args.workers,
-            "torch": torch.__version__,
-            "cpus": os.cpu_count(),
-            "pipelines": {},
+            "device": str(device), "amp": args.amp, "batch_size": args.batch_size,
+            "image_size": args.image_size, "images": args.images, "workers": args.workers,
+            "torch": torch.__version__, "cpus": os.cpu_count(), "pipelines": {},
         }
         report["synthetic"] = measure_synthetic(trainer, args.batch_size, args.image_size, steps)
         for pipeline in args.pipelines:
@@ -220,17 +198,12 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def format_report(report: dict) -> str:
-    lines = [
-        f"training from files on {report['device']}, amp {report['amp']}, batch "
-        f"{report['batch_size']}, {report['image_size']}px, {report['workers']} workers "
-        "(images/s)",
-        f"  synthetic batch step   {report['synthetic']:10.1f}",
-    ]
+    lines = [f"training from files on {report['device']}, amp {report['amp']}, batch "
+             f"{report['batch_size']}, {report['image_size']}px, {report['workers']} workers "
+             "(images/s)", f"  synthetic batch step   {report['synthetic']:10.1f}"]
     for pipeline, figures in report["pipelines"].items():
-        lines.append(
-            f"  {pipeline} pipeline end to end {figures['end_to_end']:10.1f}  "
-            f"({100 * figures['vs_synthetic']:.0f}% of synthetic)"
-        )
+        lines.append(f"  {pipeline} pipeline end to end {figures['end_to_end']:10.1f}  "
+                     f"({100 * figures['vs_synthetic']:.0f}% of synthetic)")
         for stage, value in figures.get("stages", {}).items():
             lines.append(f"    {stage:<8} {value:10.1f}")
     return "\n".join(lines)

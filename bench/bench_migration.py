@@ -87,7 +87,9 @@ def measure_one(readme: Path, work: Path) -> dict:
     (copy.parent / "deliverable.yaml").write_text(made.text, encoding="utf-8")
     result = check_deliverable_folder(copy.parent)
     row["loads"] = result.deliverable is not None
-    found = sorted((f.line, f.message) for f in result.findings if f.rule == "MZ307")
+    found = sorted(
+        (f.line, f.message) for f in result.findings if f.rule == "MZ307"
+    )
     row["header_is_validate"] = found == sorted(
         (p.line, f"{p.field}: {p.message}") for p in made.decisions
     )

@@ -51,9 +51,8 @@ STAMP = 1_700_000_000
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def make_upstream(repo: Path, files: int, commits: int, seed: int) -> dict[str, list[str]]:
@@ -61,9 +60,8 @@ def make_upstream(repo: Path, files: int, commits: int, seed: int) -> dict[str, 
     rng = random.Random(seed)
     repo.parent.mkdir(parents=True, exist_ok=True)
     _git("init", "-q", "--bare", "--initial-branch=main", str(repo))
-    importer = subprocess.Popen(
-        ["git", "-C", str(repo), "fast-import", "--quiet"], stdin=subprocess.PIPE
-    )
+    importer = subprocess.Popen(["git", "-C", str(repo), "fast-import", "--quiet"],
+                                stdin=subprocess.PIPE)
     assert importer.stdin is not None
     out = importer.stdin
     words = ["model", "layer", "train", "batch", "loss", "grad", "step", "tensor", "conv"]
@@ -76,14 +74,10 @@ def make_upstream(repo: Path, files: int, commits: int, seed: int) -> dict[str, 
     def data(payload: bytes) -> None:
         out.write(f"data {len(payload)}\n".encode() + payload + b"\n")
 
-    def commit(
-        ref: str,
-        mark: int,
-        message: str,
-        changes: list[tuple[str, bytes]],
-        parent: int | None = None,
-    ) -> None:
-        out.write(f"commit {ref}\nmark :{mark}\ncommitter B <b@e> {STAMP + mark} +0000\n".encode())
+    def commit(ref: str, mark: int, message: str, changes: list[tuple[str, bytes]],
+               parent: int | None = None) -> None:
+        out.write(f"commit {ref}\nmark :{mark}\ncommitter B <b@e> {STAMP + mark} +0000\n"
+                  .encode())
         data(message.encode())
         if parent is not None:
             out.write(f"from :{parent}\n".encode())
@@ -97,24 +91,17 @@ def make_upstream(repo: Path, files: int, commits: int, seed: int) -> dict[str, 
     commit("refs/heads/main", 1, "import", first + [("configs/solo/cfg.py", b"solo = 1\n")])
     marks = {"main": [1], "release": [], "snap": []}
     for mark in range(2, commits + 1):
-        touched = [
-            (rng.choice(paths), text(int(rng.uniform(200, 4000)))) for _ in range(rng.randint(1, 3))
-        ]
+        touched = [(rng.choice(paths), text(int(rng.uniform(200, 4000))))
+                   for _ in range(rng.randint(1, 3))]
         commit("refs/heads/main", mark, f"change {mark}", touched)
         marks["main"].append(mark)
     base = commits + 1
     for offset in range(3):
-        commit(
-            "refs/heads/release/1.x",
-            base + offset,
-            f"release {offset}",
-            [(rng.choice(paths), text(300))],
-            parent=marks["main"][-10] if offset == 0 else None,
-        )
+        commit("refs/heads/release/1.x", base + offset, f"release {offset}",
+               [(rng.choice(paths), text(300))], parent=marks["main"][-10] if offset == 0 else None)
         marks["release"].append(base + offset)
-    commit(
-        "refs/tags/snap", base + 3, "snapshot", [("SNAPSHOT", b"snap\n")], parent=marks["main"][-5]
-    )
+    commit("refs/tags/snap", base + 3, "snapshot", [("SNAPSHOT", b"snap\n")],
+           parent=marks["main"][-5])
     marks["snap"].append(base + 3)
     out.write(f"reset refs/tags/v1.0\nfrom :{marks['main'][-20]}\n\n".encode())
     out.close()
@@ -125,10 +112,8 @@ def make_upstream(repo: Path, files: int, commits: int, seed: int) -> dict[str, 
         "release": _git("-C", str(repo), "rev-list", "--reverse", "main..release/1.x").split(),
         "snap": [_git("-C", str(repo), "rev-parse", "snap")],
     }
-    for key, value in (
-        ("uploadpack.allowFilter", "true"),
-        ("uploadpack.allowAnySHA1InWant", "true"),
-    ):
+    for key, value in (("uploadpack.allowFilter", "true"),
+                       ("uploadpack.allowAnySHA1InWant", "true")):
         _git("-C", str(repo), "config", key, value)
     return ids
 
@@ -191,9 +176,8 @@ text
 """
 
 
-def make_zoo(
-    zoo: Path, folders: int, upstreams: int, ids: list[dict[str, list[str]]], seed: int = 3
-) -> None:
+def make_zoo(zoo: Path, folders: int, upstreams: int, ids: list[dict[str, list[str]]],
+             seed: int = 3) -> None:
     rng = random.Random(seed)
     for index in range(folders):
         number = index % upstreams
@@ -205,15 +189,11 @@ def make_zoo(
         elif shape == 2:
             text = TEMPLATE.format(url=repo + ".git", branch="main", commit=main)
         elif shape == 3:
-            text = TEMPLATE.format(
-                url=f"{repo}/tree/release/1.x/pkg{index % 40}",
-                branch="",
-                commit=rng.choice(mine["release"]),
-            )
+            text = TEMPLATE.format(url=f"{repo}/tree/release/1.x/pkg{index % 40}", branch="",
+                                   commit=rng.choice(mine["release"]))
         elif shape == 4:
-            text = PYTORCH_2022.format(
-                i=index, url=f"{repo}.git/blob/main/pkg1/mod1.py", commit=main
-            )
+            text = PYTORCH_2022.format(i=index, url=f"{repo}.git/blob/main/pkg1/mod1.py",
+                                       commit=main)
         else:
             wrong = index // 6 % 4
             if wrong == 0:
@@ -238,10 +218,8 @@ def build(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     if not manifest.is_file():
         shutil.rmtree(hosts, ignore_errors=True)
         started = time.perf_counter()
-        ids = [
-            make_upstream(hosts / "bench" / f"r{n:03d}.git", args.files, args.commits, seed=n)
-            for n in range(args.upstreams)
-        ]
+        ids = [make_upstream(hosts / "bench" / f"r{n:03d}.git", args.files, args.commits, seed=n)
+               for n in range(args.upstreams)]
         manifest.write_text(json.dumps(ids))
         print(f"built {args.upstreams} upstreams in {time.perf_counter() - started:.1f} s")
     ids = json.loads(manifest.read_text())
@@ -249,67 +227,54 @@ def build(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     shutil.rmtree(zoo, ignore_errors=True)
     make_zoo(zoo, args.folders, args.upstreams, ids)
     size = sum(p.stat().st_size for p in hosts.rglob("*") if p.is_file())
-    print(
-        f"upstreams: {args.upstreams} x {args.files} files, {args.commits} commits "
-        f"({size / 1e6:.0f} MB on disk); zoo: {args.folders} README folders"
-    )
+    print(f"upstreams: {args.upstreams} x {args.files} files, {args.commits} commits "
+          f"({size / 1e6:.0f} MB on disk); zoo: {args.folders} README folders")
     return hosts, zoo
 
 
 def modelzoo(env: dict[str, str], *args: str) -> tuple[float, dict]:
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "modelzoo_kit", "provenance", *args, "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = subprocess.run([sys.executable, "-m", "modelzoo_kit", "provenance", *args,
+                           "--format", "json"], env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
-        raise SystemExit(
-            f"modelzoo {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}"
-        )
+        raise SystemExit(f"modelzoo {' '.join(args)} failed ({done.returncode}): "
+                         f"{done.stderr[-2000:]}")
     return elapsed, json.loads(done.stdout)
 
 
 def verdicts(report: dict) -> list[tuple[str, str, str]]:
-    return sorted(
-        (f["path"], f["rule"], f["severity"]) for f in report["findings"] if f["rule"] != "PV003"
-    )
+    return sorted((f["path"], f["rule"], f["severity"]) for f in report["findings"]
+                  if f["rule"] != "PV003")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folders", type=int, default=300)
     parser.add_argument("--upstreams", type=int, default=100)
     parser.add_argument("--files", type=int, default=400)
     parser.add_argument("--commits", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=4)
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "modelzoo-bench-zoo-provenance",
-    )
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir())
+                        / "modelzoo-bench-zoo-provenance")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     hosts, zoo = build(args.workdir, args)
     config = args.workdir / "gitconfig"
     config.write_text(f'[url "file://{hosts}/bench/"]\n\tinsteadOf = {HOST}\n')
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": str(config), "CI": "true", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": str(config), "CI": "true",
+           "PYTHONPATH": str(ROOT)}
     caches = args.workdir / "caches"
     shutil.rmtree(caches, ignore_errors=True)
     zoo_cache, single_cache = caches / "zoo", caches / "single"
 
-    cold_s, cold = modelzoo(
-        env, "-r", str(zoo), "--cache", str(zoo_cache), "--jobs", str(args.jobs)
-    )
+    cold_s, cold = modelzoo(env, "-r", str(zoo), "--cache", str(zoo_cache),
+                            "--jobs", str(args.jobs))
     print(f"  cold {cold_s:.2f} s", flush=True)
-    warm_s, warm = modelzoo(
-        env, "-r", str(zoo), "--cache", str(zoo_cache), "--jobs", str(args.jobs)
-    )
+    warm_s, warm = modelzoo(env, "-r", str(zoo), "--cache", str(zoo_cache),
+                            "--jobs", str(args.jobs))
     print(f"  warm {warm_s:.2f} s", flush=True)
     offline_s, offline = modelzoo(env, "-r", str(zoo), "--cache", str(zoo_cache), "--offline")
     print(f"  offline {offline_s:.2f} s; now one folder at a time", flush=True)
@@ -322,18 +287,12 @@ def main() -> int:
 
     summary = cold["summary"]["provenance"]
     figures = {
-        "folders": args.folders,
-        "upstreams": args.upstreams,
-        "jobs": args.jobs,
-        "cpus": os.cpu_count(),
-        "citations": summary["citations"],
-        "verdicts": summary["verdicts"],
-        "fetches_cold": summary["fetches"],
+        "folders": args.folders, "upstreams": args.upstreams, "jobs": args.jobs,
+        "cpus": os.cpu_count(), "citations": summary["citations"],
+        "verdicts": summary["verdicts"], "fetches_cold": summary["fetches"],
         "fetches_warm": warm["summary"]["provenance"]["fetches"],
-        "cold_s": round(cold_s, 2),
-        "warm_s": round(warm_s, 2),
-        "offline_s": round(offline_s, 2),
-        "one_at_a_time_s": round(single_s, 2),
+        "cold_s": round(cold_s, 2), "warm_s": round(warm_s, 2),
+        "offline_s": round(offline_s, 2), "one_at_a_time_s": round(single_s, 2),
         "one_at_a_time_over_cold": round(single_s / cold_s, 2),
         "cold_over_warm": round(cold_s / warm_s, 2),
         "every_citation_has_a_verdict": "none" not in summary["verdicts"],
@@ -345,11 +304,8 @@ def main() -> int:
         print(f"  {key:<28} {value}")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    ok = (
-        figures["every_citation_has_a_verdict"]
-        and figures["offline_equals_online"]
-        and figures["warm_equals_cold"]
-    )
+    ok = (figures["every_citation_has_a_verdict"] and figures["offline_equals_online"]
+          and figures["warm_equals_cold"])
     return 0 if ok else 1
 
 
