@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,14 +378,16 @@ _NO_KEY = object()
 
 
 def data_from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:
-    from modelzoo_kit.extract import extract
+    """What ``extract`` reads of a README for the keys a catalogue shows, or ({}, why it
+    cannot be read)."""
+    from modelzoo_kit.extract import extract_shown
     from modelzoo_kit.readme import read_readme
 
     try:
         document = read_readme(readme)
     except InputFileError as exc:
         return {}, f"{readme.name} cannot be read ({exc.problems[0].message})"
-    return extract(document, folder_name).data, ""
+    return extract_shown(document, folder_name), ""
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -480,7 +482,7 @@ def attach_report(catalog: Catalog, findings: Iterable[Finding], zoo: Path) -> N
         rel = _relative(finding.path, prefix, zoo)
         if rel is None:
             continue
-        owner = next((f for f in folders if rel == f or rel.startswith(f + "/")), None)
+        owner = _owning_folder(rel, by_folder)
         model = by_folder.get(owner if owner is not None else ".")
         if model is not None:
             model.findings.append(finding)
@@ -490,19 +492,49 @@ def attach_report(catalog: Catalog, findings: Iterable[Finding], zoo: Path) -> N
         _judge_provenance(model)
 
 
+def _owning_folder(rel: str, folders: Container[str]) -> str | None:
+    """The deepest of ``folders`` (never ``.``) that is ``rel`` or holds it: its ancestors are
+    looked up, not every folder compared (a report of thousands of findings on a zoo of
+    thousands of models)."""
+    candidate = rel
+    while True:
+        if candidate != "." and candidate in folders:
+            return candidate
+        cut = candidate.rfind("/")
+        if cut < 0:
+            return None
+        candidate = candidate[:cut]
+
+
 def _report_prefix(paths: list[str], folders: list[str], zoo: Path) -> str:
+    """The prefix of the report's paths that puts most of them inside a model's folder: for
+    each path, the longest of ``folders`` (earliest on a tie) that is a run of its parts."""
+    rank = {folder: index for index, folder in enumerate(folders)}
+    most_parts = max((folder.count("/") + 1 for folder in folders), default=0)
     votes: dict[str, int] = {}
     for path in paths:
         path = _clean(path)
-        for folder in folders:
-            at = ("/" + path).find("/" + folder + "/")
-            if at >= 0:
-                prefix = path[:at]
-                votes[prefix] = votes.get(prefix, 0) + 1
-                break
+        inside = "/" + path
+        best = _first_ranked(inside, rank, most_parts)
+        if best is not None:
+            prefix = path[: inside.find("/" + best + "/")]
+            votes[prefix] = votes.get(prefix, 0) + 1
     if not votes:
         return _clean(str(zoo))
     return max(sorted(votes), key=lambda p: votes[p])
+
+
+def _first_ranked(inside: str, rank: dict[str, int], most_parts: int) -> str | None:
+    """The folder of least rank that ``inside`` holds between two slashes, or None; runs of
+    more than ``most_parts`` parts (no folder has as many) are not looked up."""
+    slashes = [at for at, char in enumerate(inside) if char == "/"]
+    best: str | None = None
+    for start, begin in enumerate(slashes):
+        for end in slashes[start + 1 : start + 1 + most_parts]:
+            folder = inside[begin + 1 : end]
+            if folder in rank and (best is None or rank[folder] < rank[best]):
+                best = folder
+    return best
 
 
 def _clean(path: str) -> str:
