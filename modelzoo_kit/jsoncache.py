@@ -11,6 +11,8 @@ says and nowhere else.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,14 @@ def save_cache(path: Path, data: dict[str, Any]) -> None:
     from modelzoo_kit.writing import write_atomically
 
     write_atomically(path, json.dumps(data, separators=(",", ":")))
+
+
+def file_stamp(path: Path, follow: bool = True) -> list[int] | None:
+    """What a cache keys a file by: [size, modification time in ns] of a regular file; None
+    for anything else (with ``follow`` False, a symbolic link is anything else). Size and
+    mtime, as ``validate -r --walk-cache``: a stat, not a read."""
+    try:
+        info = os.stat(path) if follow else os.lstat(path)
+    except (OSError, ValueError):
+        return None
+    return [info.st_size, info.st_mtime_ns] if stat.S_ISREG(info.st_mode) else None
