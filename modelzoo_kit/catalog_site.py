@@ -117,7 +117,7 @@ def write_site(
     common = {"assets": assets, "version": __version__, "zoo": catalog.zoo,
               "has_report": catalog.has_report}  # fmt: skip
     result = SiteWrite()
-    site_digest = _site_digest(common)
+    site_digest = _site_digest(common) if cache is not None else ""
     model_page = env.get_template("model.html.j2")
 
     def render_page(model: Model) -> str:
@@ -131,7 +131,8 @@ def write_site(
 
     page_digests = []
     for model in catalog.models:
-        digest = _page_digest(site_digest, model, links)
+        # Without a cache nothing compares digests: a cold build does not compute them.
+        digest = _page_digest(site_digest, model, links) if cache is not None else ""
         page_digests.append(digest)
         _put_unless_current(result, cache, out, f"{MODELS_DIR}/{model.id}.html", digest,
                             partial(render_page, model))  # fmt: skip
