@@ -17,14 +17,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelzoo_kit.errors import InputFileError, InputProblem
 from modelzoo_kit.findings import Finding, Severity
 from modelzoo_kit.layouts import DELIVERABLE_FILE
+
+if TYPE_CHECKING:
+    from modelzoo_kit.catalog_cache import CatalogCache
 
 CATALOG_SCHEMA = 1
 
@@ -144,26 +147,26 @@ class Catalog:
 # --------------------------------------------------------------------------- reading a zoo
 
 
-def build_catalog(zoo: Path, report: Path | None = None, jobs: int = 1) -> Catalog:
+def build_catalog(
+    zoo: Path, report: Path | None = None, jobs: int = 1, cache: CatalogCache | None = None
+) -> Catalog:
     """Every deliverable below ``zoo``, with the findings of ``report`` (a ``validate -r
     --format json`` output) where one is given; ``jobs`` > 1 reads the deliverables in that
-    many processes. Raises :class:`InputFileError` for a report that is not such a file."""
+    many processes; with a ``cache``, a deliverable whose files did not change since it was
+    made is not read again. Raises :class:`InputFileError` for a report that is not such a
+    file."""
     from modelzoo_kit.walk import classify_folders
 
     findings = read_report(report) if report is not None else None
     folders, problems = classify_folders(zoo)
-    tasks = [
-        (zoo, f.folder, f.readme, f.classification.kind, f.classification.layout)
+    found = [
+        FoundFolder(f.folder, f.readme, f.classification.kind, f.classification.layout,
+                    os.path.basename(os.path.realpath(zoo / f.folder)))
         for f in folders
         if f.classification.kind.startswith("training")
-    ]
-    if jobs > 1 and len(tasks) >= 64:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            models = list(pool.map(_read_task, tasks, chunksize=16))
-    else:
-        models = [_read_task(task) for task in tasks]
+    ]  # fmt: skip
+    sources = _read_every_source(zoo, found, jobs, cache)
+    models = [_model(folder, read) for folder, read in zip(found, sources, strict=True)]
     used: set[str] = set()
     for model in models:
         model.id = _unique_id(model.folder, used)
@@ -174,8 +177,108 @@ def build_catalog(zoo: Path, report: Path | None = None, jobs: int = 1) -> Catal
     return catalog
 
 
-def _read_task(task: tuple[Path, str, str, str, str | None]) -> Model:
-    return _read_model(*task)
+@dataclass(frozen=True)
+class FoundFolder:
+    """A training folder the walk found, and what the walk took it for."""
+
+    rel: str
+    """Relative to the zoo (``.`` for its root)."""
+    readme: str
+    kind: str
+    layout: str | None
+    resolved_name: str
+    """The folder's own name with symbolic links resolved: a README's deliverable is named
+    after it, so it is part of what the folder's data depends on."""
+
+
+@dataclass
+class SourceData:
+    """What a deliverable's own files say, for the keys a catalogue shows: the slow part of
+    reading a model (libyaml and pydantic, or markdown-it and extract), and the part a
+    :class:`~modelzoo_kit.catalog_cache.CatalogCache` keeps between builds."""
+
+    source: str
+    """``deliverable.yaml``, ``README`` or ``folder`` (nothing could be read)."""
+    data: dict[str, Any]
+    """Only :data:`~modelzoo_kit.extract.SHOWN_KEYS`: a model is built from those alone."""
+    notes: list[str]
+    """Why a file could not be read, for the model's page."""
+
+
+def read_sources(folder: Path, readme: str, resolved_name: str) -> SourceData:
+    """A deliverable's data from its deliverable.yaml, else from its README (named
+    ``readme``), else nothing; each file that does not load is a note."""
+    from modelzoo_kit.extract import SHOWN_KEYS
+
+    data: dict[str, Any] = {}
+    notes: list[str] = []
+    source = "folder"
+    if (folder / DELIVERABLE_FILE).is_file():
+        data, problem = data_from_yaml(folder)
+        source = DELIVERABLE_FILE
+        if problem:
+            notes.append(problem)
+    if not data and readme and (folder / readme).is_file():
+        data, problem = shown_data_from_readme(folder / readme, resolved_name)
+        source = "README"
+        if problem:
+            notes.append(problem)
+    return SourceData(source, {key: data[key] for key in SHOWN_KEYS if key in data}, notes)
+
+
+def sources_key(zoo: Path, found: FoundFolder) -> list[Any]:
+    """Everything :func:`read_sources` depends on for ``found``, as JSON data: the walk's view
+    of the folder and the size and modification time (ns) of each file it may read (None: no
+    such file). Taken before the files are read, so a file changed while it was read is read
+    again next time."""
+    from modelzoo_kit.jsoncache import file_stamp
+
+    folder = zoo if found.rel == "." else zoo / found.rel
+    return [found.readme, found.kind, found.layout, found.resolved_name,
+            file_stamp(folder / DELIVERABLE_FILE),
+            file_stamp(folder / found.readme) if found.readme else None]  # fmt: skip
+
+
+def _read_every_source(
+    zoo: Path, found: list[FoundFolder], jobs: int, cache: CatalogCache | None
+) -> list[SourceData]:
+    """Each folder's :class:`SourceData`: from the cache where its key still holds, else read
+    (in ``jobs`` processes when there are many to read)."""
+    keys = [sources_key(zoo, folder) for folder in found] if cache is not None else []
+    results: list[SourceData | None] = [
+        cache.sources(folder.rel, key) for folder, key in zip(found, keys, strict=True)
+    ] if cache is not None else [None] * len(found)  # fmt: skip
+    missing = [index for index, result in enumerate(results) if result is None]
+    read = _read_in_processes([(zoo, found[index]) for index in missing], jobs)
+    for index, sources in zip(missing, read, strict=True):
+        results[index] = sources
+        if cache is not None:
+            cache.keep_sources(found[index].rel, keys[index], sources)
+    return [result for result in results if result is not None]
+
+
+def _read_in_processes(tasks: list[tuple[Path, FoundFolder]], jobs: int) -> list[SourceData]:
+    if jobs <= 1 or len(tasks) < 64:
+        return [_read_task(task) for task in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+
+    _import_readers()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(_read_task, tasks, chunksize=16))
+
+
+def _import_readers() -> None:
+    """Import the readers before the pool forks, so each worker has them instead of importing
+    them again (a third of a second each)."""
+    import modelzoo_kit.extract  # noqa: F401
+    import modelzoo_kit.loading  # noqa: F401
+    import modelzoo_kit.readme  # noqa: F401
+
+
+def _read_task(task: tuple[Path, FoundFolder]) -> SourceData:
+    zoo, found = task
+    return read_sources(zoo if found.rel == "." else zoo / found.rel, found.readme,
+                        found.resolved_name)  # fmt: skip
 
 
 def _unique_id(folder: str, used: set[str]) -> str:
@@ -189,28 +292,18 @@ def _unique_id(folder: str, used: set[str]) -> str:
     return candidate
 
 
-def _read_model(zoo: Path, rel: str, readme: str, kind: str, layout: str | None) -> Model:
-    path = zoo if rel == "." else zoo / rel
-    data: dict[str, Any] = {}
-    notes: list[str] = []
-    source = "folder"
-    if (path / DELIVERABLE_FILE).is_file():
-        data, problem = data_from_yaml(path)
-        source = DELIVERABLE_FILE
-        if problem:
-            notes.append(problem)
-    if not data and readme and (path / readme).is_file():
-        data, problem = data_from_readme(path / readme, path.resolve().name)
-        source = "README"
-        if problem:
-            notes.append(problem)
+def _model(found: FoundFolder, sources: SourceData) -> Model:
+    """The model the catalogue shows, from the walk's view of its folder and its data."""
+    rel, readme, kind = found.rel, found.readme, found.kind
+    data, source = sources.data, sources.source
+    notes = list(sources.notes)
     if kind == "training-no-readme":
         notes.append("a training folder (test/train_*.sh) without a README")
     elif kind == "training-unknown":
         notes.append("its README follows no known layout")
-    name = str(data.get("name") or (path.resolve().name if rel == "." else Path(rel).name))
-    layout_name = str(data.get("layout") or layout or ("template" if source == DELIVERABLE_FILE
-                                                       else "unknown"))  # fmt: skip
+    name = str(data.get("name") or (found.resolved_name if rel == "." else Path(rel).name))
+    layout_name = str(data.get("layout") or found.layout
+                      or ("template" if source == DELIVERABLE_FILE else "unknown"))  # fmt: skip
     if kind == "training-no-readme":
         layout_name = "no README"
     overview = _dict(data.get("overview"))
@@ -227,7 +320,7 @@ def _read_model(zoo: Path, rel: str, readme: str, kind: str, layout: str | None)
         facts=_facts(_dict(data.get("basic"))),
         summary=shown_text(overview.get("summary")),
         paper=_paper(paper),
-        results=[_result_row(row) for row in data.get("results") or [] if isinstance(row, dict)],
+        results=[_result_row(row) for row in _list(data.get("results")) if isinstance(row, dict)],
         notes=notes,
         citations=[
             Citation(role, shown_text(ref.get("url")), shown_text(ref.get("branch")),
@@ -378,18 +471,38 @@ _NO_KEY = object()
 
 
 def data_from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:
+    """Everything ``extract`` reads of a README (an exported card's dataset too), or ({}, why
+    it cannot be read)."""
     from modelzoo_kit.extract import extract
+
+    document, problem = _readme_document(readme)
+    return (extract(document, folder_name).data, "") if document is not None else ({}, problem)
+
+
+def shown_data_from_readme(readme: Path, folder_name: str) -> tuple[dict[str, Any], str]:
+    """What ``extract`` reads of a README for the keys a catalogue shows
+    (:data:`~modelzoo_kit.extract.SHOWN_KEYS`), or ({}, why it cannot be read)."""
+    from modelzoo_kit.extract import extract_shown
+
+    document, problem = _readme_document(readme)
+    return (extract_shown(document, folder_name), "") if document is not None else ({}, problem)
+
+
+def _readme_document(readme: Path) -> tuple[Any, str]:
     from modelzoo_kit.readme import read_readme
 
     try:
-        document = read_readme(readme)
+        return read_readme(readme), ""
     except InputFileError as exc:
-        return {}, f"{readme.name} cannot be read ({exc.problems[0].message})"
-    return extract(document, folder_name).data, ""
+        return None, f"{readme.name} cannot be read ({exc.problems[0].message})"
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def shown_text(value: Any) -> str:
@@ -480,7 +593,7 @@ def attach_report(catalog: Catalog, findings: Iterable[Finding], zoo: Path) -> N
         rel = _relative(finding.path, prefix, zoo)
         if rel is None:
             continue
-        owner = next((f for f in folders if rel == f or rel.startswith(f + "/")), None)
+        owner = _owning_folder(rel, by_folder)
         model = by_folder.get(owner if owner is not None else ".")
         if model is not None:
             model.findings.append(finding)
@@ -490,19 +603,49 @@ def attach_report(catalog: Catalog, findings: Iterable[Finding], zoo: Path) -> N
         _judge_provenance(model)
 
 
+def _owning_folder(rel: str, folders: Container[str]) -> str | None:
+    """The deepest of ``folders`` (never ``.``) that is ``rel`` or holds it: its ancestors are
+    looked up, not every folder compared (a report of thousands of findings on a zoo of
+    thousands of models)."""
+    candidate = rel
+    while True:
+        if candidate != "." and candidate in folders:
+            return candidate
+        cut = candidate.rfind("/")
+        if cut < 0:
+            return None
+        candidate = candidate[:cut]
+
+
 def _report_prefix(paths: list[str], folders: list[str], zoo: Path) -> str:
+    """The prefix of the report's paths that puts most of them inside a model's folder: for
+    each path, the longest of ``folders`` (earliest on a tie) that is a run of its parts."""
+    rank = {folder: index for index, folder in enumerate(folders)}
+    most_parts = max((folder.count("/") + 1 for folder in folders), default=0)
     votes: dict[str, int] = {}
     for path in paths:
         path = _clean(path)
-        for folder in folders:
-            at = ("/" + path).find("/" + folder + "/")
-            if at >= 0:
-                prefix = path[:at]
-                votes[prefix] = votes.get(prefix, 0) + 1
-                break
+        inside = "/" + path
+        best = _first_ranked(inside, rank, most_parts)
+        if best is not None:
+            prefix = path[: inside.find("/" + best + "/")]
+            votes[prefix] = votes.get(prefix, 0) + 1
     if not votes:
         return _clean(str(zoo))
     return max(sorted(votes), key=lambda p: votes[p])
+
+
+def _first_ranked(inside: str, rank: dict[str, int], most_parts: int) -> str | None:
+    """The folder of least rank that ``inside`` holds between two slashes, or None; runs of
+    more than ``most_parts`` parts (no folder has as many) are not looked up."""
+    slashes = [at for at, char in enumerate(inside) if char == "/"]
+    best: str | None = None
+    for start, begin in enumerate(slashes):
+        for end in slashes[start + 1 : start + 1 + most_parts]:
+            folder = inside[begin + 1 : end]
+            if folder in rank and (best is None or rank[folder] < rank[best]):
+                best = folder
+    return best
 
 
 def _clean(path: str) -> str:
@@ -573,11 +716,12 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
             "provenance": {v: sum(m.provenance == v for m in catalog.models) for v in VERDICTS},
         },
         "problems": catalog.problems,
-        "models": [_model_json(model) for model in catalog.models],
+        "models": [model_json(model) for model in catalog.models],
     }
 
 
-def _model_json(model: Model) -> dict[str, Any]:
+def model_json(model: Model) -> dict[str, Any]:
+    """One model as index.json lists it (what its page shows, but where its files are)."""
     return {
         "id": model.id,
         "page": f"models/{model.id}.html",

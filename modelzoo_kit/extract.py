@@ -82,19 +82,11 @@ def deliverable_name(document: ReadmeDocument, folder_name: str = "") -> str:
 
 def extract(document: ReadmeDocument, folder_name: str = "") -> Extraction:
     """Read every deliverable.yaml value a README states."""
-    result = Extraction({"schema_version": 1, "name": deliverable_name(document, folder_name)})
-    if document.title is not None and document.title.value:
-        result.data["title"] = document.title.value
-    else:
-        result.note("title", MISSING, "the README has no title line")
-    layout = detect_layout(document.text)
-    if layout is not None and layout != TEMPLATE.name:
-        result.data["layout"] = layout
-    result.data["basic"] = _basic(document, result)
-    result.data["overview"] = _overview(document, result)
+    result, layout = _extract_heading(document, folder_name)
     _sections(document, result)
-    if layout is not None and layout != TEMPLATE.name:
-        _layout_sections(document, get_layout(layout), result)
+    if layout is not None:
+        _layout_texts(document, layout, result)
+        _layout_facts(document, layout, result)
         basic = result.data.get("basic", {})
         result.notes = [
             n
@@ -106,6 +98,42 @@ def extract(document: ReadmeDocument, folder_name: str = "") -> Extraction:
         result.data["entry_points"] = entry_points
     _missing_from_model(result)
     return result
+
+
+#: The deliverable.yaml keys a catalogue shows (:func:`extract_shown` reads only these).
+SHOWN_KEYS = ("name", "title", "layout", "basic", "overview", "results")
+
+
+def extract_shown(document: ReadmeDocument, folder_name: str = "") -> dict[str, Any]:
+    """The values :func:`extract` reads for :data:`SHOWN_KEYS`, and only those.
+
+    A catalogue lists a zoo's READMEs by name, tags, facts, summary, citations and results; the
+    other sections, the entry points and the metadata model's check of what is missing are
+    about half of extract's time and never shown, so they are not read."""
+    result, layout = _extract_heading(document, folder_name)
+    if layout is not None:
+        _layout_facts(document, layout, result)
+    return result.data
+
+
+def _extract_heading(
+    document: ReadmeDocument, folder_name: str
+) -> tuple[Extraction, Layout | None]:
+    """Name, title, layout, basic information and overview, and the README's layout when it is
+    not the template's (the one whose sections :func:`_layout_texts` and :func:`_layout_facts`
+    read)."""
+    result = Extraction({"schema_version": 1, "name": deliverable_name(document, folder_name)})
+    if document.title is not None and document.title.value:
+        result.data["title"] = document.title.value
+    else:
+        result.note("title", MISSING, "the README has no title line")
+    name = detect_layout(document.text)
+    layout = get_layout(name) if name is not None and name != TEMPLATE.name else None
+    if layout is not None:
+        result.data["layout"] = layout.name
+    result.data["basic"] = _basic(document, result)
+    result.data["overview"] = _overview(document, result)
+    return result, layout
 
 
 # --------------------------------------------------------------------------- basic information
@@ -445,10 +473,10 @@ def _unindented(lines: list[str], indent: str) -> str:
     return textwrap.dedent("\n".join(lines))
 
 
-def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
+def _layout_texts(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
     """What a layout other than the template holds where the template does not: its dataset
-    and environment sub-sections, the framework in its version table, its results table."""
-    from modelzoo_kit.rules import _all_specs, find_layout_sections, tables_in
+    and environment sub-sections (its facts: :func:`_layout_facts`)."""
+    from modelzoo_kit.rules import _all_specs, find_layout_sections
 
     found = find_layout_sections(document.sections, _all_specs(layout))
     for path, name in (("quick_start.dataset", "准备数据集"), ("environment.software", "准备环境")):
@@ -460,6 +488,13 @@ def _layout_sections(document: ReadmeDocument, layout: Layout, result: Extractio
         if text and path.split(".")[1] not in result.data.get(path.split(".")[0], {}):
             group, key = path.split(".")
             result.data.setdefault(group, {})[key] = text
+
+
+def _layout_facts(document: ReadmeDocument, layout: Layout, result: Extraction) -> None:
+    """What a layout other than the template shows that the template keeps elsewhere: the
+    framework in its version table, its results table."""
+    from modelzoo_kit.rules import tables_in
+
     basic = result.data.setdefault("basic", {})
     for table in tables_in(document, layout, layout.environment_section):
         column = table.column("torch_version", "pytorch_version")

@@ -15,14 +15,14 @@ With a cache file (``validate -r --walk-cache FILE``) a re-run costs a few stats
   README names must exist), so it is keyed by a fingerprint of the folder's listing too.
 
 The cache is a JSON file (data only, never code), written atomically, tagged with the kit
-version and the walk's options; one that does not match, or does not parse, is ignored and
-rewritten. It lives where the caller says and nowhere else.
+version and the walk's options (:mod:`modelzoo_kit.jsoncache`, as the catalogue's); one that
+does not match, or does not parse, is ignored and rewritten. It lives where the caller says and
+nowhere else.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -36,6 +36,7 @@ from modelzoo_kit import __version__
 from modelzoo_kit.classify import Classification, classify
 from modelzoo_kit.errors import InputFileError
 from modelzoo_kit.findings import Finding, Severity
+from modelzoo_kit.jsoncache import load_cache, save_cache
 from modelzoo_kit.layouts import DELIVERABLE_FILE, README_FILES, get_layout
 
 #: Folders a zoo walk never enters.
@@ -284,7 +285,8 @@ def walk_zoo(
     keeps results between runs (see the module docstring); ``jobs`` > 1 checks in parallel.
     ``only`` picks, from the training folders found, the ones to check and report (``validate
     --changed-since``); such a partial walk reads the cache but never writes it."""
-    options = {"schema": CACHE_SCHEMA, "kit": __version__, "layout": layout, "shown": shown_root}
+    options = {"kind": "walk", "schema": CACHE_SCHEMA, "kit": __version__, "layout": layout,
+               "shown": shown_root}  # fmt: skip
     cache = _load_cache(cache_file, options)
     walker = _Walker(root, cache)
     walker.walk()
@@ -388,7 +390,7 @@ def walk_zoo(
     if cache_file is not None and changed:
         dirs = {rel: [d.mtime, d.subdirs, d.readme, d.train_scripts, d.names_digest,
                       d.has_deliverable] for rel, d in walker.dirs.items()}  # fmt: skip
-        _save_cache(cache_file, {**options, "dirs": dirs, "results": results})
+        save_cache(cache_file, {**options, "dirs": dirs, "results": results})
     return report
 
 
@@ -409,24 +411,9 @@ def _decode(data: bytes) -> str:
 
 
 def _load_cache(path: Path | None, options: dict) -> dict | None:
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or any(data.get(k) != v for k, v in options.items()):
-        return None
-    return data
-
-
-def _save_cache(path: Path, data: dict) -> None:
-    from modelzoo_kit.writing import write_atomically
-
-    # ASCII escapes: a file name that is not UTF-8 is a lone surrogate, which JSON can escape
-    # but no UTF-8 file can hold as it is.
-    write_atomically(path, json.dumps(data, separators=(",", ":")))
+    """The walk cache at ``path`` when it was made with ``options``; any other file is
+    ignored (and replaced by the next save), silently: a walk without it is only slower."""
+    return load_cache(path, options)[0] if path is not None else None
 
 
 def _bytes(text: str) -> bytes:

@@ -83,6 +83,23 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def write_if_changed(path: Path, text: str) -> bool:
+    """:func:`write_atomically`, unless ``path`` is a regular file holding exactly the bytes
+    ``text`` would be written as; whether it wrote. A rebuild that changes nothing then leaves
+    its files (and their modification times, which caches and ``make`` go by) as they were."""
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode) and info.st_size == len(data):
+            with open(path, "rb") as stream:
+                if stream.read(len(data) + 1) == data:
+                    return False
+    except OSError:
+        pass  # absent or unreadable: written (or refused) below
+    write_atomically(path, text)
+    return True
+
+
 def _mode_for(path: Path) -> int:
     """Keep an existing file's permissions; a new one gets what ``open`` would give it (mkstemp
     alone would leave it readable by its owner only)."""
