@@ -110,6 +110,23 @@ def _expected(site: Path, **tags: str) -> list[str]:
     return sorted(m["name"] for m in models if all(m["tags"][k] == v for k, v in tags.items()))
 
 
+def _option_counts(page: Any, facet: str) -> dict[str, int]:
+    """What each option of a filter says it would show: {value: count}, "*" for all."""
+    texts = page.eval_on_selector_all(
+        f"#f-{facet} option", "options => options.map(o => [o.value, o.textContent])"
+    )
+    return {value: int(text.rsplit("(", 1)[1].rstrip(")")) for value, text in texts}
+
+
+def _expected_counts(site: Path, facet: str, **tags: str) -> dict[str, int]:
+    models = json.loads((site / "index.json").read_text("utf-8"))["models"]
+    chosen = [m for m in models if all(m["tags"][k] == v for k, v in tags.items())]
+    counts = {value: 0 for value in {m["tags"][facet] for m in models}}
+    for m in chosen:
+        counts[m["tags"][facet]] += 1
+    return {"*": len(chosen), **counts}
+
+
 def test_filters_combine_search_and_sort(site: Path, page: tuple[Any, Guard]) -> None:
     tab, _ = page
     tab.goto((site / "index.html").as_uri())
@@ -123,16 +140,27 @@ def test_filters_combine_search_and_sort(site: Path, page: tuple[Any, Guard]) ->
     tab.select_option("#f-framework_version", "PyTorch 1.8.1")
     one = sorted(_shown_names(tab))
     assert one == _expected(site, framework_version="PyTorch 1.8.1") and len(one) >= 2
+    # the other filters' counts follow: each says what choosing it would now show
+    precision_counts = _option_counts(tab, "precision")
+    assert precision_counts == _expected_counts(
+        site, "precision", framework_version="PyTorch 1.8.1")
+    assert precision_counts["*"] == len(one) and 0 in precision_counts.values()
+    # a filter's own counts ignore its own choice, so another value can still be chosen
+    assert _option_counts(tab, "framework_version") == _expected_counts(site, "framework_version")
     tab.select_option("#f-precision", "FP32")
     both = sorted(_shown_names(tab))
     assert both == _expected(site, framework_version="PyTorch 1.8.1", precision="FP32")
     assert "yolo_pt" in both and len(both) < len(one)
     assert tab.text_content("#shown") == f"{len(both)} of {len(everything)} models shown"
+    assert _option_counts(tab, "framework_version") == _expected_counts(
+        site, "framework_version", precision="FP32")
     tab.click("button[type=reset]")
     tab.wait_for_function(f"document.querySelectorAll('#models tbody tr:not([hidden])').length"
                           f" === {len(everything)}")  # fmt: skip
+    assert _option_counts(tab, "precision") == _expected_counts(site, "precision")
     tab.fill("#search", "TINY")
     assert _shown_names(tab) == ["tiny_net"]
+    assert _option_counts(tab, "layout")["*"] == 1
     tab.fill("#search", "")
     tab.click("th:first-child button")
     assert tab.get_attribute("th:first-child", "aria-sort") == "ascending"

@@ -9,23 +9,46 @@
   var search = document.getElementById("search");
   var shown = document.getElementById("shown");
 
+  var facetAttributes = selects.map(function (select) { return "data-" + select.dataset.facet; });
+
+  // Each option's count is what choosing it would show: the rows that pass the search and every
+  // other filter, and have this value. A row that fails exactly one filter counts toward that
+  // filter's options only, so one pass over the rows gives every count.
   function apply() {
-    var wanted = [];
-    selects.forEach(function (select) {
-      if (select.value !== "*") { wanted.push(["data-" + select.dataset.facet, select.value]); }
-    });
+    var chosen = selects.map(function (select) { return select.value; });
+    var tallies = selects.map(function () { return new Map(); });
+    var totals = selects.map(function () { return 0; });
+    var values = new Array(selects.length);
     var query = search.value.trim().toLowerCase();
     var count = 0;
     for (var r = 0; r < rows.length; r++) {
       var row = rows[r];
-      var keep = true;
-      for (var w = 0; keep && w < wanted.length; w++) {
-        keep = row.getAttribute(wanted[w][0]) === wanted[w][1];
+      var found = !query || row.getAttribute("data-search").indexOf(query) !== -1;
+      var misses = 0;
+      var missed = -1;
+      for (var f = 0; f < selects.length; f++) {
+        values[f] = row.getAttribute(facetAttributes[f]);
+        if (chosen[f] !== "*" && values[f] !== chosen[f]) { misses++; missed = f; }
       }
-      if (keep && query) { keep = row.getAttribute("data-search").indexOf(query) !== -1; }
+      var keep = found && misses === 0;
+      if (found && misses <= 1) {
+        for (var t = 0; t < selects.length; t++) {
+          if (misses === 0 || missed === t) {
+            tallies[t].set(values[t], (tallies[t].get(values[t]) || 0) + 1);
+            totals[t]++;
+          }
+        }
+      }
       if (row.hidden === keep) { row.hidden = !keep; }
       if (keep) { count++; }
     }
+    selects.forEach(function (select, f) {
+      Array.prototype.forEach.call(select.options, function (option) {
+        var n = option.value === "*" ? totals[f] : (tallies[f].get(option.value) || 0);
+        var text = option.dataset.label + " (" + n + ")";
+        if (option.textContent !== text) { option.textContent = text; }
+      });
+    });
     shown.textContent = count + " of " + rows.length + " models shown";
   }
 
