@@ -189,7 +189,7 @@ def fix_heading_space(document: ReadmeDocument, finding: Finding) -> list[Edit]:
 def fix_toc_anchors(document: ReadmeDocument, finding: Finding) -> list[Edit]:
     """The one finding for every ``[概述](#概述.md)`` link whose section is ``## 概述``: each
     such link gets the heading's own anchor. Other MZ105 findings name no heading to link to."""
-    from modelzoo_kit.rules import _heading_named_by_file_anchor, heading_slug
+    from modelzoo_kit.rules import heading_named_by_file_anchor, heading_slug
 
     if "<h2 id=" not in finding.message:
         return []
@@ -203,7 +203,7 @@ def fix_toc_anchors(document: ReadmeDocument, finding: Finding) -> list[Edit]:
         anchor = unquote(link.target[1:])
         if anchor in targets or anchor.lower() in targets:
             continue
-        heading = _heading_named_by_file_anchor(document, anchor)
+        heading = heading_named_by_file_anchor(document, anchor)
         if heading is None:
             continue
         edits.extend(_link_target_edits(document, link.line, link.target,

@@ -376,7 +376,7 @@ def check_toc_links(document: ReadmeDocument, path: str) -> Iterator[Finding]:
         anchor = unquote(link.target[1:])
         if anchor in targets or anchor.lower() in targets:
             continue
-        heading = _heading_named_by_file_anchor(document, anchor)
+        heading = heading_named_by_file_anchor(document, anchor)
         if heading is not None:
             anchor_form.append((link, heading))
             continue
@@ -432,7 +432,7 @@ def _anchor_form_finding(pairs: list[tuple[Link, Section]], path: str) -> Findin
     )
 
 
-def _heading_named_by_file_anchor(document: ReadmeDocument, anchor: str) -> Section | None:
+def heading_named_by_file_anchor(document: ReadmeDocument, anchor: str) -> Section | None:
     """The heading a ``#概述.md`` link means: the template writes its sections as
     ``<h2 id="概述.md">``, and many READMEs keep that table of contents over ``## 概述``."""
     if not anchor.endswith(".md") or len(anchor) <= 3:

@@ -125,10 +125,10 @@ class GateResult:
 def _checked(args: argparse.Namespace, walk: dict) -> Callable[[baseline.BaselineEntry], bool]:
     """Which baseline entries this run looked at: their rule selected, and with
     --changed-since their file directly in a folder it checked."""
-    from modelzoo_kit.commands.validate import _rule_list
+    from modelzoo_kit.commands.validate import rule_list
     from modelzoo_kit.findings import filter_findings
 
-    select, ignore = _rule_list(args.select), _rule_list(args.ignore)
+    select, ignore = rule_list(args.select), rule_list(args.ignore)
     folders = set(walk.get("changed_folders", ()))
 
     def checked(entry: baseline.BaselineEntry) -> bool:

@@ -120,7 +120,9 @@ def register(subparsers: argparse._SubParsersAction, name: str, help_text: str) 
     parser.set_defaults(run=run)
 
 
-def _rule_list(values: list[str]) -> list[str]:
+def rule_list(values: list[str]) -> list[str]:
+    """The rule ids and prefixes of ``--select``/``--ignore`` values (repeated, or comma-
+    separated), upper-cased; shared by ``validate`` and ``gate`` so both read them alike."""
     ids = [part.strip().upper() for value in values for part in value.split(",") if part.strip()]
     for rule_id in ids:
         if not rule_id.isalnum():
@@ -253,7 +255,7 @@ def _walk_text(summary: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from modelzoo_kit.rules import check_deliverable_folder, check_readme_file
 
-    select, ignore = _rule_list(args.select), _rule_list(args.ignore)
+    select, ignore = rule_list(args.select), rule_list(args.ignore)
     gate.check_usage(args)
     roots: list[str] = []  # the zoo roots (as shown): baseline paths are relative to them
     findings: list[Finding] = []
