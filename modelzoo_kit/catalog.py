@@ -749,7 +749,22 @@ def model_json(model: Model) -> dict[str, Any]:
 
 
 def catalog_json_text(catalog: Catalog) -> str:
-    return json.dumps(catalog_json(catalog), ensure_ascii=False, indent=1) + "\n"
+    """index.json's text: one top-level key per line and each model on a line of its own.
+
+    Why not ``indent``: an indented dump goes through json's Python encoder, which took 0.4 s
+    of a 1,000-model build; each line here is the C encoder's. A diff of two builds still shows
+    which models changed, a line each."""
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = []
+    for key, value in catalog_json(catalog).items():
+        if key == "models" and value:
+            value_text = "[\n" + ",\n".join(dump(model) for model in value) + "\n]"
+        else:
+            value_text = dump(value)
+        lines.append(f"{dump(key)}: {value_text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 # --------------------------------------------------------------------------- its JSON Schema

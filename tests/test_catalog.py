@@ -57,6 +57,14 @@ def test_every_deliverable_of_every_layout_is_listed(tmp_path: Path) -> None:
     assert [r["throughput"] for r in models["detection/yolo_pt"]["results"]] == [517, 4485.8]
 
 
+def test_index_json_has_each_model_on_a_line_of_its_own(tmp_path: Path) -> None:
+    text = (_build(tmp_path) / "index.json").read_text("utf-8")
+    index = json.loads(text)
+    model_lines = [line.rstrip(",") for line in text.splitlines() if line.startswith("{\"")]
+    assert [json.loads(line) for line in model_lines] == index["models"]
+    assert len(index["models"]) == 5 and text.endswith("\n}\n")
+
+
 def test_index_json_matches_its_committed_schema(tmp_path: Path) -> None:
     committed = ROOT / "schemas" / SCHEMA_FILE
     assert committed.read_text("utf-8") == catalog_schema_text(), (
