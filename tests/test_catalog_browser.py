@@ -111,9 +111,17 @@ def _shown_names(page: Any) -> list[str]:
     )
 
 
+def _models(site: Path) -> list[dict[str, Any]]:
+    return json.loads((site / "index.json").read_text("utf-8"))["models"]
+
+
+def _chosen(models: list[dict[str, Any]], tags: dict[str, str]) -> list[dict[str, Any]]:
+    """The models whose tags hold every one of ``tags``: what those filters show."""
+    return [m for m in models if all(m["tags"][k] == v for k, v in tags.items())]
+
+
 def _expected(site: Path, **tags: str) -> list[str]:
-    models = json.loads((site / "index.json").read_text("utf-8"))["models"]
-    return sorted(m["name"] for m in models if all(m["tags"][k] == v for k, v in tags.items()))
+    return sorted(m["name"] for m in _chosen(_models(site), tags))
 
 
 def _option_counts(page: Any, facet: str) -> dict[str, int]:
@@ -125,8 +133,8 @@ def _option_counts(page: Any, facet: str) -> dict[str, int]:
 
 
 def _expected_counts(site: Path, facet: str, **tags: str) -> dict[str, int]:
-    models = json.loads((site / "index.json").read_text("utf-8"))["models"]
-    chosen = [m for m in models if all(m["tags"][k] == v for k, v in tags.items())]
+    models = _models(site)
+    chosen = _chosen(models, tags)
     counts = {value: 0 for value in {m["tags"][facet] for m in models}}
     for m in chosen:
         counts[m["tags"][facet]] += 1

@@ -19,6 +19,10 @@
     var tallies = selects.map(function () { return new Map(); });
     var totals = selects.map(function () { return 0; });
     var values = new Array(selects.length);
+    function tally(facet, value) {
+      tallies[facet].set(value, (tallies[facet].get(value) || 0) + 1);
+      totals[facet]++;
+    }
     var query = search.value.trim().toLowerCase();
     var count = 0;
     for (var r = 0; r < rows.length; r++) {
@@ -31,13 +35,10 @@
         if (chosen[f] !== "*" && values[f] !== chosen[f]) { misses++; missed = f; }
       }
       var keep = found && misses === 0;
-      if (found && misses <= 1) {
-        for (var t = 0; t < selects.length; t++) {
-          if (misses === 0 || missed === t) {
-            tallies[t].set(values[t], (tallies[t].get(values[t]) || 0) + 1);
-            totals[t]++;
-          }
-        }
+      if (keep) {
+        for (var t = 0; t < selects.length; t++) { tally(t, values[t]); }
+      } else if (found && misses === 1) {
+        tally(missed, values[missed]);
       }
       if (row.hidden === keep) { row.hidden = !keep; }
       if (keep) { count++; }
