@@ -231,7 +231,7 @@ class _SourceLinks:
             return None
         from urllib.parse import quote
 
-        path = quote(rel)
+        path = quote(rel, errors="surrogateescape")  # a non-UTF-8 name: its own bytes, %-encoded
         if self.base is not None:
             return f"{self.base}{path}" + (f"#L{line}" if line else "")
         return f"{self.relative}/{path}"

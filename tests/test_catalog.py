@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -296,3 +297,16 @@ def test_aliases_tags_and_other_bases_go_through_the_kits_loader(
     assert _fast_yaml(path) is None
     data, problem = data_from_yaml(folder)
     assert bool(data) != bool(problem)  # read by the kit's loader, or refused with its reason
+
+
+def test_a_non_utf8_folder_name_links_to_its_own_bytes(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    folder = os.fsdecode(os.fsencode(str(zoo)) + b"/caf\xe9")
+    os.makedirs(folder)
+    for name, text in (("README.md", "# caf\n"), ("deliverable.yaml", "x\n")):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as stream:
+            stream.write(text)
+    out = tmp_path / "site"
+    assert main(["catalog", str(zoo), "-o", str(out)]) == 0
+    pages = [p.read_text("utf-8", "surrogateescape") for p in (out / "models").iterdir()]
+    assert any("caf%E9/README.md" in page for page in pages)
