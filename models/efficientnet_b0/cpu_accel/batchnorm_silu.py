@@ -13,8 +13,9 @@ the tensors autograd no longer keeps matter to the whole step (figures: bench/RE
 Semantics are ``nn.BatchNorm2d``'s in training mode: normalisation with the biased batch
 variance, running statistics updated with the unbiased one by ``momentum`` (or the cumulative
 average when ``momentum`` is None), ``num_batches_tracked`` counted. Used for channels-last
-float32 CPU tensors in eager training (``eager_cpu``) when the kernels are built
-(``kernels``); everything else, synchronised BatchNorm included, takes ATen's ops.
+float32 CPU tensors in eager training (``eager_cpu``) when the kernels are built for 512-bit
+vectors (``kernels.WIDE_VECTORS``); everything else, synchronised BatchNorm included, takes
+ATen's ops.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def batchnorm_silu_applies(norm: nn.BatchNorm2d, x: Tensor) -> bool:
         and x.is_contiguous(memory_format=torch.channels_last)
         and x.numel() > x.shape[1]  # else ATen raises its "more than 1 value per channel" error
         and eager_cpu_training(x)
-        and kernels.load() is not None
+        and kernels.load(kernels.WIDE_VECTORS) is not None
     )
 
 

@@ -16,9 +16,9 @@ with the residual addition as its post-op.
 Used inside the folded inference path only (``folding.folding_applies``: eval mode, no
 autograd, float32 CPU eager, not tracing, exporting or compiling), for channels-last inputs
 (the layout the kernel reads without a copy; NCHW runs keep oneDNN's path), and only when the
-compiled kernels are available (``kernels``). Same values as the folded path up to float
-rounding: a few 1e-6 relative, from the order of the sums and an exp and reciprocal within
-2 ulp of ATen's.
+compiled kernels are built for 512-bit vectors (``kernels.WIDE_VECTORS``). Same values as
+the folded path up to float rounding: a few 1e-6 relative, from the order of the sums and an
+exp and reciprocal within 2 ulp of ATen's.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def fused_block_applies(x: Tensor, norms: tuple[nn.Module, ...]) -> bool:
         x.dim() == 4
         and x.is_contiguous(memory_format=torch.channels_last)
         and all(getattr(norm, "apply_act", False) for norm in norms)
-        and kernels.load() is not None
+        and kernels.load(kernels.WIDE_VECTORS) is not None
     )
 
 

@@ -18,6 +18,13 @@ instruction set) and a digest of the sources, so neither another CPU nor another
 these files ever gets a stale build. Without a compiler, or with ``EFFICIENTNET_CPU_KERNELS=0``
 in the environment, training and inference run PyTorch's kernels instead: the same values to
 float rounding, only slower. Accelerators (NPU, CUDA) never use these kernels.
+
+Two of the kernels, the BatchNorm+SiLU and the whole-block one, hold 16-lane vectors in
+registers: on a CPU without AVX-512 (an AVX2 build has half the registers, each half the width)
+they ran slower than PyTorch's kernels, so there they are not used (``load(WIDE_VECTORS)``), and
+the depthwise weight gradient, which is faster everywhere, still is (bench/README.md has the
+figures). ``EFFICIENTNET_CPU_KERNELS=1`` uses every kernel on any CPU: the tests set it, so the
+kernels' paths are checked wherever the tests run.
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ SOURCES = [
     CSRC / "batchnorm_silu_cpu.cpp",
     CSRC / "mbconv_cpu.cpp",
 ]
-SWITCH = "EFFICIENTNET_CPU_KERNELS"  # "0": never build or use them
+SWITCH = "EFFICIENTNET_CPU_KERNELS"  # "0": never build or use them; "1": use all, on any CPU
+WIDE_VECTORS = 512  # bits: what the kernels with 16-lane register blocking are written for
 
 _lock = threading.Lock()
 _module = None
@@ -65,8 +73,20 @@ def _source_digest() -> str:
     return digest.hexdigest()[:8]
 
 
-def load():
-    """The compiled kernels, building them on first call; None when they cannot be had."""
+def load(min_vector_bits: int = 0):
+    """The compiled kernels, building them on first call; None when they cannot be had.
+
+    ``min_vector_bits``: None also when the build's vectors are narrower than that (a kernel
+    tuned for wider ones would be slower than PyTorch's here), unless ``SWITCH`` is "1".
+    """
+    module = _built()
+    if module is None or min_vector_bits <= 0 or os.environ.get(SWITCH) == "1":
+        return module
+    return module if module.vector_bits() >= min_vector_bits else None
+
+
+def _built():
+    """The compiled kernels, built once per process; None when they cannot be had."""
     global _module, _unavailable
     if _module is not None or _unavailable is not None:
         return _module
@@ -107,4 +127,4 @@ def depthwise_weight_grad(
     return module.depthwise_weight_grad(x, grad, kernel, stride, padding)
 
 
-__all__ = ["SWITCH", "depthwise_weight_grad", "load"]
+__all__ = ["SWITCH", "WIDE_VECTORS", "depthwise_weight_grad", "load"]

@@ -17,6 +17,12 @@ import pytest
 
 MARK = "needs_torch"
 
+# Every hand-written CPU kernel on any CPU, also those a narrower build leaves out for speed
+# (cpu_accel.kernels.SWITCH): their paths are then checked wherever the tests run. Set here, at
+# collection, so the training runs the tests start in subprocesses inherit it; a "0" set by the
+# caller (no kernels at all) is kept.
+os.environ.setdefault("EFFICIENTNET_CPU_KERNELS", "1")
+
 
 def module_needs_torch(path: Path) -> bool:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

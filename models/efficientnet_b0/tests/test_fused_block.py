@@ -226,7 +226,7 @@ def test_nchw_inputs_and_missing_kernels_keep_the_folded_path(kernels, monkeypat
     with torch.inference_mode():
         nchw = model(x)  # NCHW activations: the kernel would first copy each to channels-last
     model = model.to(memory_format=torch.channels_last)
-    monkeypatch.setattr(cpu_kernels, "load", lambda: None)
+    monkeypatch.setattr(cpu_kernels, "load", lambda min_vector_bits=0: None)
     with torch.inference_mode():
         without_kernels = model(x.contiguous(memory_format=torch.channels_last))
     assert calls == []
